@@ -1,0 +1,116 @@
+"""``snnfit make-target``: write a target file (spike times to fit) as JSON.
+
+Exactly one source:
+
+- ``--preset naud2008:adapting [--scheme euler|resolved]`` (default euler)
+- ``--prior MODEL --seed S [--scheme ...]`` (default resolved)
+- ``--times 100,300,500,700 --duration 1000 [--delay 100]`` (times from the step onset)
+- ``--recording spikes.csv [--cell ID] [--sweep N]... [--sweeps-csv F] [--citation TEXT]``
+
+The file is validated in full and written atomically (nothing is written on error).
+See :mod:`snnfit.targets` for the format.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "make-target", help="write a target file (spike times to fit)",
+        description=__doc__.splitlines()[0].split(": ", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n".join(__doc__.splitlines()[2:8]))
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--preset", metavar="MODEL:NAME", help="a published preset, e.g. "
+                     "naud2008:adapting, simulated at its own amplitude")
+    src.add_argument("--prior", metavar="MODEL", help="a ground truth drawn uniformly from "
+                     "the model's fit box (needs --seed)")
+    src.add_argument("--times", metavar="T1,T2,...", help="fixed spike times in ms from the "
+                     "step onset (needs --duration)")
+    src.add_argument("--recording", metavar="SPIKES_CSV", help="long-format spike CSV "
+                     "(cell_id, sweep, amplitude_pA, stim_start_ms, stim_end_ms, "
+                     "spike_time_ms); sweeps.csv beside it is used if present")
+    p.add_argument("--scheme", choices=("euler", "resolved"), default=None,
+                   help="integration scheme for --preset (default euler) or --prior "
+                   "(default resolved)")
+    p.add_argument("--seed", type=int, default=None, help="seed for --prior")
+    p.add_argument("--duration", "--duration-ms", dest="duration_ms", type=float,
+                   default=None, help="step duration in ms for --times")
+    p.add_argument("--delay", "--delay-ms", dest="delay_ms", type=float, default=100.0,
+                   help="step onset in ms for --times (default 100)")
+    p.add_argument("--cell", default=None, help="cell_id for --recording (optional if the "
+                   "file holds one cell)")
+    p.add_argument("--sweep", action="append", default=None, metavar="N",
+                   help="sweep for --recording (repeatable; default all sweeps of the cell)")
+    p.add_argument("--sweeps-csv", default=None, help="sweep table for --recording "
+                   "(default: sweeps.csv beside the spike CSV)")
+    p.add_argument("--citation", default=None, help="citation for --recording (default: the "
+                   "'Cite ...' line of README.md beside the CSV)")
+    p.add_argument("--out", required=True, help="output JSON file (written atomically)")
+    p.set_defaults(func=run)
+
+
+def _command_line(args) -> str:
+    argv = ["snnfit", "make-target"]
+    for flag, dest in (("--preset", "preset"), ("--prior", "prior"), ("--times", "times"),
+                       ("--recording", "recording"), ("--cell", "cell"),
+                       ("--sweeps-csv", "sweeps_csv"), ("--scheme", "scheme"),
+                       ("--seed", "seed"), ("--duration", "duration_ms")):
+        v = getattr(args, dest)
+        if v is not None:
+            argv += [flag, str(v)]
+    if args.times is not None and args.delay_ms != 100.0:
+        argv += ["--delay", str(args.delay_ms)]
+    for s in args.sweep or ():
+        argv += ["--sweep", str(s)]
+    if args.citation is not None:
+        argv += ["--citation", args.citation]
+    argv += ["--out", str(args.out)]
+    return shlex.join(argv)
+
+
+def _only(args, allowed: set[str], source: str) -> None:
+    from snnfit.errors import UserError
+
+    given = {"seed": args.seed is not None, "duration": args.duration_ms is not None,
+             "cell": args.cell is not None, "sweep": bool(args.sweep),
+             "sweeps-csv": args.sweeps_csv is not None, "citation": args.citation is not None,
+             "scheme": args.scheme is not None, "delay": args.delay_ms != 100.0}
+    extra = [k for k, v in given.items() if v and k not in allowed]
+    if extra:
+        raise UserError(f"--{extra[0]} does not apply to {source}")
+
+
+def run(args) -> int:
+    from snnfit import targets
+    from snnfit.errors import UserError
+
+    cmd = _command_line(args)
+    if args.preset is not None:
+        _only(args, {"scheme"}, "--preset")
+        t = targets.preset_target(args.preset, scheme=args.scheme or "euler", command=cmd)
+    elif args.prior is not None:
+        _only(args, {"scheme", "seed"}, "--prior")
+        if args.seed is None:
+            raise UserError("--prior needs --seed (an integer)")
+        t = targets.prior_target(args.prior, seed=args.seed, scheme=args.scheme or "resolved",
+                                 command=cmd)
+    elif args.times is not None:
+        _only(args, {"duration", "delay"}, "--times")
+        if args.duration_ms is None:
+            raise UserError("--times needs --duration (the step duration in ms)")
+        times = targets.parse_times(args.times)
+        t = targets.times_target(times, args.duration_ms, delay_ms=args.delay_ms, command=cmd)
+    else:
+        _only(args, {"cell", "sweep", "sweeps-csv", "citation"}, "--recording")
+        t = targets.recording_target(args.recording, cell=args.cell, sweeps=args.sweep,
+                                     sweeps_csv=args.sweeps_csv, citation=args.citation,
+                                     command=cmd)
+    targets.write_target(args.out, t)
+    n = t.n_spikes
+    print(f"snnfit make-target: wrote {args.out} ({t.kind}, {len(t.sweeps)} sweep(s), "
+          f"{n} spike(s))")
+    return 0

@@ -1,0 +1,741 @@
+"""Target files: the spike times a fit tries to reproduce.
+
+A target is a JSON file (``schema_version`` 1)::
+
+    {"schema_version": 1,
+     "kind": "preset" | "prior" | "times" | "recording",
+     "provenance": {"command": ..., "source": ..., "citation": ..., "seed": ...,
+                    "snnfit_version": ..., ...},
+     "truth": {"model": ..., "scheme": ..., "params": {...}} or null,
+     "sweeps": [{"id": "1054",
+                 "protocol": {"delay_ms", "duration_ms", "t_stop_ms", "dt_ms", "holding_pA"},
+                 "amplitude_pA": 119.06 or null,
+                 "spike_times_ms": [...]}]}
+
+All times are ms from the start of the sweep (see :mod:`snnfit.protocol`). Sweep ids are
+strings (a recording's sweep number, ``"0"`` for a single simulated or fixed sweep).
+
+Four ways to make one (``snnfit make-target``):
+
+- :func:`preset_target`: a published parameter set simulated at its own amplitude in the
+  default protocol; ``truth`` holds the preset.
+- :func:`prior_target`: a ground truth drawn uniformly from the model's fit box, kept if it
+  fires :data:`PRIOR_MIN_SPIKES` to :data:`PRIOR_MAX_SPIKES` spikes at the model's prior
+  amplitude (:func:`prior_amplitude_pA`).
+- :func:`times_target`: fixed spike times relative to the step onset (amplitude unknown).
+- :func:`recording_target`: one cell of a long-format spike CSV (``spikes.csv``) with an
+  optional ``sweeps.csv`` beside it.
+
+:func:`load_target` reads and validates a target file; :func:`subset_sweeps` keeps some
+sweeps (held-out evaluation). Bad input raises :class:`~snnfit.errors.UserError` with one
+line naming the file and the row (``line N``: the physical line of the file, header = line 1)
+or the field.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from . import __version__
+from .errors import UserError
+from .protocol import StepProtocol
+
+SCHEMA_VERSION = 1
+KINDS = ("preset", "prior", "times", "recording")
+SCHEMES = ("euler", "resolved")
+
+#: a prior draw is kept if it fires this many spikes (inclusive) in the sweep ...
+PRIOR_MIN_SPIKES = 3
+PRIOR_MAX_SPIKES = 60
+#: ... and gives up after this many draws
+PRIOR_MAX_DRAWS = 20000
+_PRIOR_BATCH = 64
+
+#: sweep length after the step when ``sweeps.csv`` is absent (ms)
+DEFAULT_TAIL_MS = 100.0
+DEFAULT_DT_MS = 0.1
+
+SPIKE_COLUMNS = ("cell_id", "sweep", "amplitude_pA", "stim_start_ms", "stim_end_ms",
+                 "spike_time_ms")
+SWEEP_COLUMNS = ("cell_id", "sweep", "amplitude_pA", "holding_pA", "stim_start_ms",
+                 "stim_end_ms", "sweep_duration_ms")  # dt_ms optional (default 0.1)
+
+
+# --------------------------------------------------------------------------- data types
+
+
+@dataclass
+class Sweep:
+    """One sweep: a step protocol, its amplitude (pA, ``None`` if unknown) and spike times
+    (ms from the sweep start, strictly increasing, within ``[0, t_stop_ms)``)."""
+
+    id: str
+    protocol: StepProtocol
+    amplitude_pA: float | None
+    spike_times_ms: np.ndarray
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "protocol": self.protocol.to_dict(),
+            "amplitude_pA": None if self.amplitude_pA is None else float(self.amplitude_pA),
+            "spike_times_ms": [float(t) for t in self.spike_times_ms],
+        }
+
+
+@dataclass
+class Target:
+    """A validated target: ``kind``, ``provenance``, ``truth`` (or ``None``) and sweeps."""
+
+    kind: str
+    provenance: dict
+    truth: dict | None
+    sweeps: list[Sweep] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[str]:
+        return [s.id for s in self.sweeps]
+
+    @property
+    def n_spikes(self) -> int:
+        return int(sum(len(s.spike_times_ms) for s in self.sweeps))
+
+    def to_dict(self) -> dict:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "kind": self.kind,
+            "provenance": self.provenance,
+            "truth": self.truth,
+            "sweeps": [s.to_dict() for s in self.sweeps],
+        }
+
+
+def subset_sweeps(target: Target, ids: Iterable[str]) -> Target:
+    """A copy of ``target`` keeping the sweeps ``ids`` (in the order given).
+
+    Ids are compared as strings (``1054`` and ``"1054"`` are the same sweep). The result may
+    hold no spikes (a silent held-out sweep is legitimate); it records the kept ids in
+    ``provenance["subset"]``.
+    """
+    wanted = [_sweep_key(i) for i in ids]
+    by_id = {s.id: s for s in target.sweeps}
+    seen: set[str] = set()
+    out = []
+    for i in wanted:
+        if i not in by_id:
+            raise UserError(f"sweep {i!r} not in target (available: {', '.join(by_id)})")
+        if i in seen:
+            raise UserError(f"sweep {i!r} given twice")
+        seen.add(i)
+        s = by_id[i]
+        out.append(replace(s, spike_times_ms=s.spike_times_ms.copy()))
+    if not out:
+        raise UserError("subset_sweeps: no sweep ids given")
+    prov = dict(target.provenance)
+    prov["subset"] = wanted
+    return Target(target.kind, prov, target.truth, out)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def validate_spike_times(times: Any, protocol: StepProtocol, where: str) -> np.ndarray:
+    """Spike times as a float64 array, or a one-line UserError prefixed by ``where``:
+    every time a finite number (no NaN), >= 0, < ``t_stop_ms`` and strictly increasing."""
+    if isinstance(times, (str, bytes)) or not isinstance(times, (list, tuple, np.ndarray)):
+        raise UserError(f"{where}: expected a list of numbers, got {type(times).__name__}")
+    vals = []
+    for j, t in enumerate(times):
+        if isinstance(t, bool) or not isinstance(t, (int, float, np.integer, np.floating)):
+            raise UserError(f"{where}[{j}]: expected a number, got {t!r}")
+        vals.append(float(t))
+    arr = np.asarray(vals, dtype=np.float64)
+    for j, t in enumerate(arr):
+        if not math.isfinite(t):
+            raise UserError(f"{where}[{j}]: expected a finite number, got {t}")
+        if t < 0:
+            raise UserError(f"{where}[{j}]: negative spike time {t:g} ms")
+        if t >= protocol.t_stop_ms:
+            raise UserError(f"{where}[{j}]: spike time {t:g} ms is outside the sweep "
+                            f"[0, {protocol.t_stop_ms:g}) ms")
+        if j and t <= arr[j - 1]:
+            raise UserError(f"{where}[{j}]: spike times not strictly increasing "
+                            f"({arr[j - 1]:g} then {t:g} ms)")
+    return arr
+
+
+def _check_stimulus(protocol: StepProtocol, where: str) -> None:
+    if protocol.delay_ms + protocol.duration_ms > protocol.t_stop_ms + 1e-9:
+        raise UserError(f"{where}: step ends at {protocol.stim_end_ms:g} ms, after the sweep "
+                        f"ends (t_stop_ms {protocol.t_stop_ms:g})")
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def target_from_dict(d: Any, source: str = "target") -> Target:
+    """Validate a parsed target JSON (see module docstring); errors name ``source`` and the
+    field, e.g. ``T.json: sweeps[1].spike_times_ms[3]: ...``."""
+    w = f"{source}:"
+    if not isinstance(d, dict):
+        raise UserError(f"{w} expected a JSON object at the top level")
+    for key in ("schema_version", "kind", "provenance", "truth", "sweeps"):
+        if key not in d:
+            raise UserError(f"{w} missing field {key!r}")
+    unknown = set(d) - {"schema_version", "kind", "provenance", "truth", "sweeps"}
+    if unknown:
+        raise UserError(f"{w} unknown field(s) {', '.join(sorted(unknown))}")
+    if d["schema_version"] != SCHEMA_VERSION or isinstance(d["schema_version"], bool):
+        raise UserError(f"{w} schema_version: expected {SCHEMA_VERSION}, "
+                        f"got {d['schema_version']!r}")
+    kind = d["kind"]
+    if kind not in KINDS:
+        raise UserError(f"{w} kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+    prov = d["provenance"]
+    if not isinstance(prov, dict):
+        raise UserError(f"{w} provenance: expected an object")
+    truth = d["truth"]
+    if truth is not None:
+        if not isinstance(truth, dict):
+            raise UserError(f"{w} truth: expected an object or null")
+        for key in ("model", "scheme", "params"):
+            if key not in truth:
+                raise UserError(f"{w} truth: missing field {key!r}")
+        if not isinstance(truth["model"], str) or not truth["model"]:
+            raise UserError(f"{w} truth.model: expected a model name")
+        if truth["scheme"] not in SCHEMES:
+            raise UserError(f"{w} truth.scheme: expected one of {', '.join(SCHEMES)}, "
+                            f"got {truth['scheme']!r}")
+        params = truth["params"]
+        if not isinstance(params, dict) or not params:
+            raise UserError(f"{w} truth.params: expected an object of numbers")
+        for k, v in params.items():
+            if not _is_number(v) or not math.isfinite(v):
+                raise UserError(f"{w} truth.params.{k}: expected a finite number, got {v!r}")
+    elif kind in ("preset", "prior"):
+        raise UserError(f"{w} truth: a {kind} target needs the ground truth, got null")
+    sweeps_raw = d["sweeps"]
+    if not isinstance(sweeps_raw, list) or not sweeps_raw:
+        raise UserError(f"{w} sweeps: expected a non-empty list (empty target)")
+    sweeps = []
+    seen: set[str] = set()
+    for i, s in enumerate(sweeps_raw):
+        ws = f"{w} sweeps[{i}]"
+        if not isinstance(s, dict):
+            raise UserError(f"{ws}: expected an object")
+        for key in ("id", "protocol", "amplitude_pA", "spike_times_ms"):
+            if key not in s:
+                raise UserError(f"{ws}: missing field {key!r}")
+        unknown = set(s) - {"id", "protocol", "amplitude_pA", "spike_times_ms"}
+        if unknown:
+            raise UserError(f"{ws}: unknown field(s) {', '.join(sorted(unknown))}")
+        sid = s["id"]
+        if not isinstance(sid, str) or not sid:
+            raise UserError(f"{ws}.id: expected a non-empty string, got {sid!r}")
+        if sid in seen:
+            raise UserError(f"{ws}.id: duplicate sweep id {sid!r}")
+        seen.add(sid)
+        if not isinstance(s["protocol"], dict):
+            raise UserError(f"{ws}.protocol: expected an object")
+        missing = {"delay_ms", "duration_ms", "t_stop_ms", "dt_ms", "holding_pA"} - set(
+            s["protocol"])
+        if missing:
+            raise UserError(f"{ws}.protocol: missing field(s) {', '.join(sorted(missing))}")
+        for k, v in s["protocol"].items():
+            if not _is_number(v):
+                raise UserError(f"{ws}.protocol.{k}: expected a number, got {v!r}")
+        try:
+            proto = StepProtocol.from_dict(s["protocol"])
+        except UserError as exc:
+            raise UserError(f"{ws}.protocol: {exc}") from None
+        _check_stimulus(proto, f"{ws}.protocol")
+        amp = s["amplitude_pA"]
+        if amp is not None and (not _is_number(amp) or not math.isfinite(amp)):
+            raise UserError(f"{ws}.amplitude_pA: expected a finite number or null, got {amp!r}")
+        times = validate_spike_times(s["spike_times_ms"], proto, f"{ws}.spike_times_ms")
+        sweeps.append(Sweep(sid, proto, None if amp is None else float(amp), times))
+    target = Target(kind, prov, truth, sweeps)
+    if target.n_spikes == 0:
+        raise UserError(f"{w} sweeps: no spikes in any sweep (empty target)")
+    return target
+
+
+def load_target(path: str | Path) -> Target:
+    """Read and validate a target JSON file (one-line UserError naming the file and field)."""
+    import json
+
+    path = Path(path)
+    text = _read_text(path)
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    return target_from_dict(d, str(path))
+
+
+def write_target(path: str | Path, target: Target) -> None:
+    """Validate ``target`` (as :func:`load_target` would) and write it atomically."""
+    from .io import atomic_write_json
+
+    d = target.to_dict()
+    target_from_dict(d, str(path))  # nothing written if invalid
+    atomic_write_json(path, d)
+
+
+# --------------------------------------------------------------------------- provenance
+
+
+def _provenance(command: str | None, **extra: Any) -> dict:
+    prov = {"command": command, "snnfit_version": __version__}
+    prov.update(extra)
+    return prov
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 16), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _readme_citation(folder: Path) -> str | None:
+    """The sentence starting with ``Cite`` in ``README.md`` beside a recording, if any."""
+    readme = folder / "README.md"
+    try:
+        text = readme.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.lower().startswith("cite "):
+            return line
+    return None
+
+
+# --------------------------------------------------------------------------- simulated targets
+
+
+def _check_scheme(scheme: str) -> str:
+    if scheme not in SCHEMES:
+        raise UserError(f"--scheme: expected one of {', '.join(SCHEMES)}, got {scheme!r}")
+    return scheme
+
+
+def preset_target(name: str, scheme: str = "euler", command: str | None = None) -> Target:
+    """The preset's own spike train: its params at its amplitude in the default
+    :class:`StepProtocol` (delay 100, duration 1000, t_stop 1200, dt 0.1 ms, holding 0)."""
+    from .models import resolve_preset
+    from .simulate import simulate
+
+    _check_scheme(scheme)
+    model_name, preset = resolve_preset(name)
+    protocol = StepProtocol()
+    params = {k: float(v) for k, v in preset.params.items()}
+    res = simulate(model_name, params, preset.amplitude_pA, protocol, scheme=scheme)
+    if res.status != "ok":
+        raise UserError(f"preset {name}: simulation status {res.status!r} with scheme "
+                        f"{scheme} (expected 'ok')")
+    times = np.asarray(res.spike_times_ms, dtype=np.float64)
+    if times.size == 0:
+        raise UserError(f"preset {name}: fires no spikes at {preset.amplitude_pA:g} pA "
+                        f"(empty target)")
+    prov = _provenance(command, source=f"preset {name}", citation=preset.citation, seed=None,
+                       scheme=scheme)
+    truth = {"model": model_name, "scheme": scheme, "params": params}
+    sweep = Sweep("0", protocol, float(preset.amplitude_pA), times)
+    return Target("preset", prov, truth, [sweep])
+
+
+def prior_amplitude_pA(model: str) -> float:
+    """The step amplitude of prior targets: half the model's current-search range
+    (``ModelSpec.max_amplitude_pA / 2``), fixed per model so a draw is judged on its
+    parameters alone."""
+    from .models import get_model
+
+    return 0.5 * float(get_model(model).max_amplitude_pA)
+
+
+def prior_target(model: str, seed: int, scheme: str = "resolved",
+                 command: str | None = None) -> Target:
+    """A ground truth drawn uniformly from the model's fit box (``ModelSpec.lower()`` to
+    ``upper()``) with a seeded ``numpy.random.Generator``; draws are simulated in batches of
+    64 and the first draw (in draw order) with status ``ok`` and
+    ``PRIOR_MIN_SPIKES <= count <= PRIOR_MAX_SPIKES`` at :func:`prior_amplitude_pA` in the
+    default protocol is kept. ``provenance["rejected_draws"]`` counts the draws before it."""
+    from .models import get_model
+    from .simulate import simulate, simulate_batch
+
+    _check_scheme(scheme)
+    spec = get_model(model)
+    model_name = spec.name
+    amplitude = prior_amplitude_pA(model_name)
+    protocol = StepProtocol()
+    lo, hi = spec.lower(), spec.upper()
+    rng = np.random.default_rng(seed)
+    n_drawn = 0
+    while n_drawn < PRIOR_MAX_DRAWS:
+        P = rng.uniform(lo, hi, size=(_PRIOR_BATCH, len(lo)))
+        br = simulate_batch(model_name, P, np.full(_PRIOR_BATCH, amplitude), protocol,
+                            scheme=scheme, threads=1)
+        counts = np.asarray(br.counts)
+        ok = np.array([_status_ok(s) for s in np.asarray(br.status)])
+        good = ok & (counts >= PRIOR_MIN_SPIKES) & (counts <= PRIOR_MAX_SPIKES)
+        if good.any():
+            j = int(np.argmax(good))
+            params = {n: float(v) for n, v in zip(spec.names, P[j])}
+            # the stored times come from the single-sweep simulator (the reference)
+            res = simulate(model_name, params, amplitude, protocol, scheme=scheme)
+            times = np.asarray(res.spike_times_ms, dtype=np.float64)
+            if res.status == "ok" and PRIOR_MIN_SPIKES <= times.size <= PRIOR_MAX_SPIKES:
+                prov = _provenance(
+                    command, source=f"prior {model_name}", citation=None, seed=int(seed),
+                    scheme=scheme, amplitude_pA=amplitude, rejected_draws=n_drawn + j,
+                    accept_spikes=[PRIOR_MIN_SPIKES, PRIOR_MAX_SPIKES])
+                truth = {"model": model_name, "scheme": scheme, "params": params}
+                return Target("prior", prov, truth, [Sweep("0", protocol, amplitude, times)])
+            raise UserError(  # not user input, but say it plainly
+                f"prior {model_name}: simulate and simulate_batch disagree on draw "
+                f"{n_drawn + j} ({res.status}, {times.size} spikes vs {counts[j]})")
+        n_drawn += _PRIOR_BATCH
+    raise UserError(f"prior {model_name}: no draw fired {PRIOR_MIN_SPIKES}-{PRIOR_MAX_SPIKES} "
+                    f"spikes at {amplitude:g} pA in {n_drawn} draws (seed {seed})")
+
+
+def _status_ok(s: Any) -> bool:
+    if isinstance(s, (bytes, np.bytes_)):
+        s = s.decode()
+    if isinstance(s, (str, np.str_)):
+        return str(s) == "ok"
+    return int(s) == 0  # status codes: 0 is ok
+
+
+# --------------------------------------------------------------------------- fixed times
+
+
+def parse_times(text: str, where: str = "--times") -> list[float]:
+    """``"100,300,500"`` -> ``[100.0, 300.0, 500.0]`` (one-line UserError otherwise)."""
+    parts = [p.strip() for p in str(text).split(",")]
+    if parts == [""]:
+        raise UserError(f"{where}: no spike times given (empty target)")
+    out = []
+    for j, p in enumerate(parts, 1):
+        try:
+            v = float(p)
+        except ValueError:
+            raise UserError(f"{where}: item {j} {p!r} is not a number (expected "
+                            f"comma-separated ms, e.g. 100,300,500)") from None
+        if not math.isfinite(v):
+            raise UserError(f"{where}: item {j} {p!r} is not a finite number")
+        out.append(v)
+    return out
+
+
+def times_target(times_ms: Sequence[float], duration_ms: float, delay_ms: float = 100.0,
+                 dt_ms: float = DEFAULT_DT_MS, command: str | None = None) -> Target:
+    """Fixed spike times given relative to the step onset, each in ``[0, duration_ms)`` and
+    strictly increasing; stored from the sweep start (``delay_ms + t``), with
+    ``t_stop = delay + duration + 100`` ms, holding 0 and amplitude unknown (null)."""
+    if not _is_number(duration_ms) or not math.isfinite(duration_ms) or duration_ms <= 0:
+        raise UserError(f"--duration: expected a positive number of ms, got {duration_ms!r}")
+    if not list(times_ms):
+        raise UserError("--times: no spike times given (empty target)")
+    rel = np.asarray([float(t) for t in times_ms], dtype=np.float64)
+    for j, t in enumerate(rel, 1):
+        if not math.isfinite(t):
+            raise UserError(f"--times: item {j} is not a finite number")
+        if t < 0 or t >= duration_ms:
+            raise UserError(f"--times: item {j} ({t:g} ms) is outside the step "
+                            f"[0, {duration_ms:g}) ms (times are relative to the step onset)")
+        if j > 1 and t <= rel[j - 2]:
+            raise UserError(f"--times: not strictly increasing at item {j} "
+                            f"({rel[j - 2]:g} then {t:g} ms)")
+    protocol = StepProtocol(delay_ms=float(delay_ms), duration_ms=float(duration_ms),
+                            t_stop_ms=float(delay_ms) + float(duration_ms) + DEFAULT_TAIL_MS,
+                            dt_ms=float(dt_ms), holding_pA=0.0)
+    prov = _provenance(command, source="fixed times relative to step onset", citation=None,
+                       seed=None, times_from_onset_ms=[float(t) for t in rel])
+    return Target("times", prov, None, [Sweep("0", protocol, None, rel + protocol.delay_ms)])
+
+
+# --------------------------------------------------------------------------- recordings
+
+
+def _read_text(path: Path) -> str:
+    if not path.exists():
+        raise UserError(f"{path}: file not found")
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory, expected a file")
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: cannot read as UTF-8 text (is it a CSV/JSON file?)") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def _read_csv(path: Path, required: Sequence[str]) -> tuple[list[str], list[tuple[int, dict]]]:
+    """Header and ``(line number, row dict)`` pairs of a comma-separated file with the
+    ``required`` columns (extra columns are ignored)."""
+    text = _read_text(path)
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        raise UserError(f"{path}: empty file (expected a header line with columns "
+                        f"{', '.join(required)})")
+    reader = csv.reader(lines)
+    header = [h.strip() for h in next(reader)]
+    if len(header) == 1:
+        for delim, name in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
+            if delim in header[0]:
+                raise UserError(f"{path}: line 1 looks {name}-separated ({delim!r}); expected "
+                                f"comma-separated columns {', '.join(required)}")
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise UserError(f"{path}: missing column(s) {', '.join(missing)} in the header "
+                        f"(line 1 has: {', '.join(header)})")
+    dup = sorted({h for h in header if header.count(h) > 1 and h in required})
+    if dup:
+        raise UserError(f"{path}: line 1: duplicate column(s) {', '.join(dup)}")
+    rows = []
+    for fields in reader:
+        line = reader.line_num
+        if not fields or all(not f.strip() for f in fields):
+            continue  # blank line
+        if len(fields) != len(header):
+            raise UserError(f"{path}: line {line}: expected {len(header)} comma-separated "
+                            f"fields, got {len(fields)}")
+        rows.append((line, {h: f.strip() for h, f in zip(header, fields)}))
+    return header, rows
+
+
+def _num(path: Path, line: int, row: dict, col: str) -> float:
+    s = row[col]
+    if s == "":
+        raise UserError(f"{path}: line {line}: {col} is empty (expected a number)")
+    try:
+        v = float(s)
+    except ValueError:
+        raise UserError(f"{path}: line {line}: {col} {s!r} is not a number") from None
+    if math.isnan(v):
+        raise UserError(f"{path}: line {line}: {col} is NaN (expected a number)")
+    if not math.isfinite(v):
+        raise UserError(f"{path}: line {line}: {col} {s!r} is not finite")
+    return v
+
+
+def _sweep_key(s: Any) -> str:
+    """Sweep ids as strings; an integral number is written without decimals (``1054.0`` ->
+    ``"1054"``) so CSV cells and ``--sweep`` arguments compare equal."""
+    s = str(s).strip()
+    try:
+        v = float(s)
+    except ValueError:
+        return s
+    if math.isfinite(v) and v == int(v):
+        return str(int(v))
+    return s
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+
+
+@dataclass
+class _SweepInfo:
+    cell: str
+    sweep: str
+    amplitude_pA: float
+    stim_start_ms: float
+    stim_end_ms: float
+    line: int  # first line that defined it
+    holding_pA: float = 0.0
+    t_stop_ms: float | None = None
+    dt_ms: float = DEFAULT_DT_MS
+    spikes: list[tuple[int, float]] = field(default_factory=list)
+
+
+def _stim(path: Path, line: int, row: dict) -> tuple[float, float, float]:
+    amp = _num(path, line, row, "amplitude_pA")
+    start = _num(path, line, row, "stim_start_ms")
+    end = _num(path, line, row, "stim_end_ms")
+    if start < 0:
+        raise UserError(f"{path}: line {line}: stim_start_ms {start:g} is negative")
+    if end <= start:
+        raise UserError(f"{path}: line {line}: stimulus ends (stim_end_ms {end:g}) before it "
+                        f"starts (stim_start_ms {start:g})")
+    return amp, start, end
+
+
+def _id_fields(path: Path, line: int, row: dict) -> tuple[str, str]:
+    cell = row["cell_id"]
+    if not cell:
+        raise UserError(f"{path}: line {line}: cell_id is empty")
+    sweep = _sweep_key(row["sweep"])
+    if not sweep:
+        raise UserError(f"{path}: line {line}: sweep is empty")
+    return cell, sweep
+
+
+def read_recording(spikes_csv: str | Path, sweeps_csv: str | Path | None = None,
+                   notice: Any = None) -> dict[str, dict[str, _SweepInfo]]:
+    """Parse and check a recording: ``{cell_id: {sweep: info}}`` in file order.
+
+    ``sweeps_csv`` defaults to ``sweeps.csv`` beside ``spikes_csv``; where absent, holding
+    is 0, ``t_stop = stim_end + 100`` ms, dt 0.1 ms, and a one-line notice goes to
+    ``notice`` (default stderr).
+    """
+    spikes_csv = Path(spikes_csv)
+    _, rows = _read_csv(spikes_csv, SPIKE_COLUMNS)
+    cells: dict[str, dict[str, _SweepInfo]] = {}
+    for line, row in rows:
+        cell, sweep = _id_fields(spikes_csv, line, row)
+        amp, start, end = _stim(spikes_csv, line, row)
+        t = _num(spikes_csv, line, row, "spike_time_ms")
+        info = cells.setdefault(cell, {}).get(sweep)
+        if info is None:
+            info = _SweepInfo(cell, sweep, amp, start, end, line)
+            cells[cell][sweep] = info
+        else:
+            for col, v, ref in (("amplitude_pA", amp, info.amplitude_pA),
+                                ("stim_start_ms", start, info.stim_start_ms),
+                                ("stim_end_ms", end, info.stim_end_ms)):
+                if not _close(v, ref):
+                    raise UserError(
+                        f"{spikes_csv}: line {line}: {col} {v:g} differs from {ref:g} on line "
+                        f"{info.line} for cell {cell} sweep {sweep} (stimulus must be the "
+                        f"same for every spike of a sweep)")
+        if t < 0:
+            raise UserError(f"{spikes_csv}: line {line}: negative spike_time_ms {t:g}")
+        if info.spikes and t <= info.spikes[-1][1]:
+            prev_line, prev = info.spikes[-1]
+            raise UserError(f"{spikes_csv}: line {line}: spike_time_ms {t:g} is not after "
+                            f"{prev:g} (line {prev_line}) in cell {cell} sweep {sweep} "
+                            f"(expected strictly increasing times within a sweep)")
+        info.spikes.append((line, t))
+
+    sweeps_path = Path(sweeps_csv) if sweeps_csv is not None else spikes_csv.parent / "sweeps.csv"
+    if sweeps_path.exists() or sweeps_csv is not None:
+        header, srows = _read_csv(sweeps_path, SWEEP_COLUMNS)
+        has_dt = "dt_ms" in header
+        ordered: dict[str, dict[str, _SweepInfo]] = {}
+        for line, row in srows:
+            cell, sweep = _id_fields(sweeps_path, line, row)
+            if sweep in ordered.get(cell, {}):
+                raise UserError(f"{sweeps_path}: line {line}: cell {cell} sweep {sweep} "
+                                f"listed twice")
+            amp, start, end = _stim(sweeps_path, line, row)
+            holding = _num(sweeps_path, line, row, "holding_pA")
+            t_stop = _num(sweeps_path, line, row, "sweep_duration_ms")
+            dt = _num(sweeps_path, line, row, "dt_ms") if has_dt and row["dt_ms"] else DEFAULT_DT_MS
+            if t_stop <= 0:
+                raise UserError(f"{sweeps_path}: line {line}: sweep_duration_ms must be > 0, "
+                                f"got {t_stop:g}")
+            if dt <= 0:
+                raise UserError(f"{sweeps_path}: line {line}: dt_ms must be > 0, got {dt:g}")
+            if end > t_stop:
+                raise UserError(f"{sweeps_path}: line {line}: stim_end_ms {end:g} is after "
+                                f"the sweep ends (sweep_duration_ms {t_stop:g})")
+            info = cells.get(cell, {}).get(sweep)
+            if info is None:  # a sweep without spikes
+                info = _SweepInfo(cell, sweep, amp, start, end, line)
+            else:
+                for col, v, ref in (("amplitude_pA", amp, info.amplitude_pA),
+                                    ("stim_start_ms", start, info.stim_start_ms),
+                                    ("stim_end_ms", end, info.stim_end_ms)):
+                    if not _close(v, ref):
+                        raise UserError(
+                            f"{sweeps_path}: line {line}: {col} {v:g} for cell {cell} sweep "
+                            f"{sweep} differs from {ref:g} in {spikes_csv} line {info.line}")
+            info.holding_pA, info.t_stop_ms, info.dt_ms = holding, t_stop, dt
+            ordered.setdefault(cell, {})[sweep] = info
+        for cell, sw in cells.items():
+            for sweep, info in sw.items():
+                if sweep not in ordered.get(cell, {}):
+                    raise UserError(f"{sweeps_path}: no row for cell {cell} sweep {sweep} "
+                                    f"(used by {spikes_csv} line {info.line})")
+        cells = ordered
+    else:
+        print(f"snnfit: notice: no {sweeps_path.name} beside {spikes_csv}; assuming holding "
+              f"0 pA, sweep end = stim_end + {DEFAULT_TAIL_MS:g} ms, dt "
+              f"{DEFAULT_DT_MS:g} ms", file=notice or sys.stderr)
+        for sw in cells.values():
+            for info in sw.values():
+                info.t_stop_ms = info.stim_end_ms + DEFAULT_TAIL_MS
+
+    for sw in cells.values():
+        for info in sw.values():
+            for line, t in info.spikes:
+                if t >= info.t_stop_ms:
+                    raise UserError(f"{spikes_csv}: line {line}: spike_time_ms {t:g} is "
+                                    f"outside the sweep [0, {info.t_stop_ms:g}) ms of cell "
+                                    f"{info.cell} sweep {info.sweep}")
+    return cells
+
+
+def recording_target(spikes_csv: str | Path, cell: str | None = None,
+                     sweeps: Sequence[Any] | None = None, sweeps_csv: str | Path | None = None,
+                     citation: str | None = None, command: str | None = None,
+                     notice: Any = None) -> Target:
+    """One cell of a recording (see :func:`read_recording`) as a target.
+
+    ``cell`` may be omitted when the file holds a single cell; ``sweeps`` (default all, in
+    file order) selects sweeps by number. Per sweep: ``delay_ms = stim_start``,
+    ``duration_ms = stim_end - stim_start``, holding, ``t_stop_ms`` and ``dt_ms`` from
+    ``sweeps.csv``. ``citation`` defaults to the ``Cite ...`` line of a ``README.md`` beside
+    the CSV.
+    """
+    spikes_csv = Path(spikes_csv)
+    cells = read_recording(spikes_csv, sweeps_csv, notice=notice)
+    if not cells:
+        raise UserError(f"{spikes_csv}: no spikes and no sweeps (empty target)")
+    if cell is None:
+        if len(cells) != 1:
+            raise UserError(f"{spikes_csv}: holds {len(cells)} cells; choose one with --cell "
+                            f"(available: {', '.join(cells)})")
+        cell = next(iter(cells))
+    if cell not in cells:
+        raise UserError(f"{spikes_csv}: unknown cell {cell!r} (available: "
+                        f"{', '.join(cells)})")
+    available = cells[cell]
+    if sweeps:
+        keys = []
+        for s in sweeps:
+            k = _sweep_key(s)
+            if k not in available:
+                raise UserError(f"{spikes_csv}: unknown sweep {k!r} for cell {cell} "
+                                f"(available: {', '.join(available)})")
+            if k in keys:
+                raise UserError(f"--sweep {k} given twice")
+            keys.append(k)
+    else:
+        keys = list(available)
+    out = []
+    for k in keys:
+        info = available[k]
+        proto = StepProtocol(delay_ms=info.stim_start_ms,
+                             duration_ms=round(info.stim_end_ms - info.stim_start_ms, 9),
+                             t_stop_ms=info.t_stop_ms, dt_ms=info.dt_ms,
+                             holding_pA=info.holding_pA)
+        times = np.array([t for _, t in info.spikes], dtype=np.float64)
+        out.append(Sweep(k, proto, info.amplitude_pA, times))
+    if sum(len(s.spike_times_ms) for s in out) == 0:
+        raise UserError(f"{spikes_csv}: cell {cell} sweep(s) {', '.join(keys)} have no spikes "
+                        f"(empty target)")
+    sweeps_path = Path(sweeps_csv) if sweeps_csv is not None else spikes_csv.parent / "sweeps.csv"
+    files = {str(spikes_csv.resolve()): _sha256(spikes_csv)}
+    if sweeps_path.exists():
+        files[str(sweeps_path.resolve())] = _sha256(sweeps_path)
+    if citation is None:
+        citation = _readme_citation(spikes_csv.parent)
+    prov = _provenance(command, source=str(spikes_csv.resolve()), citation=citation, seed=None,
+                       cell_id=cell, sweeps=keys, files_sha256=files)
+    return Target("recording", prov, None, out)
