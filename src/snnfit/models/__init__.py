@@ -1,0 +1,59 @@
+"""The neuron models: ``lif``, ``adex``, ``izhikevich`` (one file each) and their presets."""
+
+from __future__ import annotations
+
+from ..errors import UserError
+from ..params import ModelSpec, Preset
+from . import adex, izhikevich, lif
+from .base import SCHEMES, STATUS_NAMES, Model
+
+MODELS: dict[str, Model] = {m.name: m for m in (lif.MODEL, adex.MODEL, izhikevich.MODEL)}
+
+
+def get_model(name: str) -> Model:
+    """The :class:`Model` called ``name`` (one-line UserError if unknown)."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise UserError(
+            f"model: unknown model {name!r} (expected one of {', '.join(MODELS)})"
+        ) from None
+
+
+def get_spec(name: str) -> ModelSpec:
+    return get_model(name).spec
+
+
+def all_presets() -> dict[str, tuple[str, Preset]]:
+    """Every preset name -> (model name, preset)."""
+    out = {}
+    for m in MODELS.values():
+        for pname, preset in m.spec.presets.items():
+            out[pname] = (m.name, preset)
+    return out
+
+
+def resolve_preset(name: str, model: str | None = None) -> tuple[str, Preset]:
+    """``(model name, Preset)`` for a preset such as ``naud2008:adapting``."""
+    presets = all_presets()
+    if name not in presets:
+        raise UserError(
+            f"preset: unknown preset {name!r} (expected one of {', '.join(sorted(presets))})"
+        )
+    mname, preset = presets[name]
+    if model is not None and model != mname:
+        raise UserError(f"preset: {name} is a {mname} preset, not {model}")
+    return mname, preset
+
+
+def check_scheme(scheme: str) -> int:
+    try:
+        return SCHEMES[scheme]
+    except KeyError:
+        raise UserError(
+            f"scheme: unknown scheme {scheme!r} (expected one of {', '.join(SCHEMES)})"
+        ) from None
+
+
+__all__ = ["MODELS", "Model", "get_model", "get_spec", "resolve_preset", "all_presets",
+           "check_scheme", "SCHEMES", "STATUS_NAMES"]
