@@ -1,0 +1,407 @@
+"""Target files: format round trip, the CA1 recordings, --times storage, validation errors
+(through the CLI: exit 2, one line naming the thing, nothing written), presets and priors
+against the simulator."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from snnfit import cli
+from snnfit.errors import UserError
+from snnfit.protocol import StepProtocol
+from snnfit.targets import (
+    Sweep,
+    Target,
+    load_target,
+    recording_target,
+    subset_sweeps,
+    target_from_dict,
+    times_target,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+CA1 = ROOT.parent / "shared" / "data" / "recordings" / "ca1_pyramidal"
+needs_ca1 = pytest.mark.skipif(not (CA1 / "spikes.csv").exists(),
+                               reason=f"CA1 recordings not found at {CA1}")
+
+HEADER = "cell_id,sweep,amplitude_pA,stim_start_ms,stim_end_ms,spike_time_ms\n"
+
+
+def run_cli(argv, capsys):
+    rc = cli.main(argv)
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def small_recording(tmp_path: Path, rows: str, sweeps: str | None = None) -> Path:
+    p = write(tmp_path / "spikes.csv", HEADER + rows)
+    if sweeps is not None:
+        write(tmp_path / "sweeps.csv", sweeps)
+    return p
+
+
+# --------------------------------------------------------------------------- round trip
+
+
+def test_round_trip_and_subset(tmp_path, capsys):
+    proto_a = StepProtocol(delay_ms=50.0, duration_ms=500.0, t_stop_ms=700.0, dt_ms=0.05,
+                           holding_pA=-20.0)
+    tgt = Target("recording", {"command": "x", "seed": None}, None, [
+        Sweep("7", proto_a, 120.5, np.array([60.25, 80.0, 400.125])),
+        Sweep("8", StepProtocol(), None, np.array([150.0])),
+    ])
+    path = tmp_path / "t.json"
+    from snnfit.targets import write_target
+    write_target(path, tgt)
+    raw = json.loads(path.read_text())
+    assert raw["schema_version"] == 1 and raw["kind"] == "recording" and raw["truth"] is None
+    assert raw["sweeps"][0]["protocol"] == {"delay_ms": 50.0, "duration_ms": 500.0,
+                                            "t_stop_ms": 700.0, "dt_ms": 0.05,
+                                            "holding_pA": -20.0}
+    back = load_target(path)
+    assert back.to_dict() == tgt.to_dict() == raw
+    assert back.sweeps[0].protocol == proto_a
+    np.testing.assert_array_equal(back.sweeps[0].spike_times_ms, [60.25, 80.0, 400.125])
+    assert back.sweeps[1].amplitude_pA is None
+
+    sub = subset_sweeps(back, [8])
+    assert sub.ids == ["8"] and sub.n_spikes == 1 and back.ids == ["7", "8"]
+    assert sub.provenance["subset"] == ["8"]
+    with pytest.raises(UserError, match="sweep '9' not in target.*available: 7, 8"):
+        subset_sweeps(back, ["9"])
+
+
+@pytest.mark.parametrize("mutate, field", [
+    (lambda d: d.update(schema_version=2), "schema_version"),
+    (lambda d: d.pop("sweeps"), "sweeps"),
+    (lambda d: d.update(kind="movie"), "kind"),
+    (lambda d: d.update(sweeps=[]), "sweeps"),
+    (lambda d: d["sweeps"][0].update(id=3), r"sweeps\[0\]\.id"),
+    (lambda d: d["sweeps"][0]["protocol"].pop("dt_ms"), r"sweeps\[0\]\.protocol: missing field.*dt_ms"),
+    (lambda d: d["sweeps"][0]["protocol"].update(dt_ms="0.1"), r"sweeps\[0\]\.protocol\.dt_ms"),
+    (lambda d: d["sweeps"][0].update(amplitude_pA="big"), r"sweeps\[0\]\.amplitude_pA"),
+    (lambda d: d["sweeps"][0].update(spike_times_ms=[300.0, 200.0]),
+     r"sweeps\[0\].spike_times_ms\[1\]"),
+    (lambda d: d["sweeps"][0].update(spike_times_ms=[300.0, "x"]),
+     r"sweeps\[0\].spike_times_ms\[1\]"),
+    (lambda d: d["sweeps"][0].update(spike_times_ms=[1300.0]),
+     r"sweeps\[0\].spike_times_ms\[0\].*outside"),
+    (lambda d: d["sweeps"][0].update(spike_times_ms=[]), "empty target"),
+    (lambda d: d.update(kind="preset"), "truth"),
+    (lambda d: d.update(truth={"model": "adex", "scheme": "rk4", "params": {"C": 1.0}}),
+     "truth.scheme"),
+])
+def test_load_target_rejects(tmp_path, mutate, field):
+    d = times_target([100.0, 300.0], 1000.0).to_dict()
+    target_from_dict(json.loads(json.dumps(d)))  # the unmutated one is valid
+    mutate(d)
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(d))
+    with pytest.raises(UserError) as ei:
+        load_target(p)
+    msg = str(ei.value)
+    assert str(p) in msg and "\n" not in msg
+    assert re.search(field, msg), msg
+
+
+def test_load_target_not_json_or_missing(tmp_path):
+    p = write(tmp_path / "t.json", "{not json")
+    with pytest.raises(UserError, match=r"t.json: not valid JSON \(line 1"):
+        load_target(p)
+    with pytest.raises(UserError, match="nope.json: file not found"):
+        load_target(tmp_path / "nope.json")
+
+
+# --------------------------------------------------------------------------- --times
+
+
+def test_times_storage(tmp_path, capsys):
+    out = tmp_path / "t.json"
+    rc, _, err = run_cli(["make-target", "--times", "100,300,500,700", "--duration", "1000",
+                          "--out", str(out)], capsys)
+    assert rc == 0, err
+    t = load_target(out)
+    assert t.kind == "times" and t.truth is None and len(t.sweeps) == 1
+    s = t.sweeps[0]
+    assert s.amplitude_pA is None
+    # stored from the sweep start: delay 100 + times; t_stop = delay + duration + 100
+    np.testing.assert_array_equal(s.spike_times_ms, [200.0, 400.0, 600.0, 800.0])
+    assert s.protocol == StepProtocol(100.0, 1000.0, 1200.0, 0.1, 0.0)
+    assert "--times 100,300,500,700" in t.provenance["command"]
+
+
+@pytest.mark.parametrize("times, duration, expect", [
+    ("100,x,500", "1000", "--times: item 2 'x' is not a number"),
+    ("100,nan", "1000", "--times: item 2 'nan' is not a finite number"),
+    ("300,100", "1000", "--times: not strictly increasing at item 2"),
+    ("100,1000", "1000", r"--times: item 2 \(1000 ms\) is outside the step \[0, 1000\)"),
+    ("-5,100", "1000", r"--times: item 1 \(-5 ms\) is outside"),
+    ("", "1000", "--times: no spike times given"),
+    ("100", "0", "--duration: expected a positive number"),
+])
+def test_times_errors(tmp_path, capsys, times, duration, expect):
+    out = tmp_path / "t.json"
+    rc, _, err = run_cli(["make-target", f"--times={times}", "--duration", duration,
+                          "--out", str(out)], capsys)
+    assert rc == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert re.search(expect, err), err
+    assert not out.exists()
+
+
+def test_times_needs_duration(tmp_path, capsys):
+    out = tmp_path / "t.json"
+    rc, _, err = run_cli(["make-target", "--times", "100", "--out", str(out)], capsys)
+    assert rc == 2 and "--times needs --duration" in err and not out.exists()
+
+
+# --------------------------------------------------------------------------- CA1 recordings
+
+
+def _reference_ca1():
+    """Independent read of the CA1 files with the csv module: per (cell, sweep) the spike
+    times, and the sweeps.csv rows."""
+    spikes: dict[tuple[str, str], list[float]] = {}
+    with open(CA1 / "spikes.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            spikes.setdefault((row["cell_id"], row["sweep"]), []).append(
+                float(row["spike_time_ms"]))
+    with open(CA1 / "sweeps.csv", newline="") as fh:
+        sweeps = {(r["cell_id"], r["sweep"]): r for r in csv.DictReader(fh)}
+    return spikes, sweeps
+
+
+@needs_ca1
+def test_ca1_recordings(tmp_path, capsys):
+    spikes, sweeps = _reference_ca1()
+    cells = sorted({c for c, _ in sweeps})
+    assert len(cells) == 4
+    total_spikes, total_sweeps = 0, 0
+    for cell in cells:
+        out = tmp_path / f"{cell}.json"
+        rc, _, err = run_cli(["make-target", "--recording", str(CA1 / "spikes.csv"),
+                              "--cell", cell, "--out", str(out)], capsys)
+        assert rc == 0, err
+        assert "notice" not in err  # sweeps.csv is present
+        t = load_target(out)
+        assert t.kind == "recording" and t.truth is None
+        assert "BluePyEfe" in t.provenance["citation"]
+        assert t.provenance["cell_id"] == cell
+        assert t.ids == [s for c, s in sweeps if c == cell]
+        assert len(t.sweeps) == 2
+        for s in t.sweeps:
+            ref = sweeps[(cell, s.id)]
+            np.testing.assert_array_equal(s.spike_times_ms, spikes[(cell, s.id)])
+            assert len(s.spike_times_ms) == int(ref["n_spikes_thr-20mV"])
+            assert s.protocol.holding_pA == float(ref["holding_pA"])
+            assert s.protocol.holding_pA < 0
+            assert s.protocol.t_stop_ms == 3500.0 and s.protocol.dt_ms == 0.1
+            assert s.protocol.delay_ms == float(ref["stim_start_ms"])
+            assert math.isclose(s.protocol.stim_end_ms, float(ref["stim_end_ms"]))
+            assert s.amplitude_pA == float(ref["amplitude_pA"])
+            total_spikes += len(s.spike_times_ms)
+            total_sweeps += 1
+    assert total_sweeps == 8
+    assert total_spikes == 335  # README: 8 sweeps, 335 spikes
+
+
+@needs_ca1
+def test_ca1_sweep_selection_and_errors(tmp_path, capsys):
+    cell = "001_150218_A1_CA1py_MPG"
+    out = tmp_path / "t.json"
+    rc, _, err = run_cli(["make-target", "--recording", str(CA1 / "spikes.csv"), "--cell",
+                          cell, "--sweep", "1061", "--out", str(out)], capsys)
+    assert rc == 0, err
+    t = load_target(out)
+    assert t.ids == ["1061"] and t.n_spikes == 66
+    assert t.sweeps[0].protocol.holding_pA == -105.31
+
+    out2 = tmp_path / "t2.json"
+    rc, _, err = run_cli(["make-target", "--recording", str(CA1 / "spikes.csv"), "--cell",
+                          cell, "--sweep", "1054", "--out", str(out2)], capsys)
+    assert rc == 2 and "unknown sweep '1054'" in err and "1060, 1061" in err
+    rc, _, err = run_cli(["make-target", "--recording", str(CA1 / "spikes.csv"), "--cell",
+                          "nobody", "--out", str(out2)], capsys)
+    assert rc == 2 and "unknown cell 'nobody'" in err and "001_150303_A2_CA1py_MPG" in err
+    rc, _, err = run_cli(["make-target", "--recording", str(CA1 / "spikes.csv"),
+                          "--out", str(out2)], capsys)
+    assert rc == 2 and "choose one with --cell" in err
+    assert not out2.exists()
+
+
+# --------------------------------------------------------------------------- small recordings
+
+
+ROWS = ("c1,1,100,50,550,60.5\n"
+        "c1,1,100,50,550,120.25\n"
+        "c1,2,200,50,550,55.0\n")
+
+
+def test_recording_without_sweeps_csv(tmp_path, capsys):
+    p = small_recording(tmp_path, ROWS)
+    out = tmp_path / "t.json"
+    rc, _, err = run_cli(["make-target", "--recording", str(p), "--out", str(out)], capsys)
+    assert rc == 0
+    notice = [ln for ln in err.splitlines() if "notice" in ln]
+    assert len(notice) == 1 and "sweeps.csv" in notice[0]
+    t = load_target(out)
+    assert t.ids == ["1", "2"]
+    assert t.sweeps[0].protocol == StepProtocol(50.0, 500.0, 650.0, 0.1, 0.0)
+    np.testing.assert_array_equal(t.sweeps[0].spike_times_ms, [60.5, 120.25])
+    assert t.provenance["citation"] is None
+
+
+SWEEPS = ("cell_id,sweep,amplitude_pA,holding_pA,stim_start_ms,stim_end_ms,dt_ms,"
+          "sweep_duration_ms\n"
+          "c1,1,100,-10,50,550,0.05,800\n"
+          "c1,2,200,-10,50,550,0.05,800\n"
+          "c1,3,20,-10,50,550,0.05,800\n")
+
+
+def test_recording_with_sweeps_csv_and_silent_sweep(tmp_path, capsys):
+    p = small_recording(tmp_path, ROWS, SWEEPS)
+    out = tmp_path / "t.json"
+    rc, _, err = run_cli(["make-target", "--recording", str(p), "--out", str(out)], capsys)
+    assert rc == 0 and "notice" not in err
+    t = load_target(out)
+    assert t.ids == ["1", "2", "3"]
+    assert [len(s.spike_times_ms) for s in t.sweeps] == [2, 1, 0]
+    assert t.sweeps[2].protocol == StepProtocol(50.0, 500.0, 800.0, 0.05, -10.0)
+    assert t.sweeps[2].amplitude_pA == 20.0
+    # a silent sweep alone is an empty target
+    rc, _, err = run_cli(["make-target", "--recording", str(p), "--sweep", "3",
+                          "--out", str(out.with_name("e.json"))], capsys)
+    assert rc == 2 and "empty target" in err and not out.with_name("e.json").exists()
+
+
+def _spike_rows(*rows):
+    return "".join(r + "\n" for r in rows)
+
+
+BAD_CASES = {
+    "missing_column": (
+        "cell_id,sweep,amplitude_pA,stim_start_ms,spike_time_ms\nc1,1,100,50,60\n", None,
+        r"spikes.csv: missing column\(s\) stim_end_ms"),
+    "semicolon": (
+        HEADER.replace(",", ";") + "c1;1;100;50;550;60\n", None,
+        "spikes.csv: line 1 looks semicolon-separated"),
+    "non_numeric": (
+        HEADER + _spike_rows("c1,1,100,50,550,60", "c1,1,100,50,550,abc"), None,
+        "spikes.csv: line 3: spike_time_ms 'abc' is not a number"),
+    "nan": (
+        HEADER + _spike_rows("c1,1,100,50,550,NaN"), None,
+        "spikes.csv: line 2: spike_time_ms is NaN"),
+    "nan_amplitude": (
+        HEADER + _spike_rows("c1,1,nan,50,550,60"), None,
+        "spikes.csv: line 2: amplitude_pA is NaN"),
+    "empty_field": (
+        HEADER + _spike_rows("c1,1,100,,550,60"), None,
+        "spikes.csv: line 2: stim_start_ms is empty"),
+    "negative": (
+        HEADER + _spike_rows("c1,1,100,50,550,-3"), None,
+        "spikes.csv: line 2: negative spike_time_ms -3"),
+    "unsorted": (
+        HEADER + _spike_rows("c1,1,100,50,550,90", "c1,2,100,50,550,10",
+                             "c1,1,100,50,550,80"), None,
+        r"spikes.csv: line 4: spike_time_ms 80 is not after 90 \(line 2\) in cell c1 sweep 1"),
+    "duplicate_time": (
+        HEADER + _spike_rows("c1,1,100,50,550,90", "c1,1,100,50,550,90"), None,
+        "spikes.csv: line 3: spike_time_ms 90 is not after 90"),
+    "outside_no_sweeps_csv": (
+        HEADER + _spike_rows("c1,1,100,50,550,90", "c1,1,100,50,550,650"), None,
+        r"spikes.csv: line 3: spike_time_ms 650 is outside the sweep \[0, 650\) ms"),
+    "outside_sweeps_csv": (
+        HEADER + _spike_rows("c1,1,100,50,550,900"), SWEEPS,
+        r"spikes.csv: line 2: spike_time_ms 900 is outside the sweep \[0, 800\) ms"),
+    "empty": (HEADER, None, "no spikes and no sweeps .empty target."),
+    "empty_file": ("", None, "spikes.csv: empty file"),
+    "window_inconsistent": (
+        HEADER + _spike_rows("c1,1,100,50,550,90", "c1,1,100,60,550,95"), None,
+        r"spikes.csv: line 3: stim_start_ms 60 differs from 50 on line 2 for cell c1 sweep 1"),
+    "amplitude_inconsistent": (
+        HEADER + _spike_rows("c1,1,100,50,550,90", "c1,1,101,50,550,95"), None,
+        "spikes.csv: line 3: amplitude_pA 101 differs from 100"),
+    "window_backwards": (
+        HEADER + _spike_rows("c1,1,100,550,50,90"), None,
+        r"spikes.csv: line 2: stimulus ends \(stim_end_ms 50\) before it starts"),
+    "ragged": (
+        HEADER + _spike_rows("c1,1,100,50,550"), None,
+        "spikes.csv: line 2: expected 6 comma-separated fields, got 5"),
+    "sweeps_csv_missing_row": (
+        HEADER + _spike_rows("c1,9,100,50,550,90"), SWEEPS,
+        "sweeps.csv: no row for cell c1 sweep 9 .used by .*spikes.csv line 2"),
+    "sweeps_csv_disagrees": (
+        HEADER + _spike_rows("c1,1,100,50,560,90"), SWEEPS,
+        "sweeps.csv: line 2: stim_end_ms 550 for cell c1 sweep 1 differs from 560"),
+    "sweeps_csv_missing_column": (
+        HEADER + _spike_rows("c1,1,100,50,550,90"),
+        "cell_id,sweep,amplitude_pA,stim_start_ms,stim_end_ms\nc1,1,100,50,550\n",
+        r"sweeps.csv: missing column\(s\) holding_pA, sweep_duration_ms"),
+    "sweeps_csv_non_numeric": (
+        HEADER + _spike_rows("c1,1,100,50,550,90"),
+        SWEEPS.replace("c1,1,100,-10", "c1,1,100,minus ten"),
+        "sweeps.csv: line 2: holding_pA 'minus ten' is not a number"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CASES))
+def test_recording_errors(tmp_path, capsys, case):
+    spikes, sweeps, expect = BAD_CASES[case]
+    p = write(tmp_path / "spikes.csv", spikes)
+    if sweeps is not None:
+        write(tmp_path / "sweeps.csv", sweeps)
+    out = tmp_path / "t.json"
+    rc, stdout, err = run_cli(["make-target", "--recording", str(p), "--out", str(out)],
+                              capsys)
+    assert rc == 2, (stdout, err)
+    lines = [ln for ln in err.splitlines() if "notice" not in ln]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("snnfit make-target: error: ")
+    assert "Traceback" not in err
+    assert re.search(expect, lines[0]), lines[0]
+    assert not out.exists()
+    assert list(tmp_path.glob(".t.json*")) == []  # no temporary left behind
+
+
+def test_recording_unreadable(tmp_path, capsys):
+    out = tmp_path / "t.json"
+    rc, _, err = run_cli(["make-target", "--recording", str(tmp_path / "none.csv"),
+                          "--out", str(out)], capsys)
+    assert rc == 2 and "none.csv: file not found" in err and not out.exists()
+    rc, _, err = run_cli(["make-target", "--recording", str(tmp_path), "--out", str(out)],
+                         capsys)
+    assert rc == 2 and "is a directory" in err and not out.exists()
+    binary = tmp_path / "bin.csv"
+    binary.write_bytes(b"\xff\xfe\x00\x81garbage")
+    rc, _, err = run_cli(["make-target", "--recording", str(binary), "--out", str(out)],
+                         capsys)
+    assert rc == 2 and "bin.csv: cannot read as UTF-8" in err and not out.exists()
+
+
+def test_recording_unknown_cell_and_sweep_small(tmp_path):
+    p = small_recording(tmp_path, ROWS + "c2,5,100,50,550,70\n")
+    with pytest.raises(UserError, match=r"unknown cell 'c3' \(available: c1, c2\)"):
+        recording_target(p, cell="c3", notice=open("/dev/null", "w"))
+    with pytest.raises(UserError, match=r"unknown sweep '4' for cell c1 \(available: 1, 2\)"):
+        recording_target(p, cell="c1", sweeps=["4"], notice=open("/dev/null", "w"))
+    t = recording_target(p, cell="c1", sweeps=["2.0", 1], notice=open("/dev/null", "w"))
+    assert t.ids == ["2", "1"]
+
+
+def test_options_that_do_not_apply(tmp_path, capsys):
+    out = tmp_path / "t.json"
+    rc, _, err = run_cli(["make-target", "--times", "100", "--duration", "1000", "--seed", "3",
+                          "--out", str(out)], capsys)
+    assert rc == 2 and "--seed does not apply to --times" in err and not out.exists()
