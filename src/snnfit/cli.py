@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         msg = " ".join(str(exc).split())
         print(f"snnfit {args.command}: error: {msg}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `snnfit models | head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(f"snnfit {args.command}: interrupted", file=sys.stderr)
         return 130
