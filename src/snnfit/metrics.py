@@ -57,7 +57,9 @@ def _train(x, name: str) -> np.ndarray:
     try:
         arr = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError):
-        raise UserError(f"{name}: expected a 1-D array of spike times in ms, got {type(x).__name__}")
+        raise UserError(
+            f"{name}: expected a 1-D array of spike times in ms, got {type(x).__name__}"
+        )
     if arr.ndim == 0:
         raise UserError(f"{name}: expected a 1-D array of spike times in ms, got a scalar")
     if arr.ndim != 1:
