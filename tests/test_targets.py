@@ -405,3 +405,99 @@ def test_options_that_do_not_apply(tmp_path, capsys):
     rc, _, err = run_cli(["make-target", "--times", "100", "--duration", "1000", "--seed", "3",
                           "--out", str(out)], capsys)
     assert rc == 2 and "--seed does not apply to --times" in err and not out.exists()
+
+
+# --------------------------------------------------------------------------- simulated targets
+
+
+def _preset_names():
+    from snnfit.models import all_presets
+
+    return sorted(all_presets())
+
+
+@pytest.mark.parametrize("scheme", [None, "euler", "resolved"])
+@pytest.mark.parametrize("name", _preset_names())
+def test_preset_reproduces_simulate(tmp_path, capsys, name, scheme):
+    from snnfit.models import resolve_preset
+    from snnfit.simulate import simulate
+
+    out = tmp_path / "p.json"
+    argv = ["make-target", "--preset", name, "--out", str(out)]
+    if scheme:
+        argv[3:3] = ["--scheme", scheme]
+    rc, _, err = run_cli(argv, capsys)
+    assert rc == 0, err
+    t = load_target(out)
+    model, preset = resolve_preset(name)
+    assert t.kind == "preset" and t.truth["model"] == model
+    assert t.truth["scheme"] == (scheme or "euler")
+    assert t.truth["params"] == dict(preset.params)
+    assert t.provenance["citation"] == preset.citation
+    (s,) = t.sweeps
+    assert s.protocol == StepProtocol(100.0, 1000.0, 1200.0, 0.1, 0.0)
+    assert s.amplitude_pA == preset.amplitude_pA
+    res = simulate(model, dict(preset.params), preset.amplitude_pA, StepProtocol(),
+                   scheme=scheme or "euler")
+    assert len(s.spike_times_ms) > 0
+    np.testing.assert_array_equal(s.spike_times_ms, res.spike_times_ms)
+
+
+def test_preset_list_covers_the_paper():
+    names = _preset_names()
+    assert "naud2008:adapting" in names and "lif:default" in names
+
+
+def test_preset_unknown(tmp_path, capsys):
+    out = tmp_path / "p.json"
+    rc, _, err = run_cli(["make-target", "--preset", "naud2008:nope", "--out", str(out)], capsys)
+    assert rc == 2 and "naud2008:nope" in err and not out.exists()
+
+
+@pytest.mark.parametrize("model, seed, scheme", [("adex", 1, None), ("lif", 5, None),
+                                                 ("izhikevich", 3, "euler")])
+def test_prior_draw(tmp_path, capsys, model, seed, scheme):
+    """The kept draw is the first of a one-at-a-time sequence of uniform draws (same seeded
+    Generator) that fires 3..60 spikes, none before the onset, at 300 pA; rejections counted."""
+    from snnfit.models import get_model
+    from snnfit.simulate import simulate
+
+    out = tmp_path / "p.json"
+    argv = ["make-target", "--prior", model, "--seed", str(seed)]
+    if scheme:
+        argv += ["--scheme", scheme]
+    argv += ["--out", str(out)]
+    rc, _, err = run_cli(argv, capsys)
+    assert rc == 0, err
+    t = load_target(out)
+    scheme = scheme or "resolved"
+    spec = get_model(model).spec
+    rng = np.random.default_rng(seed)
+    for k in range(200):
+        p = {n: float(rng.uniform(lo, hi)) for n, lo, hi in
+             zip(spec.names, spec.lower(), spec.upper())}
+        res = simulate(model, p, 300.0, StepProtocol(), scheme=scheme)
+        n = len(res.spike_times_ms)
+        if res.status == "ok" and 3 <= n <= 60 and res.spike_times_ms[0] >= 100.0:
+            break
+    else:
+        pytest.fail("reference found no acceptable draw in 200")
+    assert t.provenance["rejected_draws"] == k
+    assert t.provenance["seed"] == seed
+    assert t.truth == {"model": model, "scheme": scheme, "params": p}
+    (s,) = t.sweeps
+    assert s.amplitude_pA == 300.0
+    np.testing.assert_array_equal(s.spike_times_ms, res.spike_times_ms)
+    # same seed, same file
+    out2 = tmp_path / "p2.json"
+    assert run_cli(argv[:-1] + [str(out2)], capsys)[0] == 0
+    assert json.loads(out2.read_text())["sweeps"] == json.loads(out.read_text())["sweeps"]
+
+
+def test_prior_needs_seed_and_known_model(tmp_path, capsys):
+    out = tmp_path / "p.json"
+    rc, _, err = run_cli(["make-target", "--prior", "adex", "--out", str(out)], capsys)
+    assert rc == 2 and "--prior needs --seed" in err and not out.exists()
+    rc, _, err = run_cli(["make-target", "--prior", "hh", "--seed", "1", "--out", str(out)],
+                         capsys)
+    assert rc == 2 and "unknown model 'hh'" in err and not out.exists()

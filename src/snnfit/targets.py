@@ -55,6 +55,8 @@ SCHEMES = ("euler", "resolved")
 #: a prior draw is kept if it fires this many spikes (inclusive) in the sweep ...
 PRIOR_MIN_SPIKES = 3
 PRIOR_MAX_SPIKES = 60
+#: ... at this step amplitude (pA), the same for every model ...
+PRIOR_AMPLITUDE_PA = 300.0
 #: ... and gives up after this many draws
 PRIOR_MAX_DRAWS = 20000
 _PRIOR_BATCH = 64
@@ -357,12 +359,14 @@ def preset_target(name: str, scheme: str = "euler", command: str | None = None) 
 
 
 def prior_amplitude_pA(model: str) -> float:
-    """The step amplitude of prior targets: half the model's current-search range
-    (``ModelSpec.max_amplitude_pA / 2``), fixed per model so a draw is judged on its
-    parameters alone."""
+    """The step amplitude of prior targets: :data:`PRIOR_AMPLITUDE_PA` (300 pA) for every
+    model, fixed so that a draw is judged on its parameters alone. With the default fit boxes
+    and the ``resolved`` scheme, about 17 % (lif), 52 % (adex) and 42 % (izhikevich) of the
+    uniform draws fire 3 to 60 spikes at 300 pA."""
     from .models import get_model
 
-    return 0.5 * float(get_model(model).max_amplitude_pA)
+    get_model(model)  # one-line UserError for an unknown model
+    return PRIOR_AMPLITUDE_PA
 
 
 def prior_target(model: str, seed: int, scheme: str = "resolved",
@@ -371,12 +375,12 @@ def prior_target(model: str, seed: int, scheme: str = "resolved",
     ``upper()``) with a seeded ``numpy.random.Generator``; draws are simulated in batches of
     64 and the first draw (in draw order) with status ``ok`` and
     ``PRIOR_MIN_SPIKES <= count <= PRIOR_MAX_SPIKES`` at :func:`prior_amplitude_pA` in the
-    default protocol is kept. ``provenance["rejected_draws"]`` counts the draws before it."""
+    default protocol, none of them before the step onset, is kept. ``provenance["rejected_draws"]`` counts the draws before it."""
     from .models import get_model
     from .simulate import simulate, simulate_batch
 
     _check_scheme(scheme)
-    spec = get_model(model)
+    spec = get_model(model).spec
     model_name = spec.name
     amplitude = prior_amplitude_pA(model_name)
     protocol = StepProtocol()
@@ -389,18 +393,22 @@ def prior_target(model: str, seed: int, scheme: str = "resolved",
                             scheme=scheme, threads=1)
         counts = np.asarray(br.counts)
         ok = np.array([_status_ok(s) for s in np.asarray(br.status)])
-        good = ok & (counts >= PRIOR_MIN_SPIKES) & (counts <= PRIOR_MAX_SPIKES)
+        with np.errstate(invalid="ignore"):
+            early = np.nan_to_num(np.asarray(br.times)[:, 0], nan=np.inf) < protocol.delay_ms
+        good = ok & ~early & (counts >= PRIOR_MIN_SPIKES) & (counts <= PRIOR_MAX_SPIKES)
         if good.any():
             j = int(np.argmax(good))
             params = {n: float(v) for n, v in zip(spec.names, P[j])}
             # the stored times come from the single-sweep simulator (the reference)
             res = simulate(model_name, params, amplitude, protocol, scheme=scheme)
             times = np.asarray(res.spike_times_ms, dtype=np.float64)
-            if res.status == "ok" and PRIOR_MIN_SPIKES <= times.size <= PRIOR_MAX_SPIKES:
+            if (res.status == "ok" and PRIOR_MIN_SPIKES <= times.size <= PRIOR_MAX_SPIKES
+                    and times[0] >= protocol.delay_ms):
                 prov = _provenance(
                     command, source=f"prior {model_name}", citation=None, seed=int(seed),
                     scheme=scheme, amplitude_pA=amplitude, rejected_draws=n_drawn + j,
-                    accept_spikes=[PRIOR_MIN_SPIKES, PRIOR_MAX_SPIKES])
+                    accept_spikes=[PRIOR_MIN_SPIKES, PRIOR_MAX_SPIKES],
+                    box={n: [float(a), float(b)] for n, a, b in zip(spec.names, lo, hi)})
                 truth = {"model": model_name, "scheme": scheme, "params": params}
                 return Target("prior", prov, truth, [Sweep("0", protocol, amplitude, times)])
             raise UserError(  # not user input, but say it plainly
