@@ -375,7 +375,8 @@ def prior_target(model: str, seed: int, scheme: str = "resolved",
     ``upper()``) with a seeded ``numpy.random.Generator``; draws are simulated in batches of
     64 and the first draw (in draw order) with status ``ok`` and
     ``PRIOR_MIN_SPIKES <= count <= PRIOR_MAX_SPIKES`` at :func:`prior_amplitude_pA` in the
-    default protocol, none of them before the step onset, is kept. ``provenance["rejected_draws"]`` counts the draws before it."""
+    default protocol, none of them before the step onset, is kept;
+    ``provenance["rejected_draws"]`` counts the draws before it."""
     from .models import get_model
     from .simulate import simulate, simulate_batch
 
@@ -643,7 +644,9 @@ def read_recording(spikes_csv: str | Path, sweeps_csv: str | Path | None = None,
             amp, start, end = _stim(sweeps_path, line, row)
             holding = _num(sweeps_path, line, row, "holding_pA")
             t_stop = _num(sweeps_path, line, row, "sweep_duration_ms")
-            dt = _num(sweeps_path, line, row, "dt_ms") if has_dt and row["dt_ms"] else DEFAULT_DT_MS
+            dt = DEFAULT_DT_MS
+            if has_dt and row["dt_ms"]:
+                dt = _num(sweeps_path, line, row, "dt_ms")
             if t_stop <= 0:
                 raise UserError(f"{sweeps_path}: line {line}: sweep_duration_ms must be > 0, "
                                 f"got {t_stop:g}")
