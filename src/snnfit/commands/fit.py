@@ -1,0 +1,91 @@
+"""``snnfit fit``: fit a model to a target; writes the fit record (JSON) atomically."""
+
+from __future__ import annotations
+
+import sys
+
+from ._common import number, threads_arg
+
+
+def _int(value: str, field: str) -> int:
+    from ..errors import UserError
+
+    try:
+        return int(value)
+    except ValueError:
+        raise UserError(f"{field}: expected an integer, got {value!r}") from None
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("fit", help="fit a model to a target (writes fit JSON)")
+    p.add_argument("--target", required=True, help="target JSON (snnfit make-target)")
+    p.add_argument("--model", required=True, help="lif, adex or izhikevich")
+    p.add_argument("--dim", default="full",
+                   help="full | NAME[,NAME...] | random:K | pca:K (default full)")
+    p.add_argument("--optimizer", default="cmaes", help="cmaes | random | snn | direct")
+    p.add_argument("--seed", default="0", help="random seed (default 0)")
+    p.add_argument("--budget", default="5000",
+                   help="forward-equivalents (simulations) to spend (default 5000)")
+    p.add_argument("--current", default="search",
+                   help="search (default): the amplitude is searched per evaluation; "
+                        "recorded: each sweep's own amplitude")
+    p.add_argument("--scheme", default="resolved", help="resolved (default) or euler")
+    p.add_argument("--threads", type=threads_arg, default=1, help="numba/torch threads")
+    p.add_argument("--watts-per-core", default=None,
+                   help="energy estimate where RAPL is unreadable (W per busy core)")
+    p.add_argument("--inputs", help="Poisson inputs (.npz, snnfit make-inputs) for --optimizer snn")
+    p.add_argument("--sweeps", help="comma-separated sweep ids to fit (default all)")
+    p.add_argument("--bounds", action="append", default=[], metavar="NAME=LO:HI",
+                   help="override a parameter's fit box (repeatable)")
+    p.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
+                   help="fix a parameter (repeatable)")
+    p.add_argument("--base", default="defaults",
+                   help="base point of parameters outside --dim: defaults or a preset")
+    p.add_argument("--projection-seed", default="0", help="seed of random:K / pca:K directions")
+    p.add_argument("--count-penalty-ms", default=None,
+                   help="loss per missing or extra spike, as ms of timing error (default 50)")
+    p.add_argument("--max-amplitude", default=None, help="top of the current search range, pA")
+    p.add_argument("--lr", default=None, help="learning rate of the gradient optimisers")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--out", required=True, help="output fit JSON")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..energy import DEFAULT_WATTS_PER_CORE
+    from ..fit import FitSettings, run_fit
+    from ..io import atomic_write_json
+    from ..loss import DEFAULT_COUNT_PENALTY_MS
+
+    settings = FitSettings(
+        model=args.model,
+        dim=args.dim,
+        optimizer=args.optimizer,
+        seed=_int(args.seed, "--seed"),
+        budget=_int(args.budget, "--budget"),
+        current=args.current,
+        scheme=args.scheme,
+        threads=args.threads,
+        watts_per_core=(DEFAULT_WATTS_PER_CORE if args.watts_per_core is None
+                        else number(args.watts_per_core, "--watts-per-core")),
+        inputs=args.inputs,
+        sweeps=[s.strip() for s in args.sweeps.split(",") if s.strip()] if args.sweeps else None,
+        bounds=args.bounds,
+        fix=args.fix,
+        base=args.base,
+        projection_seed=_int(args.projection_seed, "--projection-seed"),
+        count_penalty_ms=(DEFAULT_COUNT_PENALTY_MS if args.count_penalty_ms is None
+                          else number(args.count_penalty_ms, "--count-penalty-ms")),
+        max_amplitude_pA=None if args.max_amplitude is None
+        else number(args.max_amplitude, "--max-amplitude"),
+        progress=(not args.no_progress) and sys.stderr.isatty(),
+        lr=None if args.lr is None else number(args.lr, "--lr"),
+    )
+    record = run_fit(args.target, settings)
+    atomic_write_json(args.out, record)
+    g = record["gamma"]
+    print(f"snnfit fit: {record['status']}, loss {record['loss']:.4g} ms^2, gamma "
+          f"{'n/a' if g is None else f'{g:.3f}'}, {record['evaluations']} simulations, "
+          f"{record['wall_s']:.2f} s, {record['joules']:.3g} J ({record['energy_source']})"
+          f" -> {args.out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,472 @@
+"""The fit engine: target + model + reduced space + optimiser -> fit result.
+
+Optimisers never own the objective (pycma's ask/tell style): they receive a
+:class:`FitProblem`, ask it to evaluate batches of reduced coordinates ``Z`` in ``[0, 1]^k``
+(:meth:`FitProblem.evaluate`, one batched simulation per sweep), and stop when its budget is
+spent. The problem keeps the best point, the accounting and the history.
+
+Accounting, in forward-equivalents (``simulations``): one simulation is one parameter set x
+one amplitude x one sweep. Every simulation counts: the current search's grid and bisection
+points (each counted as a whole simulation although it stops at the end of the step), the
+amplitude search inside the bracket, and the re-simulation of each new best point (to score
+it with Gamma). Passes of other kinds (a sensitivity pass, a pass of the spiking layer) are
+charged as frozen constant multiples of one simulation (see :mod:`snnfit.grad`). The last
+batch may overshoot the budget by less than one batch. ``history`` holds, after every batch
+or step, ``{simulations, wall_s, cpu_s, joules, best_loss, gamma_at_best}``. Compilation
+(numba) is excluded: the kernels are warmed before the meter starts.
+
+Current (``current``): ``recorded`` uses each sweep's own amplitude (several sweeps are fitted
+jointly); ``search`` runs the current search for every parameter set and sweep (the target
+count ``n`` is the number of target spikes inside the step), then a golden-section search of
+``amp_iters`` simulations for the loss-minimising amplitude inside the bracket
+``[I_n, I_{n+1})``. A set whose search fails gets :func:`snnfit.loss.fail_loss` of its count
+distance.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .energy import DEFAULT_WATTS_PER_CORE, EnergyMeter
+from .errors import UserError
+from .loss import DEFAULT_COUNT_PENALTY_MS, fail_loss, sweep_loss
+from .models import get_model
+from .protocol import StepProtocol
+from .search import FOUND, SILENT, SPONTANEOUS, search_current
+from .simulate import STATUS_OK, simulate_batch
+from .space import ReducedSpace, build_space
+from .targets import Target, load_target, subset_sweeps
+
+CURRENT_MODES = ("search", "recorded")
+OPTIMIZERS = ("cmaes", "random", "snn", "direct")
+GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
+
+
+@dataclass
+class FitSettings:
+    model: str
+    dim: str = "full"
+    optimizer: str = "cmaes"
+    seed: int = 0
+    budget: int = 5000
+    current: str = "search"
+    scheme: str = "resolved"
+    threads: int = 1
+    watts_per_core: float = DEFAULT_WATTS_PER_CORE
+    inputs: str | None = None
+    sweeps: list[str] | None = None
+    bounds: list[str] = field(default_factory=list)
+    fix: list[str] = field(default_factory=list)
+    base: str = "defaults"
+    projection_seed: int = 0
+    count_penalty_ms: float = DEFAULT_COUNT_PENALTY_MS
+    amp_iters: int = 8
+    max_amplitude_pA: float | None = None
+    progress: bool = False
+    # optimiser options (gradient methods)
+    lr: float | None = None
+
+    def check(self) -> None:
+        get_model(self.model)
+        if self.current not in CURRENT_MODES:
+            raise UserError(f"--current: expected one of {', '.join(CURRENT_MODES)}, "
+                            f"got {self.current!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise UserError(f"--optimizer: expected one of {', '.join(OPTIMIZERS)}, "
+                            f"got {self.optimizer!r}")
+        if self.scheme not in ("euler", "resolved"):
+            raise UserError(f"--scheme: expected euler or resolved, got {self.scheme!r}")
+        if self.budget < 1:
+            raise UserError(f"--budget: must be >= 1, got {self.budget}")
+        if self.seed < 0:
+            raise UserError(f"--seed: must be >= 0, got {self.seed}")
+        if not (self.watts_per_core >= 0 and math.isfinite(self.watts_per_core)):
+            raise UserError(f"--watts-per-core: must be >= 0, got {self.watts_per_core}")
+
+
+@dataclass
+class SweepData:
+    id: str
+    protocol: StepProtocol
+    amplitude_pA: float | None
+    times: np.ndarray  # target spike times (ms)
+    n_step: int  # target spikes inside the step window
+
+
+class FitProblem:
+    """The objective, budget and bookkeeping that every optimiser uses."""
+
+    def __init__(self, space: ReducedSpace, target: Target, settings: FitSettings,
+                 meter: EnergyMeter | None = None):
+        self.space = space
+        self.target = target
+        self.settings = settings
+        self.model = settings.model
+        self.meter = meter
+        self.sweeps = []
+        for s in target.sweeps:
+            t = np.asarray(s.spike_times_ms, dtype=np.float64)
+            p = s.protocol
+            n_step = int(np.sum((t >= p.delay_ms) & (t < p.delay_ms + p.duration_ms)))
+            self.sweeps.append(SweepData(s.id, p, s.amplitude_pA, t, n_step))
+        if settings.current == "recorded":
+            missing = [s.id for s in self.sweeps if s.amplitude_pA is None]
+            if missing:
+                raise UserError(
+                    f"--current recorded: the target has no amplitude for sweep(s) "
+                    f"{', '.join(missing)} (fixed-times targets need --current search)")
+        self.simulations = 0
+        self.evaluations = 0  # candidate parameter sets evaluated
+        self.best_loss = math.inf
+        self.best_z: np.ndarray | None = None
+        self.best_amps: list[float] | None = None
+        self.best_gamma: float | None = None
+        self.history: list[dict] = []
+        self.rng = np.random.default_rng(settings.seed)
+        self._t0 = time.perf_counter()
+        self._bar = None
+
+    # ------------------------------------------------------------------ budget
+    @property
+    def budget(self) -> int:
+        return self.settings.budget
+
+    @property
+    def remaining(self) -> int:
+        return max(self.budget - self.simulations, 0)
+
+    @property
+    def exhausted(self) -> bool:
+        return self.simulations >= self.budget
+
+    @property
+    def k(self) -> int:
+        return self.space.k
+
+    def charge(self, forward_equivalents: float) -> None:
+        """Add ``forward_equivalents`` simulations to the account (rounded up)."""
+        n = int(math.ceil(forward_equivalents - 1e-9))
+        self.simulations += n
+        if self._bar is not None:
+            self._bar.update(min(n, max(self.budget - self._bar.n, 0)))
+
+    def cost_per_candidate(self) -> float:
+        """Expected forward-equivalents of one candidate (recorded: one per sweep)."""
+        if self.settings.current == "recorded":
+            return float(len(self.sweeps))
+        return float(len(self.sweeps) * (30 + self.settings.amp_iters))
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, Z: np.ndarray) -> np.ndarray:
+        """Loss of each row of ``Z`` (reduced coordinates); records best and history."""
+        Z = np.clip(np.atleast_2d(np.asarray(Z, dtype=np.float64)), 0.0, 1.0)
+        P = self.space.to_params(Z)
+        losses, amps = self.losses(P)
+        self.record(Z, losses, amps)
+        return losses
+
+    def losses(self, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Loss and chosen amplitudes ``(B, n_sweeps)`` of physical parameter sets (charged)."""
+        B = P.shape[0]
+        total = np.zeros(B)
+        amps = np.zeros((B, len(self.sweeps)))
+        for j, sw in enumerate(self.sweeps):
+            if self.settings.current == "recorded":
+                loss, a = self._sweep_recorded(P, sw)
+            else:
+                loss, a = self._sweep_search(P, sw)
+            total += loss
+            amps[:, j] = a
+        self.evaluations += B
+        return total / len(self.sweeps), amps
+
+    def _simulate(self, P, amps, sw: SweepData):
+        self.charge(P.shape[0])
+        return simulate_batch(self.model, P, amps, sw.protocol, self.settings.scheme,
+                              self.settings.threads, max_spikes=sw.times.size + 1, check=False)
+
+    def _score(self, r, sw: SweepData) -> np.ndarray:
+        loss = sweep_loss(r.times, r.counts, sw.times, self.settings.count_penalty_ms)
+        bad = r.status != STATUS_OK
+        if bad.any():
+            loss[bad] = fail_loss(np.abs(r.counts[bad] - sw.times.size),
+                                  self.settings.count_penalty_ms)
+        return loss
+
+    def _sweep_recorded(self, P, sw: SweepData):
+        a = np.full(P.shape[0], float(sw.amplitude_pA))
+        r = self._simulate(P, a, sw)
+        return self._score(r, sw), a
+
+    def _sweep_search(self, P, sw: SweepData):
+        B = P.shape[0]
+        s = self.settings
+        sr = search_current(self.model, P, sw.n_step, sw.protocol, s.scheme,
+                            s.max_amplitude_pA, threads=s.threads)
+        self.charge(sr.n_simulations)
+        loss = np.empty(B)
+        amps = np.full(B, np.nan)
+        ok = sr.status == FOUND
+        # failures: count distance to the target count
+        dist = np.where(sr.status == SPONTANEOUS, sw.n_step + 1,
+                        np.abs(sr.n_spikes - sw.n_step))
+        loss[~ok] = fail_loss(dist[~ok], s.count_penalty_ms)
+        if ok.any():
+            idx = np.flatnonzero(ok)
+            lo = sr.bracket_pA[idx, 0].copy()
+            hi = sr.bracket_pA[idx, 1].copy()
+            best_l, best_a = self._golden(P[idx], lo, hi, sw)
+            loss[idx] = best_l
+            amps[idx] = best_a
+        return loss, np.where(np.isfinite(amps), amps, 0.0)
+
+    def _golden(self, P, lo, hi, sw: SweepData):
+        """Golden-section search of the loss over the amplitude in ``[lo, hi]`` per row."""
+        n_it = max(int(self.settings.amp_iters), 1)
+        best_l = np.full(P.shape[0], np.inf)
+        best_a = lo.copy()
+
+        def ev(a):
+            nonlocal best_l, best_a
+            r = self._simulate(P, a, sw)
+            l = self._score(r, sw)
+            better = l < best_l
+            best_l = np.where(better, l, best_l)
+            best_a = np.where(better, a, best_a)
+            return l
+
+        if n_it == 1:
+            ev(lo)
+            return best_l, best_a
+        x1 = hi - GOLDEN * (hi - lo)
+        x2 = lo + GOLDEN * (hi - lo)
+        f1 = ev(x1)
+        f2 = ev(x2)
+        for _ in range(n_it - 2):
+            left = f1 <= f2  # minimum in [lo, x2]
+            hi = np.where(left, x2, hi)
+            lo = np.where(left, lo, x1)
+            new_x = np.where(left, hi - GOLDEN * (hi - lo), lo + GOLDEN * (hi - lo))
+            fn = ev(new_x)
+            x2n = np.where(left, x1, new_x)
+            x1n = np.where(left, new_x, x2)
+            f2n = np.where(left, f1, fn)
+            f1n = np.where(left, fn, f2)
+            x1, x2, f1, f2 = x1n, x2n, f1n, f2n
+        return best_l, best_a
+
+    # ------------------------------------------------------------------ bookkeeping
+    def record(self, Z: np.ndarray, losses: np.ndarray, amps: np.ndarray) -> None:
+        """Update the best point and append one history entry (optimisers that compute
+        losses themselves, e.g. with gradients, call this too)."""
+        i = int(np.argmin(losses))
+        if losses[i] < self.best_loss:
+            self.best_loss = float(losses[i])
+            self.best_z = np.asarray(Z[i], dtype=np.float64).copy()
+            self.best_amps = [float(a) for a in amps[i]]
+            self.best_gamma = self._gamma_of_best()
+        reading = self.meter.read() if self.meter is not None else None
+        self.history.append({
+            "simulations": int(self.simulations),
+            "wall_s": float(reading.wall_s if reading else time.perf_counter() - self._t0),
+            "cpu_s": float(reading.cpu_s) if reading else None,
+            "joules": float(reading.joules) if reading else None,
+            "best_loss": float(self.best_loss),
+            "gamma_at_best": self.best_gamma,
+        })
+        if self._bar is not None:
+            self._bar.set_postfix(loss=f"{self.best_loss:.4g}",
+                                  gamma="-" if self.best_gamma is None else
+                                  f"{self.best_gamma:.3f}", refresh=False)
+
+    def best_trains(self, charge: bool = True) -> list[np.ndarray]:
+        """Spike trains of the best point on every sweep (full recording)."""
+        P = self.space.to_params(self.best_z[None, :])
+        out = []
+        for sw, a in zip(self.sweeps, self.best_amps):
+            if charge:
+                self.charge(1)
+            r = simulate_batch(self.model, P, np.array([a]), sw.protocol, self.settings.scheme,
+                               self.settings.threads, check=False)
+            out.append(r.spike_times(0))
+        return out
+
+    def _gamma_of_best(self) -> float | None:
+        from .metrics import gamma_factor
+
+        trains = self.best_trains()
+        return gamma_factor(trains, [sw.times for sw in self.sweeps],
+                            [sw.protocol.t_stop_ms for sw in self.sweeps])
+
+
+# ---------------------------------------------------------------------- driver
+
+
+def _warm_up(model: str, scheme: str, threads: int) -> None:
+    """Compile (or load from numba's cache) the kernels before the meter starts."""
+    m = get_model(model)
+    P = m.spec.vector({})[None, :]
+    proto = StepProtocol(delay_ms=1.0, duration_ms=2.0, t_stop_ms=4.0, dt_ms=0.1)
+    simulate_batch(model, P, np.array([100.0]), proto, scheme, threads, max_spikes=2)
+    from .metrics import gamma_factor
+
+    gamma_factor([np.array([1.0])], [np.array([1.0])], [4.0])
+
+
+def _git_commit() -> str | None:
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5)
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _version(pkg: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(pkg)
+    except PackageNotFoundError:
+        return None
+
+
+def provenance(settings: FitSettings) -> dict:
+    return {
+        "snnfit_version": __version__,
+        "git_commit": _git_commit(),
+        "threads": settings.threads,
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "numba": _version("numba"),
+        "torch": _version("torch"),
+        "numpy": _version("numpy"),
+        "cma": _version("cma"),
+        "norse": _version("norse"),
+        "command": " ".join(sys.argv) if sys.argv else None,
+        "pid": os.getpid(),
+    }
+
+
+def param_error(space: ReducedSpace, params: dict, target: Target, settings: FitSettings):
+    """Normalised errors of the identifiable parameters (synthetic targets of this model).
+
+    ``recorded`` current: ``|fit - truth| / (upper - lower)`` for every parameter the scheme
+    uses. ``search`` current (scaling invariance): the same for parameters outside the
+    scaling group, and ``|ratio_fit / ratio_truth - 1|`` for each group member divided by C
+    (``gL/C`` is ``1/tau_m``), since only those ratios are determined.
+    """
+    truth = target.truth
+    if not truth or truth.get("model") != settings.model:
+        return None
+    spec = get_model(settings.model).spec
+    tp = spec.complete(truth.get("params", {}))
+    out = {}
+    group = set(spec.scaling_group) if settings.current == "search" else set()
+    for i, name in enumerate(spec.names):
+        if settings.model == "adex" and name == "Vpeak" and settings.scheme != "euler":
+            continue
+        if name in group:
+            if name == "C":
+                continue
+            rt = tp[name] / tp["C"]
+            rf = params[name] / params["C"]
+            out[f"{name}/C"] = abs(rf / rt - 1.0) if rt != 0 else abs(rf - rt)
+            continue
+        span = spec.params[i].upper - spec.params[i].lower
+        out[name] = abs(params[name] - tp[name]) / span
+    if settings.current == "search" and "gL" in spec.names:
+        out["tau_m"] = abs((params["C"] / params["gL"]) / (tp["C"] / tp["gL"]) - 1.0) \
+            if params["gL"] > 0 and tp["gL"] > 0 else None
+    return out
+
+
+def run_fit(target_path: str, settings: FitSettings) -> dict:
+    """Run one fit and return the fit record (the JSON written by ``snnfit fit``)."""
+    from . import optimizers
+    from .metrics import all_metrics
+    from .simulate import set_threads
+
+    settings.check()
+    target = load_target(target_path)
+    if settings.sweeps:
+        unknown = [s for s in settings.sweeps if s not in target.ids]
+        if unknown:
+            raise UserError(f"--sweeps: unknown sweep(s) {', '.join(unknown)} in "
+                            f"{target_path} (available: {', '.join(target.ids)})")
+        target = subset_sweeps(target, settings.sweeps)
+    set_threads(settings.threads)
+    space = build_space(settings.model, settings.dim, settings.scheme, settings.current,
+                        settings.bounds, settings.fix, settings.base, settings.projection_seed,
+                        settings.threads)
+    _warm_up(settings.model, settings.scheme, settings.threads)
+    run = optimizers.get(settings.optimizer)
+    meter = EnergyMeter(watts_per_core=settings.watts_per_core)
+    meter.start()
+    problem = FitProblem(space, target, settings, meter)
+    if settings.progress:
+        from tqdm import tqdm
+
+        problem._bar = tqdm(total=settings.budget, unit="sim", desc=f"fit {settings.optimizer}",
+                            file=sys.stderr, dynamic_ncols=True)
+    try:
+        extra = run(problem) or {}
+        if problem.best_z is None:
+            raise UserError("the optimiser evaluated no candidate (budget too small?)")
+        trains = problem.best_trains()
+        reading = meter.stop()
+    finally:
+        if problem._bar is not None:
+            problem._bar.close()
+    P = space.to_params(problem.best_z[None, :])[0]
+    params = dict(zip(space.names, [float(x) for x in P]))
+    metrics = all_metrics(trains, [sw.times for sw in problem.sweeps],
+                          [sw.protocol.t_stop_ms for sw in problem.sweeps],
+                          [sw.protocol.delay_ms for sw in problem.sweeps])
+    status = "ok" if problem.best_loss < 1e6 else "failed"
+    return {
+        "target": str(target_path),
+        "target_kind": target.kind,
+        "model": settings.model,
+        "scheme": settings.scheme,
+        "dim": settings.dim,
+        "k": space.k,
+        "optimizer": settings.optimizer,
+        "seed": settings.seed,
+        "current": settings.current,
+        "budget": settings.budget,
+        "status": status,
+        "loss": problem.best_loss,
+        "params": params,
+        "sweep_ids": [sw.id for sw in problem.sweeps],
+        "protocols": [sw.protocol.to_dict() for sw in problem.sweeps],
+        "amplitude_pA": problem.best_amps,
+        "spike_times_ms": [[float(t) for t in tr] for tr in trains],
+        "target_spike_times_ms": [[float(t) for t in sw.times] for sw in problem.sweeps],
+        **metrics,
+        "param_error": param_error(space, params, target, settings),
+        "evaluations": int(problem.simulations),
+        "candidates": int(problem.evaluations),
+        "wall_s": reading.wall_s,
+        "cpu_s": reading.cpu_s,
+        "joules": reading.joules,
+        "energy_source": reading.energy_source,
+        "energy_note": getattr(meter, "fallback_reason", None),
+        "history": problem.history,
+        "space": space.describe(),
+        "optimizer_info": extra,
+        "provenance": provenance(settings),
+    }

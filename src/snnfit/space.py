@@ -1,0 +1,263 @@
+"""Reduced parameter spaces: the dimensionality setting of a fit.
+
+Optimisers search the unit box ``[0, 1]^k`` of ``k`` normalised coordinates ``z``. One map
+(:meth:`ReducedSpace.to_params`, with :meth:`ReducedSpace.to_reduced` its inverse on the
+subspace) takes ``z`` to physical parameters inside the fit box:
+
+* ``full`` / a subset (``b`` or ``a,b,tau_w``): each coordinate is one free parameter,
+  ``p_i = lo_i + z_i (hi_i - lo_i)``; the other parameters stay at the base point.
+* ``random:K`` / ``pca:K``: ``K`` orthonormal directions ``D`` (columns) in the unit box of the
+  free parameters, random (Gaussian matrix, QR; seeded by ``projection_seed``) or the principal
+  directions of a sample of parameter sets that fire. With ``u0`` the base point in unit
+  coordinates, ``u = clip(u0 + D ((2 z - 1) * s), 0, 1)`` and ``p = lo + u (hi - lo)``. The
+  half-widths ``s`` are 0.5 (random: each direction spans a box width) or 2 standard
+  deviations of the sample along the direction (pca, at most 1). Coordinates that leave the
+  box are clipped (the derivative through a clipped coordinate is 0).
+
+Free parameters of ``full``: every parameter, except those fixed with ``--fix``, the AdEx
+``Vpeak`` under the ``resolved`` scheme (its cut is VT + 5 DeltaT), and ``C`` under searched
+current: the models are invariant under a common scaling (AdEx: C, gL, a, b and the current;
+Izhikevich: C, k, b, d and the current; LIF: C, gL and the current), so the data cannot
+determine C when the current is searched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import UserError
+from .models import get_model, resolve_preset
+from .params import parse_assignments
+
+#: sample size and firing window (spikes) of the pca directions' sample
+PCA_SAMPLE = 1024
+PCA_MIN_SPIKES, PCA_MAX_SPIKES = 3, 60
+
+
+@dataclass
+class ReducedSpace:
+    model: str
+    dim: str
+    names: tuple[str, ...]  # every parameter, spec order
+    lower: np.ndarray  # fit box (after --bounds / --fix)
+    upper: np.ndarray
+    base: np.ndarray  # physical base point
+    free: np.ndarray  # indices of the free parameters
+    kind: str  # subset | random | pca
+    directions: np.ndarray  # (n_free, k): identity columns for a subset
+    half_width: np.ndarray  # (k,)
+    info: dict = field(default_factory=dict)
+
+    @property
+    def k(self) -> int:
+        return int(self.directions.shape[1])
+
+    @property
+    def free_names(self) -> list[str]:
+        return [self.names[i] for i in self.free]
+
+    @property
+    def span(self) -> np.ndarray:
+        return self.upper - self.lower
+
+    def base_unit(self) -> np.ndarray:
+        span = self.span
+        return np.where(span > 0, (self.base - self.lower) / np.where(span > 0, span, 1), 0.0)
+
+    def _free_unit(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        Z = np.clip(np.atleast_2d(np.asarray(Z, dtype=np.float64)), 0.0, 1.0)
+        if Z.shape[1] != self.k:
+            raise ValueError(f"expected {self.k} coordinates, got {Z.shape[1]}")
+        u0 = self.base_unit()[self.free]
+        if self.kind == "subset":
+            return Z.copy(), np.ones_like(Z, dtype=bool)
+        raw = u0[None, :] + ((2.0 * Z - 1.0) * self.half_width[None, :]) @ self.directions.T
+        inside = (raw >= 0.0) & (raw <= 1.0)
+        return np.clip(raw, 0.0, 1.0), inside
+
+    def to_params(self, Z: np.ndarray) -> np.ndarray:
+        """Physical parameter matrix ``(B, n_params)`` of reduced coordinates ``Z (B, k)``."""
+        uf, _ = self._free_unit(Z)
+        P = np.repeat(self.base[None, :], uf.shape[0], axis=0)
+        P[:, self.free] = self.lower[self.free] + uf * self.span[self.free]
+        return P
+
+    def jacobian(self, Z: np.ndarray) -> np.ndarray:
+        """``dP/dZ`` of shape ``(B, n_params, k)`` (0 through clipped coordinates)."""
+        Z = np.atleast_2d(np.asarray(Z, dtype=np.float64))
+        _, inside = self._free_unit(Z)
+        B = Z.shape[0]
+        J = np.zeros((B, len(self.names), self.k))
+        span = self.span[self.free]
+        if self.kind == "subset":
+            dfree = np.repeat(np.eye(self.k)[None], B, axis=0) * span[None, :, None]
+        else:
+            dfree = (self.directions * (2.0 * self.half_width)[None, :])[None] * span[None, :, None]
+            dfree = dfree * inside[:, :, None]
+        inside_z = (Z >= 0.0) & (Z <= 1.0)
+        J[:, self.free, :] = dfree * inside_z[:, None, :]
+        return J
+
+    def to_reduced(self, P: np.ndarray) -> np.ndarray:
+        """Reduced coordinates of physical parameters (exact for a subset; the least-squares
+        projection onto the subspace for random/pca), clipped to the unit box."""
+        P = np.atleast_2d(np.asarray(P, dtype=np.float64))
+        span = self.span[self.free]
+        uf = (P[:, self.free] - self.lower[self.free]) / np.where(span > 0, span, 1)
+        if self.kind == "subset":
+            return np.clip(uf, 0.0, 1.0)
+        u0 = self.base_unit()[self.free]
+        coef = (uf - u0[None, :]) @ self.directions  # orthonormal columns
+        return np.clip(0.5 * (coef / self.half_width[None, :] + 1.0), 0.0, 1.0)
+
+    def start(self) -> np.ndarray:
+        """The base point in reduced coordinates (where deterministic optimisers start)."""
+        return self.to_reduced(self.base[None, :])[0]
+
+    def describe(self) -> dict:
+        return {
+            "dim": self.dim, "kind": self.kind, "k": self.k, "free": self.free_names,
+            "lower": dict(zip(self.names, self.lower.tolist())),
+            "upper": dict(zip(self.names, self.upper.tolist())),
+            "base": dict(zip(self.names, self.base.tolist())),
+            **({"directions": self.directions.tolist(), "half_width": self.half_width.tolist()}
+               if self.kind != "subset" else {}),
+            **self.info,
+        }
+
+
+def _parse_bounds(model, items) -> dict[str, tuple[float, float]]:
+    spec = get_model(model).spec
+    out = {}
+    for name, text in parse_assignments(items, "--bounds").items():
+        ps = spec.spec(name)
+        if ":" not in text:
+            raise UserError(f"--bounds {name}: expected LO:HI, got {text!r}")
+        lo_s, hi_s = text.split(":", 1)
+        lo = ps.check(lo_s, "--bounds ")
+        hi = ps.check(hi_s, "--bounds ")
+        if not lo < hi:
+            raise UserError(f"--bounds {name}: expected LO < HI, got {lo:g}:{hi:g}")
+        out[name] = (lo, hi)
+    return out
+
+
+def build_space(
+    model: str,
+    dim: str = "full",
+    scheme: str = "resolved",
+    current: str = "recorded",
+    bounds=None,
+    fix=None,
+    base: str = "defaults",
+    projection_seed: int = 0,
+    threads: int | None = 1,
+) -> ReducedSpace:
+    """Build the reduced space of a fit (see the module docstring)."""
+    m = get_model(model)
+    spec = m.spec
+    names = spec.names
+    lower = spec.lower()
+    upper = spec.upper()
+    for name, (lo, hi) in _parse_bounds(model, bounds).items():
+        i = spec.index(name)
+        lower[i], upper[i] = lo, hi
+    if base in (None, "", "defaults"):
+        base_vec = spec.vector({})
+        base_name = "defaults"
+    else:
+        _, preset = resolve_preset(base, model)
+        base_vec = spec.vector(preset.params)
+        base_name = base
+    fixed = {}
+    for name, text in parse_assignments(fix, "--fix").items():
+        i = spec.index(name)
+        fixed[name] = spec.spec(name).check(text, "--fix ")
+        base_vec[i] = fixed[name]
+    base_vec = np.clip(base_vec, lower, upper)
+    for name, v in fixed.items():  # a fixed value may sit outside the default box
+        i = spec.index(name)
+        base_vec[i] = lower[i] = upper[i] = v
+    excluded = set(fixed)
+    reasons = {}
+    if model == "adex" and scheme != "euler":
+        excluded.add("Vpeak")
+        reasons["Vpeak"] = "no role under the resolved scheme (cut VT + 5 DeltaT)"
+    if current == "search":
+        excluded.add("C")
+        reasons["C"] = "held fixed under searched current (scaling invariance)"
+    full_free = [i for i, n in enumerate(names) if n not in excluded]
+    dim = (dim or "full").strip()
+    info = {"base_name": base_name, "fixed": fixed, "excluded": reasons}
+    if dim == "full":
+        free = np.array(full_free)
+        return ReducedSpace(model, dim, names, lower, upper, base_vec, free, "subset",
+                            np.eye(len(free)), np.full(len(free), 0.5), info)
+    if dim.startswith(("random:", "pca:")):
+        kind, _, ktext = dim.partition(":")
+        try:
+            k = int(ktext)
+        except ValueError:
+            raise UserError(f"--dim {dim}: expected {kind}:K with an integer K") from None
+        nf = len(full_free)
+        if not 1 <= k <= nf:
+            raise UserError(f"--dim {dim}: K must be between 1 and {nf} (free parameters)")
+        free = np.array(full_free)
+        rng = np.random.default_rng(projection_seed)
+        if kind == "random":
+            q, r = np.linalg.qr(rng.standard_normal((nf, k)))
+            D = q * np.sign(np.diag(r))[None, :]
+            hw = np.full(k, 0.5)
+        else:
+            D, hw, pinfo = _pca_directions(model, lower, upper, base_vec, free, k, rng,
+                                           scheme, threads)
+            info.update(pinfo)
+        info["projection_seed"] = projection_seed
+        return ReducedSpace(model, dim, names, lower, upper, base_vec, free, kind, D, hw, info)
+    chosen = [s.strip() for s in dim.split(",") if s.strip()]
+    if not chosen:
+        raise UserError(f"--dim: expected full, NAME[,NAME...], random:K or pca:K, got {dim!r}")
+    idx = []
+    for name in chosen:
+        i = spec.index(name)
+        if name in excluded:
+            why = reasons.get(name, "fixed with --fix")
+            raise UserError(f"--dim {name}: not a free parameter here ({why})")
+        if i in idx:
+            raise UserError(f"--dim: {name} listed twice")
+        idx.append(i)
+    free = np.array(sorted(idx))
+    return ReducedSpace(model, dim, names, lower, upper, base_vec, free, "subset",
+                        np.eye(len(free)), np.full(len(free), 0.5), info)
+
+
+def _pca_directions(model, lower, upper, base_vec, free, k, rng, scheme, threads):
+    """Principal directions (unit coordinates of the free parameters) of sets that fire."""
+    from .protocol import StepProtocol
+    from .simulate import simulate_batch
+    from .targets import PRIOR_AMPLITUDE_PA
+
+    nf = len(free)
+    U = rng.uniform(0.0, 1.0, (PCA_SAMPLE, nf))
+    P = np.repeat(base_vec[None, :], PCA_SAMPLE, axis=0)
+    P[:, free] = lower[free] + U * (upper - lower)[free]
+    r = simulate_batch(model, P, np.full(PCA_SAMPLE, PRIOR_AMPLITUDE_PA), StepProtocol(),
+                       scheme, threads, max_spikes=1, check=False)
+    keep = (r.status == 0) & (r.counts >= PCA_MIN_SPIKES) & (r.counts <= PCA_MAX_SPIKES)
+    if keep.sum() < max(2 * k, 10):
+        raise UserError(f"--dim pca:{k}: only {int(keep.sum())} of {PCA_SAMPLE} sampled sets "
+                        "fire 3-60 spikes at the prior amplitude; use random:K")
+    X = U[keep] - U[keep].mean(axis=0)
+    _, s, vt = np.linalg.svd(X, full_matrices=False)
+    D = vt[:k].T.copy()
+    for j in range(k):  # sign convention: largest component positive (deterministic)
+        if D[np.argmax(np.abs(D[:, j])), j] < 0:
+            D[:, j] *= -1
+    std = s[:k] / np.sqrt(max(X.shape[0] - 1, 1))
+    hw = np.minimum(2.0 * std, 1.0)
+    info = {"pca_sample": PCA_SAMPLE, "pca_firing": int(keep.sum()),
+            "pca_explained": (s[:k] ** 2 / np.sum(s ** 2)).tolist(),
+            "setup_simulations": PCA_SAMPLE}
+    return D, hw, info
