@@ -198,6 +198,218 @@ def _kernel(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
                 status[lo + j] = STATUS_BLOWUP
 
 
+@njit(cache=True, parallel=True)
+def _sens_kernel(P, amp, V0, w0, sV0, sw0, dt, n_steps, k_on, k_off, holding, t_win0, t_win1,
+                 times, counts, n_win, status, jac):
+    r"""Forward sensitivities of the ``resolved`` map: spike times and ``dT/dp`` (exact, discrete).
+
+    Same map and same arithmetic as :func:`_kernel` with ``resolved=1`` (the spike times are
+    bit-identical); in addition every state variable carries its derivative with respect to
+    each column ``p`` of ``(C, gL, EL, VT, DeltaT, a, tau_w, b, Vr, Vpeak, amplitude)``:
+    ``sV[p] = dV/dp``, ``sw[p] = dw/dp`` (units mV/[p], pA/[p]). Inputs ``sV0, sw0`` (B, 11) are
+    the derivatives of the initial state. Per Euler step ``x' = x + dt f(x; p)``:
+    ``s' = s + dt (J_f s + df/dp)``. At a crossing inside step k (``cut = VT + 5 DeltaT``):
+
+    * ``theta = (cut - V) / (Vn - V)``,
+      ``dtheta = (dcut - sV - theta (sVn - sV)) / (Vn - V)``, spike time ``t_k + theta dt``,
+      ``dT/dp = dt dtheta``;
+    * ``wc = w + theta (wn - w) + b``, ``swc = sw + dtheta (wn - w) + theta (swn - sw) + db``;
+    * remainder ``rest = (1 - theta) dt`` (``drest = -dt dtheta``) from ``(Vr, wc)``:
+      ``sVn = dVr + drest fV + rest (J_f (dVr, swc) + dfV/dp)``, likewise for ``w``.
+
+    ``Vpeak`` does not enter the map (zero column). ``jac`` is ``(B, max_spikes, 11)`` (ms per
+    unit of each parameter; ms/pA for the amplitude); rows past the spike count are untouched.
+    """
+    B = P.shape[0]
+    NP = jac.shape[2]
+    IA = NP - 1
+    max_spikes = times.shape[1]
+    n_chunks = (B + CHUNK - 1) // CHUNK
+    for c in prange(n_chunks):
+        lo = c * CHUNK
+        hi = min(B, lo + CHUNK)
+        n = hi - lo
+        invC = np.empty(n)
+        gL = np.empty(n)
+        EL = np.empty(n)
+        VT = np.empty(n)
+        DT = np.empty(n)
+        invDT = np.empty(n)
+        gLDT = np.empty(n)
+        a = np.empty(n)
+        invtw = np.empty(n)
+        b = np.empty(n)
+        Vr = np.empty(n)
+        cut = np.empty(n)
+        Ion = np.empty(n)
+        V = np.empty(n)
+        w = np.empty(n)
+        Vn = np.empty(n)
+        wn = np.empty(n)
+        fV = np.empty(n)
+        fw = np.empty(n)
+        ex = np.empty(n)
+        xx = np.empty(n)
+        capped = np.empty(n, dtype=np.bool_)
+        AVV = np.empty(n)
+        sV = np.empty((NP, n))
+        sw = np.empty((NP, n))
+        sVn = np.empty((NP, n))
+        swn = np.empty((NP, n))
+        dth = np.empty(NP)
+        swc = np.empty(NP)
+        tV = np.empty(NP)
+        tw = np.empty(NP)
+        for j in range(n):
+            i = lo + j
+            invC[j] = 1.0 / P[i, P_C]
+            gL[j] = P[i, P_GL]
+            EL[j] = P[i, P_EL]
+            VT[j] = P[i, P_VT]
+            DT[j] = P[i, P_DT]
+            invDT[j] = 1.0 / P[i, P_DT]
+            gLDT[j] = P[i, P_GL] * P[i, P_DT]
+            a[j] = P[i, P_A]
+            invtw[j] = 1.0 / P[i, P_TAUW]
+            b[j] = P[i, P_B]
+            Vr[j] = P[i, P_VR]
+            cut[j] = P[i, P_VT] + 5.0 * P[i, P_DT]
+            Ion[j] = holding + amp[i]
+            V[j] = V0[i]
+            w[j] = w0[i]
+            for p in range(NP):
+                sV[p, j] = sV0[i, p]
+                sw[p, j] = sw0[i, p]
+            counts[i] = 0
+            n_win[i] = 0
+            status[i] = 0
+        for k in range(n_steps):
+            on = k >= k_on and k < k_off
+            n_cross = 0
+            for j in range(n):
+                I = Ion[j] if on else holding
+                x = (V[j] - VT[j]) * invDT[j]
+                capped[j] = x > EXP_CAP
+                if x > EXP_CAP:
+                    x = EXP_CAP
+                e = math.exp(x)
+                xx[j] = x
+                ex[j] = e
+                dV = (-gL[j] * (V[j] - EL[j]) + gLDT[j] * e - w[j] + I) * invC[j]
+                dw = (a[j] * (V[j] - EL[j]) - w[j]) * invtw[j]
+                fV[j] = dV
+                fw[j] = dw
+                Vn[j] = V[j] + dt * dV
+                wn[j] = w[j] + dt * dw
+                n_cross += not (Vn[j] < cut[j])
+                AVV[j] = (-gL[j] * invC[j]) if capped[j] else (-gL[j] + gL[j] * e) * invC[j]
+            # tangent of the Euler step: s' = s + dt (J s + df/dp)
+            for p in range(NP):
+                for j in range(n):
+                    svp = sV[p, j]
+                    swp = sw[p, j]
+                    sVn[p, j] = svp + dt * (AVV[j] * svp - invC[j] * swp)
+                    swn[p, j] = swp + dt * (a[j] * invtw[j] * svp - invtw[j] * swp)
+            for j in range(n):
+                dV_ = V[j] - EL[j]
+                sVn[P_C, j] += dt * (-fV[j] * invC[j])
+                sVn[P_GL, j] += dt * ((-dV_ + DT[j] * ex[j]) * invC[j])
+                sVn[P_EL, j] += dt * (gL[j] * invC[j])
+                if not capped[j]:
+                    sVn[P_VT, j] += dt * (-gL[j] * ex[j] * invC[j])
+                    sVn[P_DT, j] += dt * (gL[j] * ex[j] * (1.0 - xx[j]) * invC[j])
+                else:
+                    sVn[P_DT, j] += dt * (gL[j] * ex[j] * invC[j])
+                if on:
+                    sVn[IA, j] += dt * invC[j]
+                swn[P_EL, j] += dt * (-a[j] * invtw[j])
+                swn[P_A, j] += dt * (dV_ * invtw[j])
+                swn[P_TAUW, j] += dt * (-fw[j] * invtw[j])
+            if n_cross > 0:
+                t0 = k * dt
+                for j in range(n):
+                    if Vn[j] < cut[j]:
+                        continue
+                    i = lo + j
+                    if not (math.isfinite(Vn[j]) and math.isfinite(wn[j])):
+                        if status[i] == 0:
+                            status[i] = STATUS_BLOWUP
+                        Vn[j] = Vr[j]
+                        wn[j] = 0.0
+                        for p in range(NP):
+                            sVn[p, j] = 0.0
+                            swn[p, j] = 0.0
+                        sVn[P_VR, j] = 1.0
+                        continue
+                    den = Vn[j] - V[j]
+                    theta = (cut[j] - V[j]) / den
+                    if theta < 0.0:
+                        theta = 0.0
+                        for p in range(NP):
+                            dth[p] = 0.0
+                    else:
+                        for p in range(NP):
+                            dth[p] = (-sV[p, j] - theta * (sVn[p, j] - sV[p, j])) / den
+                        dth[P_VT] += 1.0 / den
+                        dth[P_DT] += 5.0 / den
+                    ts = t0 + theta * dt
+                    if counts[i] < max_spikes:
+                        times[i, counts[i]] = ts
+                        for p in range(NP):
+                            jac[i, counts[i], p] = dt * dth[p]
+                    counts[i] += 1
+                    if ts >= t_win0 and ts < t_win1:
+                        n_win[i] += 1
+                    I = Ion[j] if on else holding
+                    wc = w[j] + theta * (wn[j] - w[j]) + b[j]
+                    for p in range(NP):
+                        swc[p] = sw[p, j] + dth[p] * (wn[j] - w[j]) + theta * (swn[p, j] - sw[p, j])
+                    swc[P_B] += 1.0
+                    rest = (1.0 - theta) * dt
+                    x = (Vr[j] - VT[j]) * invDT[j]
+                    cap2 = x > EXP_CAP
+                    if x > EXP_CAP:
+                        x = EXP_CAP
+                    e = math.exp(x)
+                    dV = (-gL[j] * (Vr[j] - EL[j]) + gLDT[j] * e - wc + I) * invC[j]
+                    dw = (a[j] * (Vr[j] - EL[j]) - wc) * invtw[j]
+                    Vn[j] = Vr[j] + rest * dV
+                    wn[j] = wc + rest * dw
+                    # tangent of the remainder step from (Vr, wc)
+                    avv = (-gL[j] * invC[j]) if cap2 else (-gL[j] + gL[j] * e) * invC[j]
+                    for p in range(NP):
+                        tV[p] = -invC[j] * swc[p]
+                        tw[p] = -invtw[j] * swc[p]
+                    tV[P_VR] += avv
+                    tw[P_VR] += a[j] * invtw[j]
+                    dr = Vr[j] - EL[j]
+                    tV[P_C] += -dV * invC[j]
+                    tV[P_GL] += (-dr + DT[j] * e) * invC[j]
+                    tV[P_EL] += gL[j] * invC[j]
+                    if not cap2:
+                        tV[P_VT] += -gL[j] * e * invC[j]
+                        tV[P_DT] += gL[j] * e * (1.0 - x) * invC[j]
+                    else:
+                        tV[P_DT] += gL[j] * e * invC[j]
+                    if on:
+                        tV[IA] += invC[j]
+                    tw[P_EL] += -a[j] * invtw[j]
+                    tw[P_A] += dr * invtw[j]
+                    tw[P_TAUW] += -dw * invtw[j]
+                    for p in range(NP):
+                        sVn[p, j] = -dt * dth[p] * dV + rest * tV[p]
+                        swn[p, j] = swc[p] - dt * dth[p] * dw + rest * tw[p]
+                    sVn[P_VR, j] += 1.0
+            for j in range(n):
+                V[j] = Vn[j]
+                w[j] = wn[j]
+            sV, sVn = sVn, sV
+            sw, swn = swn, sw
+        for j in range(n):
+            if not (math.isfinite(V[j]) and math.isfinite(w[j])):
+                status[lo + j] = STATUS_BLOWUP
+
+
 def _exp_term(V, VT, DT):
     return DT * np.exp(np.minimum((V - VT) / DT, EXP_CAP))
 
@@ -253,6 +465,43 @@ def initial_state(P: np.ndarray, holding_pA: float):
     V0 = np.where(stable, Vf, EL)
     w0 = np.where(stable, a * (Vf - EL), 0.0)
     return V0, w0, ~stable
+
+
+def initial_state_sensitivity(P: np.ndarray, holding_pA: float):
+    """Derivatives ``(dV0/dp, dw0/dp)``, each ``(B, n_params + 1)``, of :func:`initial_state`.
+
+    Without holding current ``V0 = EL``. With one, the stable fixed point ``V*`` solves
+    ``F(V) = -(gL + a)(V - EL) + gL DeltaT exp((V - VT)/DeltaT) + I_h = 0`` and
+    ``dV*/dp = -(dF/dp) / (dF/dV)`` (implicit function theorem), ``w* = a (V* - EL)``.
+    Sets without a stable fixed point start at ``V = EL, w = 0``. The amplitude column is 0.
+    """
+    P = np.asarray(P, dtype=np.float64)
+    B, n_p = P.shape
+    sV = np.zeros((B, n_p + 1))
+    sw = np.zeros((B, n_p + 1))
+    V0, w0, spont = initial_state(P, holding_pA)
+    sV[:, P_EL] = 1.0
+    if holding_pA == 0.0:
+        return sV, sw
+    gL, EL, VT, DT, a = (P[:, i] for i in (P_GL, P_EL, P_VT, P_DT, P_A))
+    fx = ~spont
+    x = np.minimum((V0 - VT) / DT, EXP_CAP)
+    e = np.exp(x)
+    FV = -(gL + a) + gL * e
+    dF = np.zeros((B, n_p + 1))
+    dF[:, P_GL] = -(V0 - EL) + DT * e
+    dF[:, P_EL] = gL + a
+    dF[:, P_VT] = -gL * e
+    dF[:, P_DT] = gL * e * (1.0 - x)
+    dF[:, P_A] = -(V0 - EL)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dV = -dF / FV[:, None]
+    sV[fx] = dV[fx]
+    dw = a[:, None] * dV
+    dw[:, P_EL] -= a
+    dw[:, P_A] += V0 - EL
+    sw[fx] = dw[fx]
+    return sV, sw
 
 
 MODEL = Model(spec=SPEC, kernel=_kernel, initial_state=initial_state,
