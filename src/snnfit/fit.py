@@ -40,7 +40,7 @@ import numpy as np
 from . import __version__
 from .energy import DEFAULT_WATTS_PER_CORE, EnergyMeter
 from .errors import UserError
-from .loss import DEFAULT_COUNT_PENALTY_MS, fail_loss, sweep_loss
+from .loss import DEFAULT_COUNT_PENALTY_MS, batch_loss
 from .models import get_model
 from .protocol import StepProtocol
 from .search import FOUND, SILENT, SPONTANEOUS, search_current
@@ -51,6 +51,16 @@ from .targets import Target, load_target, subset_sweeps
 CURRENT_MODES = ("search", "recorded")
 OPTIMIZERS = ("cmaes", "random", "snn", "direct")
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
+#: base loss of a failed evaluation (ms^2), above any loss of a working set in a 1-3 s sweep
+FAIL_LOSS_MS2 = 1.0e7
+
+
+def fail_loss(count_distance, count_penalty_ms: float = DEFAULT_COUNT_PENALTY_MS):
+    """Finite penalty of failed evaluations (blow-up, spontaneous, silent or infeasible search):
+    ``FAIL_LOSS_MS2 + lambda * d`` with ``d >= 1`` the count distance to the target, so that
+    failures still rank by how close they came; never NaN, never an exception."""
+    d = np.maximum(np.asarray(count_distance, dtype=np.float64), 1.0)
+    return FAIL_LOSS_MS2 + count_penalty_ms ** 2 * d
 
 
 @dataclass
@@ -197,7 +207,7 @@ class FitProblem:
                               self.settings.threads, max_spikes=sw.times.size + 1, check=False)
 
     def _score(self, r, sw: SweepData) -> np.ndarray:
-        loss = sweep_loss(r.times, r.counts, sw.times, self.settings.count_penalty_ms)
+        loss = batch_loss(r.times, r.counts, [sw.times], self.settings.count_penalty_ms)
         bad = r.status != STATUS_OK
         if bad.any():
             loss[bad] = fail_loss(np.abs(r.counts[bad] - sw.times.size),
