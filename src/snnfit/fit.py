@@ -480,3 +480,67 @@ def run_fit(target_path: str, settings: FitSettings) -> dict:
         "optimizer_info": extra,
         "provenance": provenance(settings),
     }
+
+
+# ---------------------------------------------------------------------- gradients
+
+
+def _loss_and_grad(problem: FitProblem, Z: np.ndarray):
+    """Loss and ``dloss/dZ`` of reduced coordinates (the gradient optimisers' objective).
+
+    Recorded current: the exact gradient of the loss of the ``resolved`` map (time term) plus
+    the count surrogate of :mod:`snnfit.loss`, through the space's Jacobian. Searched current:
+    the amplitude is the loss-minimising one inside the bracket ``[I_n, I_{n+1})`` (the same
+    golden-section search as the other optimisers); at an interior optimum ``dL/dI = 0``, so
+    the gradient with respect to the parameters needs no derivative of the search. At a
+    bracket end (the optimum on the edge) the dependence of the end on the parameters is
+    neglected: the amplitude is held constant for the gradient. A set whose search fails gets
+    the failure penalty and, as a surrogate, the gradient of the loss at the top of the
+    range (silent: the count surrogate asks for more spikes) or at amplitude 0 (spontaneous:
+    fewer spikes), which moves the parameters toward the target count.
+    Costs: a sensitivity pass is charged :data:`snnfit.grad.SENSITIVITY_COST_FORWARD_EQUIV`
+    forward-equivalents per set and sweep.
+    """
+    from . import grad
+
+    s = problem.settings
+    Z = np.clip(np.atleast_2d(np.asarray(Z, dtype=np.float64)), 0.0, 1.0)
+    P = problem.space.to_params(Z)
+    J = problem.space.jacobian(Z)
+    B = P.shape[0]
+    n_sw = len(problem.sweeps)
+    amps = np.zeros((B, n_sw))
+    extra = np.zeros(B)
+    if s.current == "recorded":
+        for j, sw in enumerate(problem.sweeps):
+            amps[:, j] = sw.amplitude_pA
+    else:
+        for j, sw in enumerate(problem.sweeps):
+            sr = search_current(problem.model, P, sw.n_step, sw.protocol, s.scheme,
+                                s.max_amplitude_pA, threads=s.threads)
+            problem.charge(sr.n_simulations)
+            ok = sr.status == FOUND
+            top = float(s.max_amplitude_pA or get_model(problem.model).spec.max_amplitude_pA)
+            a = np.where(sr.status == SILENT, top, 0.0)
+            if ok.any():
+                idx = np.flatnonzero(ok)
+                _, best_a = problem._golden(P[idx], sr.bracket_pA[idx, 0].copy(),
+                                            sr.bracket_pA[idx, 1].copy(), sw)
+                a[idx] = best_a
+            dist = np.where(sr.status == SPONTANEOUS, sw.n_step + 1,
+                            np.abs(sr.n_spikes - sw.n_step))
+            extra += np.where(ok, 0.0, fail_loss(dist, s.count_penalty_ms)) / n_sw
+            amps[:, j] = a
+    loss, gP, _ = grad.loss_and_grad(problem.model, P, amps,
+                                     [sw.protocol for sw in problem.sweeps],
+                                     [sw.times for sw in problem.sweeps],
+                                     s.count_penalty_ms, threads=s.threads)
+    problem.charge(B * n_sw * grad.SENSITIVITY_COST_FORWARD_EQUIV)
+    problem.evaluations += B
+    loss = np.asarray(loss, dtype=np.float64) + extra
+    gZ = np.einsum("bp,bpk->bk", gP, J)
+    problem.record(Z, loss, amps)
+    return loss, gZ
+
+
+FitProblem.loss_and_grad = _loss_and_grad
