@@ -323,12 +323,19 @@ class FitProblem:
 # ---------------------------------------------------------------------- driver
 
 
-def _warm_up(model: str, scheme: str, threads: int) -> None:
-    """Compile (or load from numba's cache) the kernels before the meter starts."""
+def _warm_up(model: str, scheme: str, threads: int, optimizer: str = "cmaes") -> None:
+    """Compile (or load from numba's cache) the kernels, and import torch/Norse for the
+    gradient optimisers, before the meter starts (compilation is not part of a fit's cost)."""
     m = get_model(model)
     P = m.spec.vector({})[None, :]
     proto = StepProtocol(delay_ms=1.0, duration_ms=2.0, t_stop_ms=4.0, dt_ms=0.1)
     simulate_batch(model, P, np.array([100.0]), proto, scheme, threads, max_spikes=2)
+    if optimizer in ("snn", "direct"):
+        from . import grad
+
+        grad.spike_times_and_jacobian(model, P, np.array([100.0]), proto, threads, max_spikes=2)
+    if optimizer == "snn":
+        import norse.torch  # noqa: F401  (slow first import)
     from .metrics import gamma_factor
 
     gamma_factor([np.array([1.0])], [np.array([1.0])], [4.0])
@@ -422,7 +429,7 @@ def run_fit(target_path: str, settings: FitSettings) -> dict:
     space = build_space(settings.model, settings.dim, settings.scheme, settings.current,
                         settings.bounds, settings.fix, settings.base, settings.projection_seed,
                         settings.threads)
-    _warm_up(settings.model, settings.scheme, settings.threads)
+    _warm_up(settings.model, settings.scheme, settings.threads, settings.optimizer)
     run = optimizers.get(settings.optimizer)
     meter = EnergyMeter(watts_per_core=settings.watts_per_core)
     meter.start()

@@ -1,0 +1,81 @@
+"""Cost of one pass of the spiking front end, in forward-equivalents (frozen in snn.py).
+
+Measures, side by side in one run on one thread: the wall time of one forward + backward
+pass of the Norse layer (N_STARTS networks, k latents, T input steps) and of one simulation
+of one AdEx parameter set (naud2008:adapting, 1.2 s sweep, resolved scheme, batch 1).
+Writes results/benchmarks/snn_cost.csv with the per-step ratio (forward-equivalents per input
+step per pass). Usage: python benchmarks/snn_cost.py [--repeats 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--out", default="results/benchmarks/snn_cost.csv")
+    args = ap.parse_args()
+
+    import torch
+
+    from snnfit.frontend import SpikingFrontEnd, default_inputs
+    from snnfit.models import get_spec, resolve_preset
+    from snnfit.optimizers.snn import N_STARTS, SNN_STEP_COST
+    from snnfit.protocol import StepProtocol
+    from snnfit.simulate import simulate_batch
+
+    torch.set_num_threads(1)
+    m, preset = resolve_preset("naud2008:adapting")
+    P = get_spec(m).vector(preset.params)[None, :]
+    proto = StepProtocol()
+
+    def sim():
+        simulate_batch(m, P, np.array([preset.amplitude_pA]), proto, "resolved", threads=1)
+
+    rows = []
+    for k in (3, 8):
+        for T in (50, 100, 200):
+            inp = default_inputs(0)
+            spikes = np.resize(inp["spikes"], (T, inp["spikes"].shape[1]))
+            fe = SpikingFrontEnd(spikes, 1.0, k)
+            W = fe.init_weights(N_STARTS, np.random.default_rng(0))
+
+            def layer():
+                Z, vjp, _ = fe.latents_and_vjp(W)
+                vjp(np.ones_like(Z))
+
+            sim()
+            layer()
+            t_sim, t_layer = [], []
+            for _ in range(args.repeats):  # interleaved: the same machine state for both
+                t0 = time.perf_counter()
+                for _ in range(20):
+                    sim()
+                t_sim.append((time.perf_counter() - t0) / 20)
+                t0 = time.perf_counter()
+                layer()
+                t_layer.append(time.perf_counter() - t0)
+            s, l = statistics.median(t_sim), statistics.median(t_layer)
+            rows.append({"k": k, "input_steps": T, "n_nets": N_STARTS, "sim_s": s,
+                         "layer_pass_s": l, "fe_per_pass": l / s,
+                         "fe_per_step": l / s / T, "frozen_fe_per_step": SNN_STEP_COST})
+            print(rows[-1])
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    print("median fe per input step:", statistics.median(r["fe_per_step"] for r in rows),
+          "frozen:", SNN_STEP_COST)
+
+
+if __name__ == "__main__":
+    main()
