@@ -25,17 +25,20 @@ from numba import njit, prange
 from ..params import ModelSpec, ParamSpec, Preset
 from .base import CHUNK, STATUS_BLOWUP, Model
 
+# The defaults (the base point of reduced fits) are a generic point of the box, deliberately
+# none of the presets, so that no fit to a preset target starts at its ground truth.
+
 P_C, P_K, P_VR, P_VT, P_VPEAK, P_A, P_B, P_CR, P_D = range(9)
 
 PARAMS = (
-    ParamSpec("C", "pF", 100.0, 20.0, 300.0, "membrane capacitance", "positive"),
-    ParamSpec("k", "nS/mV", 0.7, 0.2, 3.0, "gain of the quadratic term", "positive"),
-    ParamSpec("vr", "mV", -60.0, -80.0, -50.0, "resting potential"),
-    ParamSpec("vt", "mV", -40.0, -55.0, -30.0, "instantaneous threshold potential"),
-    ParamSpec("vpeak", "mV", 35.0, 20.0, 60.0, "spike cut"),
-    ParamSpec("a", "1/ms", 0.03, 0.005, 0.2, "recovery rate of u", "positive"),
-    ParamSpec("b", "nS", -2.0, -5.0, 10.0, "sensitivity of u to v - vr"),
-    ParamSpec("c", "mV", -50.0, -70.0, -35.0, "reset potential"),
+    ParamSpec("C", "pF", 150.0, 20.0, 300.0, "membrane capacitance", "positive"),
+    ParamSpec("k", "nS/mV", 1.0, 0.2, 3.0, "gain of the quadratic term", "positive"),
+    ParamSpec("vr", "mV", -65.0, -80.0, -50.0, "resting potential"),
+    ParamSpec("vt", "mV", -42.0, -55.0, -30.0, "instantaneous threshold potential"),
+    ParamSpec("vpeak", "mV", 40.0, 20.0, 60.0, "spike cut"),
+    ParamSpec("a", "1/ms", 0.02, 0.005, 0.2, "recovery rate of u", "positive"),
+    ParamSpec("b", "nS", 0.0, -5.0, 10.0, "sensitivity of u to v - vr"),
+    ParamSpec("c", "mV", -55.0, -70.0, -35.0, "reset potential"),
     ParamSpec("d", "pA", 100.0, 0.0, 300.0, "spike-triggered increment of u"),
 )
 
@@ -236,6 +239,9 @@ def _sens_kernel(P, amp, v0, u0, sv0, su0, dt, n_steps, k_on, k_off, holding, t_
         fv = np.empty(n)
         fu = np.empty(n)
         Avv = np.empty(n)
+        Avu = np.empty(n)
+        Auv = np.empty(n)
+        Auu = np.empty(n)
         sv = np.empty((NP, n))
         su = np.empty((NP, n))
         svn = np.empty((NP, n))
@@ -276,13 +282,17 @@ def _sens_kernel(P, amp, v0, u0, sv0, su0, dt, n_steps, k_on, k_off, holding, t_
                 vn[j] = v[j] + dt * dv
                 un[j] = u[j] + dt * du
                 n_cross += not (vn[j] < cut[j])
-                Avv[j] = k_[j] * ((v[j] - vr[j]) + (v[j] - vt[j])) * invC[j]
+                # one Euler step's tangent matrix I + dt J_f
+                Avv[j] = 1.0 + dt * (k_[j] * ((v[j] - vr[j]) + (v[j] - vt[j])) * invC[j])
+                Avu[j] = -dt * invC[j]
+                Auv[j] = dt * (a[j] * b[j])
+                Auu[j] = 1.0 - dt * a[j]
             for p in range(NP):
                 for j in range(n):
                     svp = sv[p, j]
                     sup = su[p, j]
-                    svn[p, j] = svp + dt * (Avv[j] * svp - invC[j] * sup)
-                    sun[p, j] = sup + dt * (a[j] * b[j] * svp - a[j] * sup)
+                    svn[p, j] = Avv[j] * svp + Avu[j] * sup
+                    sun[p, j] = Auv[j] * svp + Auu[j] * sup
             for j in range(n):
                 x1 = v[j] - vr[j]
                 x2 = v[j] - vt[j]

@@ -31,7 +31,8 @@ def run(problem) -> dict:
     while not problem.exhausted:
         loss, g = problem.loss_and_grad(Z)
         steps += 1
-        improved = ~np.isfinite(own_best) | (loss < own_best - 1e-9 * np.abs(own_best))
+        with np.errstate(invalid="ignore"):
+            improved = ~np.isfinite(own_best) | (loss < own_best - 1e-9 * np.abs(own_best))
         own_best = np.where(improved, loss, own_best)
         stall = np.where(improved, 0, stall + 1)
         Z = np.clip(opt.step(Z, g), 0.0, 1.0)

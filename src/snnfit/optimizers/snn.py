@@ -49,7 +49,8 @@ def run(problem) -> dict:
         loss, gZ = problem.loss_and_grad(Z)
         gW = vjp(gZ)
         steps += 1
-        improved = ~np.isfinite(own_best) | (loss < own_best - 1e-9 * np.abs(own_best))
+        with np.errstate(invalid="ignore"):
+            improved = ~np.isfinite(own_best) | (loss < own_best - 1e-9 * np.abs(own_best))
         own_best = np.where(improved, loss, own_best)
         stall = np.where(improved, 0, stall + 1)
         W = opt.step(W.reshape(N_STARTS, -1), gW.reshape(N_STARTS, -1)).reshape(W.shape)
