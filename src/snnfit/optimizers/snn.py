@@ -19,7 +19,7 @@ import numpy as np
 from .adam import Adam
 
 N_STARTS = 4
-LR = 0.02
+LR = 0.01
 PATIENCE = 60
 #: forward-equivalents per input time step of one layer pass (forward + backward, all
 #: networks): benchmarks/snn_cost.py measured a median of 0.65 (range 0.50-0.84 over k = 3, 8
