@@ -1,0 +1,273 @@
+# Configuration validation, the study's target and fit lists, and input functions.
+import csv
+import itertools
+import sys
+from pathlib import Path
+
+from snakemake.utils import validate
+
+from snnfit.study import dim_label, dim_spec
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+RESULTS = "results"
+FIT_PATTERN = (
+    RESULTS + "/fits/target~{target}/model~{model}/dim~{dim}/optimizer~{optimizer}"
+    "/current~{current}/seed~{seed}/budget~{budget}"
+)
+TARGET_CLASSES = ["preset", "preset-euler", "prior", "times", "recording"]
+
+
+wildcard_constraints:
+    target="[A-Za-z0-9_.-]+",
+    model="lif|adex|izhikevich",
+    dim="[A-Za-z0-9_+-]+",
+    optimizer="cmaes|random|snn|direct",
+    current="search|recorded",
+    seed="[0-9]+",
+    budget="[0-9]+",
+
+
+def _notice(msg):
+    print(f"snnfit study: {msg}", file=sys.stderr)
+
+
+def _recording_sweeps(spikes_csv, sweeps_csv):
+    """{cell_id: [sweep, ...]} in numeric order, from sweeps.csv if present (it also lists
+    silent sweeps) else from the spike CSV."""
+    table = Path(sweeps_csv) if sweeps_csv else Path(spikes_csv).parent / "sweeps.csv"
+    src = table if table.exists() else Path(spikes_csv)
+    cells = {}
+    with open(src, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            sw = cells.setdefault(row["cell_id"], [])
+            if row["sweep"] not in sw:
+                sw.append(row["sweep"])
+
+    def key(s):
+        return (0, float(s), s) if s.replace(".", "", 1).isdigit() else (1, 0.0, s)
+
+    return {c: sorted(s, key=key) for c, s in cells.items()}
+
+
+def _targets():
+    """Every target of the study: name -> {kind, class, args, train, heldout}."""
+    cfg = config["targets"]
+    factors = cfg["heldout_amplitude_factors"]
+    synth_heldout = [str(i) for i in range(1, len(factors) + 1)]
+    out = {}
+
+    def add(name, **spec):
+        if name in out:
+            raise ValueError(f"config: targets: duplicate target name {name!r}")
+        out[name] = spec
+
+    for p in cfg["presets"]:
+        for scheme in p["schemes"]:
+            add(
+                f"{p['name']}-{scheme}",
+                kind="preset",
+                cls="preset-euler" if scheme == "euler" else "preset",
+                args=f"--preset {p['preset']} --scheme {scheme}",
+                train=["0"],
+                heldout=synth_heldout,
+            )
+    for p in cfg["priors"]:
+        for s in p["seeds"]:
+            add(
+                f"{p['name']}-s{s}",
+                kind="prior",
+                cls="prior",
+                args=f"--prior {p['model']} --seed {s}",
+                train=["0"],
+                heldout=synth_heldout,
+            )
+    for t in cfg["times"]:
+        times = ",".join(f"{x:g}" for x in t["times_ms"])
+        add(
+            t["name"],
+            kind="times",
+            cls="times",
+            args=f"--times {times} --duration {t['duration_ms']:g} --delay {t['delay_ms']:g}",
+            train=["0"],
+            heldout=[],
+        )
+    for r in cfg["recordings"]:
+        if not Path(r["spikes_csv"]).exists():
+            _notice(f"recording {r['spikes_csv']} not found; skipping targets {r['name']}-*")
+            continue
+        cells = _recording_sweeps(r["spikes_csv"], r["sweeps_csv"])
+        wanted = r["cells"] or list(cells)
+        for c in wanted:
+            if c not in cells:
+                raise ValueError(
+                    f"config: targets.recordings[{r['name']}].cells: {c!r} not in {r['spikes_csv']}"
+                )
+            extra = f" --sweeps-csv {r['sweeps_csv']}" if r["sweeps_csv"] else ""
+            add(
+                f"{r['name']}-{c}",
+                kind="recording",
+                cls="recording",
+                args=f"--recording {r['spikes_csv']} --cell {c}{extra}",
+                train=cells[c][:1],
+                heldout=cells[c][1:],
+                source=r["spikes_csv"],
+            )
+    return out
+
+
+TARGETS = _targets()
+
+
+def _select_targets(selectors):
+    if "all" in selectors:
+        return list(TARGETS)
+    names = []
+    for s in selectors:
+        if s in TARGET_CLASSES:
+            names += [t for t, spec in TARGETS.items() if spec["cls"] == s]
+        elif s in TARGETS:
+            names.append(s)
+        elif any(r["name"] == s for r in config["targets"]["recordings"]):
+            names += [t for t in TARGETS if t.startswith(s + "-")]
+        else:
+            raise ValueError(
+                f"config: experiments: unknown target or class {s!r} "
+                f"(expected one of {', '.join(TARGET_CLASSES + list(TARGETS))})"
+            )
+    return list(dict.fromkeys(names))
+
+
+def _fits():
+    """Every fit of the study (the union of the experiments), and each experiment's fits."""
+    arms = {}
+    for arm, ex in config["experiments"].items():
+        rows = []
+        for t in _select_targets(ex["targets"]):
+            kind = TARGETS[t]["kind"]
+            for model in ex["models"]:
+                dims = ex["dims"].get(model, ["full"])
+                for dim, opt, cur, seed in itertools.product(
+                    dims, ex["optimizers"], config["current"][kind], ex["seeds"]
+                ):
+                    rows.append(
+                        dict(
+                            target=t,
+                            model=model,
+                            dim=dim_label(dim),
+                            optimizer=opt,
+                            current=cur,
+                            seed=seed,
+                            budget=ex["budget"],
+                        )
+                    )
+        arms[arm] = rows
+    union = {}
+    for rows in arms.values():
+        for r in rows:
+            union[FIT_PATTERN.format(**r)] = r
+    return union, arms
+
+
+FITS, ARMS = _fits()
+# held-out predictions are made for the fits of the adaptation arm (the question that uses
+# them)
+HELDOUT_ARM = {FIT_PATTERN.format(**r) for r in ARMS["adaptation"]}
+
+
+def fit_json(r):
+    return FIT_PATTERN.format(**r) + ".json"
+
+
+def heldout_json(r):
+    return (FIT_PATTERN.format(**r) + ".json").replace("/fits/", "/heldout/", 1)
+
+
+def has_heldout(r):
+    return (
+        bool(TARGETS[r["target"]]["heldout"])
+        and r["current"] == "recorded"
+        and FIT_PATTERN.format(**r) in HELDOUT_ARM
+    )
+
+
+def all_fit_jsons():
+    return [fit_json(r) for r in FITS.values()]
+
+
+def all_heldout_jsons():
+    return [heldout_json(r) for r in FITS.values() if has_heldout(r)]
+
+
+def fit_records():
+    """Plain dicts for snnfit.study.FitRecord (passed to the aggregate script)."""
+    return [
+        dict(
+            path=fit_json(r),
+            target=r["target"],
+            dim=r["dim"],
+            budget=r["budget"],
+            target_class=TARGETS[r["target"]]["cls"],
+            heldout=heldout_json(r) if has_heldout(r) else None,
+        )
+        for r in FITS.values()
+    ]
+
+
+def input_seeds():
+    seeds = set()
+    for r in FITS.values():
+        if r["optimizer"] in config["fit"]["inputs_for"]:
+            seeds.add(r["seed"])
+    return sorted(seeds)
+
+
+def trace_pairs():
+    """(target, model) pairs of the adaptation arm, for voltage-trace figures."""
+    pairs = list(dict.fromkeys((r["target"], r["model"]) for r in ARMS["adaptation"]))
+    return pairs[: config["report"]["traces_max"]]
+
+
+def trace_candidates(wildcards):
+    return [
+        fit_json(r)
+        for r in ARMS["adaptation"]
+        if r["target"] == wildcards.target and r["model"] == wildcards.model
+    ]
+
+
+# ---------------------------------------------------------------- input functions
+
+
+def target_args(wildcards):
+    return TARGETS[wildcards.target]["args"]
+
+
+def target_source(wildcards):
+    src = TARGETS[wildcards.target].get("source")
+    return [src] if src else []
+
+
+def fit_inputs_npz(wildcards):
+    if wildcards.optimizer in config["fit"]["inputs_for"]:
+        return [f"{RESULTS}/inputs/seed~{wildcards.seed}.npz"]
+    return []
+
+
+def fit_extra_args(wildcards, input):
+    args = []
+    if wildcards.optimizer in config["fit"]["inputs_for"]:
+        args.append(f"--inputs {input.inputs}")
+    spec = TARGETS[wildcards.target]
+    if spec["heldout"]:
+        args.append("--sweeps " + ",".join(spec["train"]))
+    return " ".join(args)
+
+
+def heldout_sweeps(wildcards):
+    return ",".join(TARGETS[wildcards.target]["heldout"])
+
+
+def dim_arg(wildcards):
+    return dim_spec(wildcards.dim)

@@ -1,0 +1,13 @@
+"""Rule target: the raw target plus held-out sweeps for targets with ground truth
+(snnfit.study.add_truth_sweeps); written atomically."""
+
+import sys
+
+from snnfit.study import add_truth_sweeps
+from snnfit.targets import load_target, write_target
+
+sys.stderr = open(snakemake.log[0], "w")
+target = load_target(snakemake.input[0])
+target = add_truth_sweeps(target, snakemake.params.factors)
+write_target(snakemake.output[0], target)
+print(f"{snakemake.output[0]}: sweeps {', '.join(target.ids)}", file=sys.stderr)
