@@ -202,8 +202,9 @@ def test_killed_run_and_cancelled_job_rerun_incomplete(toy: Path):
     """The hard case: Snakemake itself dies (SIGKILL, like a lost login
     session) and the running fit job is killed without any cleanup (SIGKILL
     to all its processes, as on OOM/node crash), then scancelled. A
-    half-written output with an `incomplete` marker is left behind; the
-    profile's `rerun-incomplete: true` makes the next run redo it."""
+    half-written output with an `incomplete` marker (and a stale lock) is left
+    behind; after `--unlock`, the profile's `rerun-incomplete: true` makes the
+    next run redo it."""
     head, jobid = _start_slow_run(toy)
     os.killpg(head.pid, signal.SIGKILL)
     head.wait(timeout=30)
@@ -227,6 +228,9 @@ def test_killed_run_and_cancelled_job_rerun_incomplete(toy: Path):
     plain = run(toy, "--dry-run", "--config", "n_units=1", profile=False)
     assert plain.returncode != 0
     assert "IncompleteFilesException" in plain.stdout + plain.stderr
+    # the SIGKILLed Snakemake left its lock behind: remove it as a user would
+    unlock = run(toy, "--unlock", "--config", "n_units=1", profile=False)
+    assert unlock.returncode == 0, unlock.stderr[-2000:]
     # with the profile it reruns the fit and finishes
     proc = run(toy, "--config", "n_units=1")
     assert proc.returncode == 0, proc.stderr[-4000:]
