@@ -29,9 +29,15 @@ from .simulate import check_params_matrix, set_threads
 DEFAULT_MAX_SPIKES = 256
 
 #: Cost of one sensitivity pass (all spike times, all parameters and the amplitude) in forward
-#: simulations of the same batch, rounded up from the measured wall-time ratio (see
-#: ``benchmarks/gradient.py`` and ``docs/gradients.md``). Set from the measurement below.
-SENSITIVITY_COST_FORWARD_EQUIV = 5
+#: ``resolved`` simulations of the same batch: the measured wall-time ratio rounded up
+#: (``benchmarks/gradient.py``, B = 64 and 1024, threads = 1, medians of 5-9 interleaved
+#: repeats on a shared 2-core machine; figures in ``docs/gradients.md``). AdEx 3.9-5.0 (one
+#: loaded run 6.6), LIF 4.2-4.8, Izhikevich 15-21: its forward step is so cheap (no exp,
+#: vectorised, ~1 ns per set and step) that carrying 20 tangent components costs 15-20 of it.
+SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL = {"adex": 6, "izhikevich": 21, "lif": 5}
+
+#: One frozen factor for all models: the largest of the above (conservative).
+SENSITIVITY_COST_FORWARD_EQUIV = max(SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL.values())
 
 _SENS = {
     mod.MODEL.name: (mod._sens_kernel, mod.initial_state_sensitivity)
