@@ -11,7 +11,7 @@ from snnfit.space import build_space
 from snnfit.targets import (load_target, preset_target, recording_target, times_target,
                             write_target)
 
-from .test_fit import FIT_KEYS, HISTORY_KEYS
+from test_fit import FIT_KEYS, HISTORY_KEYS
 
 
 @pytest.fixture(scope="module")
