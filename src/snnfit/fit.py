@@ -512,7 +512,7 @@ def _loss_and_grad(problem: FitProblem, Z: np.ndarray):
     the failure penalty and, as a surrogate, the gradient of the loss at the top of the
     range (silent: the count surrogate asks for more spikes) or at amplitude 0 (spontaneous:
     fewer spikes), which moves the parameters toward the target count.
-    Costs: a sensitivity pass is charged :data:`snnfit.grad.SENSITIVITY_COST_FORWARD_EQUIV`
+    Costs: a sensitivity pass is charged :data:`snnfit.grad.SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL`
     forward-equivalents per set and sweep.
     """
     from . import grad
@@ -551,7 +551,7 @@ def _loss_and_grad(problem: FitProblem, Z: np.ndarray):
                                       [sw.protocol for sw in problem.sweeps],
                                       [sw.times for sw in problem.sweeps],
                                       s.count_penalty_ms, threads=s.threads)
-    problem.charge(B * n_sw * grad.SENSITIVITY_COST_FORWARD_EQUIV)
+    problem.charge(B * n_sw * grad.SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL[problem.model])
     for j, idx, lo, hi, best_a in edge_terms:
         gP[idx] += gA[idx, j][:, None] * _bracket_end_derivative(problem, P[idx], j, lo, hi,
                                                                   best_a)
@@ -588,7 +588,7 @@ def _bracket_end_derivative(problem: FitProblem, P, j, lo, hi, best_a, edge_frac
         times, counts, n_in, status, jac = grad.spike_times_and_jacobian(
             problem.model, P[rows], amp[rows], sw.protocol, problem.settings.threads,
             max_spikes=sw.times.size + 8)
-        problem.charge(rows.size * grad.SENSITIVITY_COST_FORWARD_EQUIV)
+        problem.charge(rows.size * grad.SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL[problem.model])
         pre = np.sum(np.nan_to_num(times, nan=np.inf) < t_on, axis=1)
         spike = pre + sw.n_step - 1 + k_extra  # index of the spike defining the end
         for r_i, row in enumerate(rows):
