@@ -84,7 +84,7 @@ def gamma_by_model(fits, heldout):
                         hue_order=_models(d), order=order, ax=ax, fliersize=0)
             sns.stripplot(data=d, x="target_class", y="gamma", hue="model",
                           hue_order=_models(d), order=order, ax=ax, dodge=True, size=3,
-                          color="0.2", legend=False)
+                          palette={m: "0.2" for m in _models(d)}, legend=False)
         ax.set_title(title)
         ax.set_xlabel("target class")
         ax.set_ylabel("Gamma (1 = perfect)")

@@ -623,6 +623,8 @@ def answer_dimensionality(fits, stats: StatsConfig | None = None) -> dict:
         for (model, dim), g in fits.groupby(["model", "dim"]):
             d = {"k": float(g["k"].median())}
             for m in ("gamma", "forward_equivalents", "wall_s", "joules"):
+                if m not in g:
+                    continue
                 v = g.groupby("target")[m].median().to_numpy(float)
                 v = v[~np.isnan(v)]
                 lo, hi = bootstrap_ci(v, n_boot=stats.n_boot, seed=stats.seed)
@@ -656,9 +658,10 @@ def _dimensionality_summary(a: dict) -> str:
          f"{n} target-model pairs; Wilcoxon signed-rank p {_fmt_p(a['p_value'])}.")
     costs = []
     for key, d in sorted(a["by_setting"].items()):
-        costs.append(f"{key} (k = {_fmt(d['k'], 0)}): Gamma {_fmt(d['gamma']['median'])}, "
-                     f"{_fmt(d['wall_s']['median'], 1)} s, "
-                     f"{_fmt(d['joules']['median'], 1)} J")
+        med = {m: (d.get(m) or {}).get("median", math.nan)
+               for m in ("gamma", "wall_s", "joules")}
+        costs.append(f"{key} (k = {_fmt(d['k'], 0)}): Gamma {_fmt(med['gamma'])}, "
+                     f"{_fmt(med['wall_s'], 1)} s, {_fmt(med['joules'], 1)} J")
     if costs:
         s += " Medians per setting: " + "; ".join(costs) + "."
     if v == "inconclusive":
@@ -722,6 +725,8 @@ def answer_optimizers(fits, treatment: str = "snn", control: str = "direct",
         for o, g in fits.groupby("optimizer"):
             d = {}
             for m in ("gamma", "forward_equivalents", "wall_s", "joules"):
+                if m not in g:
+                    continue
                 v = g.groupby(["target", "model", "dim"])[m].median().to_numpy(float)
                 v = v[~np.isnan(v)]
                 lo, hi = bootstrap_ci(v, n_boot=stats.n_boot, seed=stats.seed)

@@ -1,15 +1,6 @@
 # Tables: one tidy row per fit, held-out predictions, optimisation histories, summaries per
 # question (medians, bootstrap 95% intervals), and the answers.
 
-QUESTIONS = ["adaptation", "dimensionality", "optimizers"]
-TABLES = {
-    "fits": f"{RESULTS}/tables/fits.csv",
-    "heldout": f"{RESULTS}/tables/heldout.csv",
-    "history": f"{RESULTS}/tables/history.csv",
-    "loss_curves": f"{RESULTS}/tables/loss_curves.csv",
-    **{f"summary_{q}": f"{RESULTS}/tables/summary_{q}.csv" for q in QUESTIONS},
-}
-
 
 rule aggregate:
     input:
@@ -17,18 +8,20 @@ rule aggregate:
         heldout=all_heldout_jsons(),
     output:
         **TABLES,
-    params:
-        records=fit_records(),
-        arms=ARMS,
-        statistics=config["statistics"],
     log:
         f"{RESULTS}/logs/aggregate.log",
     benchmark:
         f"{RESULTS}/benchmarks/rules/aggregate.tsv"
+    conda:
+        "../envs/snnfit.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        records=fit_records(),
+        arms=ARMS,
+        statistics=config["statistics"],
     script:
         "../scripts/aggregate.py"
 
@@ -39,16 +32,18 @@ rule answers:
         heldout=TABLES["heldout"],
     output:
         f"{RESULTS}/reports/answers.json",
-    params:
-        statistics=config["statistics"],
-        adaptation=config["experiments"]["adaptation"],
     log:
         f"{RESULTS}/logs/answers.log",
     benchmark:
         f"{RESULTS}/benchmarks/rules/answers.tsv"
+    conda:
+        "../envs/snnfit.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        statistics=config["statistics"],
+        adaptation=config["experiments"]["adaptation"],
     script:
         "../scripts/answers.py"

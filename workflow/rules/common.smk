@@ -1,6 +1,7 @@
 # Configuration validation, the study's target and fit lists, and input functions.
 import csv
 import itertools
+import os
 import sys
 from pathlib import Path
 
@@ -8,14 +9,28 @@ from snakemake.utils import validate
 
 from snnfit.study import dim_label, dim_spec
 
-
 validate(config, schema="../schemas/config.schema.yaml")
 
 RESULTS = "results"
-FIT_PATTERN = (
-    RESULTS + "/fits/target~{target}/model~{model}/dim~{dim}/optimizer~{optimizer}"
-    "/current~{current}/seed~{seed}/budget~{budget}"
-)
+# Paramspace-style wildcard path of one fit (key~value per level)
+FIT_LEVELS = ["target", "model", "dim", "optimizer", "current", "seed", "budget"]
+FIT_WILDCARDS = os.path.join(*(f"{k}~{{{k}}}" for k in FIT_LEVELS))
+QUESTIONS = ["adaptation", "dimensionality", "optimizers"]
+TABLES = {
+    "fits": f"{RESULTS}/tables/fits.csv",
+    "heldout": f"{RESULTS}/tables/heldout.csv",
+    "history": f"{RESULTS}/tables/history.csv",
+    "loss_curves": f"{RESULTS}/tables/loss_curves.csv",
+    **{f"summary_{q}": f"{RESULTS}/tables/summary_{q}.csv" for q in QUESTIONS},
+}
+# summary figures and their report category
+FIGURES = {
+    "gamma_by_model": "Adaptation",
+    "dimensionality": "Dimensionality",
+    "optimizer_curves": "Optimizers",
+    "joules_vs_accuracy": "Optimizers",
+    "rasters": "Adaptation",
+}
 TARGET_CLASSES = ["preset", "preset-euler", "prior", "times", "recording"]
 
 
@@ -95,7 +110,9 @@ def _targets():
         )
     for r in cfg["recordings"]:
         if not Path(r["spikes_csv"]).exists():
-            _notice(f"recording {r['spikes_csv']} not found; skipping targets {r['name']}-*")
+            _notice(
+                f"recording {r['spikes_csv']} not found; skipping targets {r['name']}-*"
+            )
             continue
         cells = _recording_sweeps(r["spikes_csv"], r["sweeps_csv"])
         wanted = r["cells"] or list(cells)
@@ -130,7 +147,7 @@ def _select_targets(selectors):
         elif s in TARGETS:
             names.append(s)
         elif any(r["name"] == s for r in config["targets"]["recordings"]):
-            names += [t for t in TARGETS if t.startswith(s + "-")]
+            names += [t for t in TARGETS if t.startswith(f"{s}-")]
         else:
             raise ValueError(
                 f"config: experiments: unknown target or class {s!r} "
@@ -166,29 +183,29 @@ def _fits():
     union = {}
     for rows in arms.values():
         for r in rows:
-            union[FIT_PATTERN.format(**r)] = r
+            union[FIT_WILDCARDS.format(**r)] = r
     return union, arms
 
 
 FITS, ARMS = _fits()
 # held-out predictions are made for the fits of the adaptation arm (the question that uses
 # them)
-HELDOUT_ARM = {FIT_PATTERN.format(**r) for r in ARMS["adaptation"]}
+HELDOUT_ARM = {FIT_WILDCARDS.format(**r) for r in ARMS["adaptation"]}
 
 
 def fit_json(r):
-    return FIT_PATTERN.format(**r) + ".json"
+    return f"{RESULTS}/fits/{FIT_WILDCARDS.format(**r)}.json"
 
 
 def heldout_json(r):
-    return (FIT_PATTERN.format(**r) + ".json").replace("/fits/", "/heldout/", 1)
+    return f"{RESULTS}/heldout/{FIT_WILDCARDS.format(**r)}.json"
 
 
 def has_heldout(r):
     return (
         bool(TARGETS[r["target"]]["heldout"])
         and r["current"] == "recorded"
-        and FIT_PATTERN.format(**r) in HELDOUT_ARM
+        and FIT_WILDCARDS.format(**r) in HELDOUT_ARM
     )
 
 
@@ -234,6 +251,19 @@ def trace_candidates(wildcards):
         fit_json(r)
         for r in ARMS["adaptation"]
         if r["target"] == wildcards.target and r["model"] == wildcards.model
+    ]
+
+
+def figure_files():
+    return expand(
+        f"{RESULTS}/figures/{{name}}.{{ext}}", name=list(FIGURES), ext=["png", "svg"]
+    )
+
+
+def trace_files():
+    return [
+        f"{RESULTS}/figures/traces/{target}/{model}.png"
+        for target, model in trace_pairs()
     ]
 
 

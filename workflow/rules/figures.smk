@@ -1,26 +1,5 @@
 # Figures (seaborn, PNG and SVG) and a voltage trace per best fit (snnfit plot).
 
-FIGURES = {
-    "gamma_by_model": "Adaptation",
-    "dimensionality": "Dimensionality",
-    "optimizer_curves": "Optimizers",
-    "joules_vs_accuracy": "Optimizers",
-    "rasters": "Adaptation",
-}
-
-
-def figure_files():
-    return expand(
-        f"{RESULTS}/figures/{{name}}.{{ext}}", name=list(FIGURES), ext=["png", "svg"]
-    )
-
-
-def trace_files():
-    return [
-        f"{RESULTS}/figures/traces/{target}/{model}.png"
-        for target, model in trace_pairs()
-    ]
-
 
 rule figures:
     input:
@@ -29,26 +8,30 @@ rule figures:
         curves=TABLES["loss_curves"],
     output:
         **{
-            f"{name}_{ext}": report(
-                f"{RESULTS}/figures/{name}.{ext}",
-                caption=f"../report/{name}.rst",
-                category=cat,
+            f"{name}_{ext}": (
+                report(
+                    f"{RESULTS}/figures/{name}.{ext}",
+                    caption=f"../report/{name}.rst",
+                    category=cat,
+                )
+                if ext == "png"
+                else f"{RESULTS}/figures/{name}.{ext}"
             )
-            if ext == "png"
-            else f"{RESULTS}/figures/{name}.{ext}"
             for name, cat in FIGURES.items()
             for ext in ("png", "svg")
         },
-    params:
-        out_dir=f"{RESULTS}/figures",
     log:
         f"{RESULTS}/logs/figures.log",
     benchmark:
         f"{RESULTS}/benchmarks/rules/figures.tsv"
+    conda:
+        "../envs/snnfit.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        out_dir=lambda w, output: os.path.dirname(output.rasters_png),
     script:
         "../scripts/figures.py"
 
@@ -64,16 +47,18 @@ rule trace:
             subcategory="{target}",
             labels={"target": "{target}", "model": "{model}"},
         ),
-    params:
-        script=f"{workflow.basedir}/scripts/best_fit.py",
     log:
         f"{RESULTS}/logs/trace/{{target}}/{{model}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/rules/trace/{{target}}/{{model}}.tsv"
+    conda:
+        "../envs/snnfit.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        script=f"{workflow.basedir}/scripts/best_fit.py",
     shell:
         "(best=$(python {params.script} {input})"
         ' && echo "best fit: $best" && snnfit plot "$best" --out {output}) > {log} 2>&1'

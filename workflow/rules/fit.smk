@@ -2,14 +2,12 @@
 # prediction of the target's held-out sweeps.
 #
 # numba and torch threads follow the rule's threads (Snakemake sets only OMP/MKL);
-# numba's on-disk cache is shared by all fits so that kernels compile once.
+# numba's on-disk cache (the kernels use cache=True; default location) is shared by all
+# fits so that kernels compile once.
 # On a cluster, fits are grouped (group "fits", group-components in the profile) so that
 # start-up does not dominate; locally Snakemake ignores groups.
 
-NUMBA_ENV = (
-    "export NUMBA_NUM_THREADS={threads} OMP_NUM_THREADS={threads}"
-    " MKL_NUM_THREADS={threads}; "
-)
+FIT_JSON = f"{RESULTS}/fits/{FIT_WILDCARDS}.json"
 
 
 rule fit:
@@ -17,23 +15,26 @@ rule fit:
         target=f"{RESULTS}/targets/{{target}}.json",
         inputs=fit_inputs_npz,
     output:
-        FIT_PATTERN + ".json",
-    params:
-        dim=dim_arg,
-        scheme=config["fit"]["scheme"],
-        extra=fit_extra_args,
+        FIT_JSON,
     log:
-        FIT_PATTERN.replace(f"{RESULTS}/fits", f"{RESULTS}/logs/fit", 1) + ".log",
+        f"{RESULTS}/logs/fit/{FIT_WILDCARDS}.log",
     benchmark:
-        FIT_PATTERN.replace(f"{RESULTS}/fits", f"{RESULTS}/benchmarks/rules/fit", 1) + ".tsv"
+        f"{RESULTS}/benchmarks/rules/fit/{FIT_WILDCARDS}.tsv"
+    group:
+        "fits"
+    conda:
+        "../envs/snnfit.yaml"
     threads: config["fit"]["threads"]
     resources:
         mem_mb=config["fit"]["mem_mb"],
         runtime=config["fit"]["runtime_min"],
-    group:
-        "fits"
+    params:
+        dim=dim_arg,
+        scheme=config["fit"]["scheme"],
+        extra=fit_extra_args,
     shell:
-        NUMBA_ENV + "snnfit fit --target {input.target} --model {wildcards.model}"
+        "export NUMBA_NUM_THREADS={threads} OMP_NUM_THREADS={threads}"
+        " MKL_NUM_THREADS={threads}; snnfit fit --target {input.target} --model {wildcards.model}"
         " --dim {params.dim} --optimizer {wildcards.optimizer} --seed {wildcards.seed}"
         " --budget {wildcards.budget} --current {wildcards.current}"
         " --scheme {params.scheme} --threads {threads} {params.extra}"
@@ -42,22 +43,25 @@ rule fit:
 
 rule heldout:
     input:
-        fit=FIT_PATTERN + ".json",
+        fit=FIT_JSON,
         target=f"{RESULTS}/targets/{{target}}.json",
     output:
-        FIT_PATTERN.replace("/fits/", "/heldout/", 1) + ".json",
-    params:
-        sweeps=heldout_sweeps,
+        f"{RESULTS}/heldout/{FIT_WILDCARDS}.json",
     log:
-        FIT_PATTERN.replace(f"{RESULTS}/fits", f"{RESULTS}/logs/heldout", 1) + ".log",
+        f"{RESULTS}/logs/heldout/{FIT_WILDCARDS}.log",
     benchmark:
-        FIT_PATTERN.replace(f"{RESULTS}/fits", f"{RESULTS}/benchmarks/rules/heldout", 1) + ".tsv"
+        f"{RESULTS}/benchmarks/rules/heldout/{FIT_WILDCARDS}.tsv"
+    group:
+        "fits"
+    conda:
+        "../envs/snnfit.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    group:
-        "fits"
+    params:
+        sweeps=heldout_sweeps,
     shell:
-        NUMBA_ENV + "snnfit evaluate --fit {input.fit} --target {input.target}"
+        "export NUMBA_NUM_THREADS={threads} OMP_NUM_THREADS={threads}"
+        " MKL_NUM_THREADS={threads}; snnfit evaluate --fit {input.fit} --target {input.target}"
         " --sweeps {params.sweeps} --out {output} > {log} 2>&1"

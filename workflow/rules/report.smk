@@ -15,19 +15,21 @@ rule report:
     output:
         html=f"{RESULTS}/reports/{{question}}.html",
         ipynb=f"{RESULTS}/reports/{{question}}.ipynb",
-    params:
-        figures_dir=f"{RESULTS}/figures",
-        tmp=f"{RESULTS}/reports/.tmp-{{question}}",
     log:
         f"{RESULTS}/logs/report/{{question}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/rules/report/{{question}}.tsv"
     wildcard_constraints:
         question="|".join(QUESTIONS),
+    conda:
+        "../envs/snnfit.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        figures_dir=lambda w, input: os.path.dirname(input.figures[0]),
+        tmp=f"{RESULTS}/reports/.tmp-{{question}}",
     shell:
         "(rm -rf {params.tmp} && mkdir -p {params.tmp}"
         " && jupytext --to ipynb --set-kernel python3"

@@ -8,16 +8,18 @@ rule make_target:
         target_source,
     output:
         f"{RESULTS}/targets/raw/{{target}}.json",
-    params:
-        args=target_args,
     log:
         f"{RESULTS}/logs/make_target/{{target}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/rules/make_target/{{target}}.tsv"
+    conda:
+        "../envs/snnfit.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        args=target_args,
     shell:
         "snnfit make-target {params.args} --out {output} > {log} 2>&1"
 
@@ -27,15 +29,17 @@ rule target:
         f"{RESULTS}/targets/raw/{{target}}.json",
     output:
         f"{RESULTS}/targets/{{target}}.json",
-    params:
-        factors=config["targets"]["heldout_amplitude_factors"],
     log:
         f"{RESULTS}/logs/target/{{target}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/rules/target/{{target}}.tsv"
+    conda:
+        "../envs/snnfit.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        factors=config["targets"]["heldout_amplitude_factors"],
     script:
         "../scripts/target.py"

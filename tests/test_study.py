@@ -1,0 +1,329 @@
+"""snnfit.study and snnfit.figures: statistics against exact and analytic values, answers on
+hand-made tables with known effects, tables from hand-made fit JSONs."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+
+from snnfit import study
+from snnfit.errors import UserError
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def test_paired_test_exact_wilcoxon_all_positive():
+    # all n differences positive: the exact two-sided p is 2 / 2^n
+    for n in (5, 6, 8):
+        _, p = study.paired_test(np.arange(1, n + 1, dtype=float))
+        assert p == pytest.approx(2 / 2**n)
+
+
+def test_paired_test_degenerate():
+    assert study.paired_test([0.0, 0.0, 0.0])[1] == 1.0
+    assert math.isnan(study.paired_test([1.0])[1])
+    assert math.isnan(study.paired_test([])[1])
+
+
+def test_bootstrap_ci_constant_and_single():
+    assert study.bootstrap_ci([2.0, 2.0, 2.0]) == (2.0, 2.0)
+    assert study.bootstrap_ci([3.5]) == (3.5, 3.5)
+    lo, hi = study.bootstrap_ci([])
+    assert math.isnan(lo) and math.isnan(hi)
+
+
+def test_bootstrap_ci_of_median_matches_asymptotic_width():
+    # median of N(0, 1): standard error sqrt(pi / 2) / sqrt(n); 95% width 2 * 1.96 * se
+    rng = np.random.default_rng(1)
+    n = 400
+    x = rng.normal(size=n)
+    lo, hi = study.bootstrap_ci(x, n_boot=4000, seed=3)
+    se = math.sqrt(math.pi / 2) / math.sqrt(n)
+    assert lo < np.median(x) < hi
+    assert hi - lo == pytest.approx(2 * norm.ppf(0.975) * se, rel=0.25)
+
+
+def test_bootstrap_ci_is_seeded():
+    x = [0.1, 0.5, 0.3, 0.9, 0.2]
+    assert study.bootstrap_ci(x, seed=5) == study.bootstrap_ci(x, seed=5)
+
+
+def test_relative_improvement_values():
+    assert study.relative_improvement(0.5, 0.1) == pytest.approx(0.4 / 0.6)
+    assert study.relative_improvement(0.0, 1.0) == -1.0
+    assert study.relative_improvement(1.0, 0.0) == 1.0
+    assert study.relative_improvement(0.0, 0.0) == 0.0
+    assert math.isnan(study.relative_improvement(float("nan"), 1.0))
+
+
+@pytest.mark.parametrize(
+    "effect,ci,p,n,expected",
+    [
+        (0.3, (0.1, 0.5), 0.01, 10, "yes"),
+        (-0.3, (-0.5, -0.1), 0.01, 10, "no"),
+        (0.01, (-0.02, 0.03), 0.6, 10, "no"),  # inside the equivalence margin
+        (0.1, (-0.2, 0.4), 0.3, 10, "inconclusive"),
+        (0.3, (0.1, 0.5), 0.01, 3, "inconclusive"),  # too few pairs
+        (0.3, (-0.01, 0.5), 0.04, 10, "inconclusive"),  # test and interval disagree
+    ],
+)
+def test_verdict(effect, ci, p, n, expected):
+    assert study.verdict(effect, ci, p, n, alpha=0.05, margin=0.05, min_pairs=5) == expected
+
+
+def test_summarise_median_and_interval():
+    df = pd.DataFrame({"g": ["a"] * 5 + ["b"] * 3, "x": [1, 2, 3, 4, 5, 7, 7, 7]})
+    s = study.summarise(df, ["g"], ["x"], n_boot=500)
+    a = s[s["g"] == "a"].iloc[0]
+    b = s[s["g"] == "b"].iloc[0]
+    assert (a["n"], a["median"]) == (5, 3.0)
+    assert 1 <= a["ci_low"] <= 3 <= a["ci_high"] <= 5
+    assert (b["median"], b["ci_low"], b["ci_high"]) == (7.0, 7.0, 7.0)
+
+
+def test_loss_curves_step_function():
+    ident = dict(target="t", target_class="preset", model="adex", dim="full", k=9,
+                 optimizer="cmaes", current="recorded", budget=100)
+    rows = [dict(ident, seed=1, forward_equivalents=fe, best_loss=l)
+            for fe, l in ((10, 5.0), (20, 3.0), (40, 1.0))]
+    rows += [dict(ident, seed=2, forward_equivalents=fe, best_loss=l)
+             for fe, l in ((10, 7.0), (30, 2.0))]
+    c = study.loss_curves(pd.DataFrame(rows), ["optimizer"], [5, 10, 25, 50], n_boot=200)
+    med = dict(zip(c["forward_equivalents"], c["median"]))
+    # fe 5: before any record; 10: (5, 7); 25: (3, 7); 50: (1, 2)
+    assert 5.0 not in med
+    assert med[10.0] == 6.0 and med[25.0] == 5.0 and med[50.0] == 1.5
+
+
+# --------------------------------------------------------------------------- dims
+
+
+@pytest.mark.parametrize("spec,label,k", [("full", "full", 9), ("random:3", "random-3", 3),
+                                          ("pca:2", "pca-2", 2),
+                                          ("a,b,tau_w", "a+b+tau_w", 3)])
+def test_dim_label_round_trip(spec, label, k):
+    assert study.dim_label(spec) == label
+    assert study.dim_spec(label) == spec
+    assert study.dim_k(spec, 9) == k
+
+
+def test_dim_label_rejects_bad():
+    with pytest.raises(UserError, match="pca:0"):
+        study.dim_label("pca:0")
+    with pytest.raises(UserError, match="a,,b"):
+        study.dim_label("a,,b")
+
+
+# --------------------------------------------------------------------------- targets
+
+
+def test_add_truth_sweeps_factor_one_reproduces_the_preset_sweep():
+    from snnfit.targets import preset_target
+
+    t = preset_target("naud2008:adapting", scheme="resolved")
+    t2 = study.add_truth_sweeps(t, [1.0, 1.5])
+    assert t2.ids == ["0", "1", "2"]
+    np.testing.assert_allclose(t2.sweeps[1].spike_times_ms, t.sweeps[0].spike_times_ms)
+    assert t2.sweeps[2].amplitude_pA == pytest.approx(1.5 * t.sweeps[0].amplitude_pA)
+    # more current, more spikes (adapting AdEx, f-I curve increasing)
+    assert len(t2.sweeps[2].spike_times_ms) > len(t.sweeps[0].spike_times_ms)
+
+
+def test_add_truth_sweeps_leaves_targets_without_truth():
+    from snnfit.targets import times_target
+
+    t = times_target([100, 300], 1000)
+    assert study.add_truth_sweeps(t, [1.5]) is t
+
+
+def test_target_class():
+    assert study.target_class({"kind": "preset", "truth": {"scheme": "euler"}}) == \
+        "preset-euler"
+    assert study.target_class({"kind": "preset", "truth": {"scheme": "resolved"}}) == "preset"
+    assert study.target_class({"kind": "recording", "truth": None}) == "recording"
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _fit_json(model="adex", gamma=0.5, seed=1, optimizer="cmaes", dim="full", loss=1.0,
+              history=None):
+    return {
+        "target": "T.json", "model": model, "scheme": "resolved", "dim": dim, "k": 9,
+        "optimizer": optimizer, "seed": seed, "current": "recorded", "status": "ok",
+        "loss": loss, "params": {"a": 1.0, "b": 2.0}, "amplitude_pA": [500.0],
+        "spike_times_ms": [[110.0, 150.0]], "target_spike_times_ms": [[111.0, 149.0]],
+        "gamma": gamma, "spike_time_rmse_ms": None, "count_error": 0, "van_rossum": 1.0,
+        "victor_purpura": 1.0, "latency_error_ms": 1.0, "isi_error_ms": 2.0,
+        "param_error": {"a": 0.1, "b": 0.3}, "evaluations": 100, "wall_s": 1.0,
+        "cpu_s": 0.9, "joules": 10.0, "energy_source": "estimate",
+        "history": history or [{"simulations": 10, "wall_s": 0.1, "cpu_s": 0.1,
+                                "joules": 1.0, "best_loss": 5.0, "gamma_at_best": 0.1},
+                               {"simulations": 100, "wall_s": 1.0, "cpu_s": 0.9,
+                                "joules": 10.0, "best_loss": loss, "gamma_at_best": gamma}],
+    }
+
+
+def test_fit_row_flattens_and_nulls_to_nan():
+    row = study.fit_row(_fit_json(), target="t", target_class_="preset", dim="full",
+                        budget=100)
+    assert row["param_a"] == 1.0 and row["param_b"] == 2.0
+    assert row["param_error"] == pytest.approx(0.2)
+    assert row["param_error_b"] == 0.3
+    assert math.isnan(row["spike_time_rmse_ms"])
+    assert row["forward_equivalents"] == 100 and row["amplitude_pA"] == 500.0
+
+
+def test_build_tables_and_best_fit(tmp_path):
+    recs = []
+    for i, (model, g) in enumerate((("adex", 0.9), ("lif", 0.2), ("izhikevich", 0.6))):
+        p = tmp_path / f"f{i}.json"
+        p.write_text(json.dumps(_fit_json(model=model, gamma=g)))
+        h = tmp_path / f"h{i}.json"
+        ev = {k: v for k, v in _fit_json(model=model, gamma=g / 2).items()
+              if k not in ("history",)}
+        ev["sweep_ids"] = ["1"]
+        h.write_text(json.dumps(ev))
+        recs.append(study.FitRecord(str(p), "t", "full", 100, "preset", str(h),
+                                    "adaptation"))
+    fits, held, hist = study.build_tables(recs)
+    assert len(fits) == 3 and len(held) == 3 and len(hist) == 6
+    assert set(held["gamma"]) == {0.45, 0.1, 0.3}
+    assert list(held["sweeps"]) == ["1", "1", "1"]
+    assert fits.columns[0] == "target" and "param_a" in fits.columns
+    assert study.best_fit_path([r.path for r in recs]) == recs[0].path
+
+
+# --------------------------------------------------------------------------- answers
+
+
+def _adaptation_tables(n_targets, lif_err, adaptive_err):
+    rows = []
+    for t in range(n_targets):
+        for model, e in (("lif", lif_err), ("adex", adaptive_err),
+                         ("izhikevich", adaptive_err)):
+            for seed in (1, 2, 3):
+                rows.append(dict(target=f"t{t}", target_class="prior", model=model,
+                                 dim="full", k=9, optimizer="cmaes", current="recorded",
+                                 seed=seed, budget=100, gamma=1 - e, loss=e,
+                                 arms="adaptation"))
+    df = pd.DataFrame(rows)
+    return df, df.copy()
+
+
+def test_answer_adaptation_known_effect():
+    fits, held = _adaptation_tables(8, lif_err=0.5, adaptive_err=0.1)
+    a = study.answer_adaptation(fits, held, study.StatsConfig(n_boot=200))
+    assert a["n_pairs"] == 8
+    assert a["effect"] == pytest.approx(0.4 / 0.6)
+    assert a["ci95"][0] == pytest.approx(0.4 / 0.6)
+    assert a["p_value"] == pytest.approx(2 / 2**8)  # exact Wilcoxon, all positive
+    assert a["verdict"] == "yes"
+    assert a["summary"].startswith("Yes")
+    for key in ("question", "metric", "groups", "n_pairs", "effect", "ci95", "test",
+                "p_value", "verdict", "summary"):
+        assert key in a
+
+
+def test_answer_adaptation_no_difference_is_no():
+    fits, held = _adaptation_tables(8, lif_err=0.3, adaptive_err=0.3)
+    a = study.answer_adaptation(fits, held, study.StatsConfig(n_boot=200))
+    assert a["effect"] == 0.0 and a["verdict"] == "no"
+
+
+def test_answer_adaptation_too_few_targets_inconclusive():
+    fits, held = _adaptation_tables(3, lif_err=0.5, adaptive_err=0.1)
+    a = study.answer_adaptation(fits, held, study.StatsConfig(n_boot=200))
+    assert a["verdict"] == "inconclusive" and "nconclusive" in a["summary"]
+
+
+def test_answer_adaptation_recordings_use_isi_latency_count():
+    rows = []
+    for t in range(6):
+        for model, (isi, lat, cnt) in (("lif", (20.0, 10.0, 4.0)), ("adex", (5.0, 10.0, 4.0)),
+                                       ("izhikevich", (5.0, 10.0, 4.0))):
+            rows.append(dict(target=f"c{t}", target_class="recording", model=model,
+                             dim="full", k=9, optimizer="cmaes", current="recorded", seed=1,
+                             budget=100, gamma=0.0, isi_error_ms=isi, latency_error_ms=lat,
+                             count_error=cnt))
+    df = pd.DataFrame(rows)
+    a = study.answer_adaptation(df, df, study.StatsConfig(n_boot=200))
+    # ISI improves by (20-5)/25 = 0.6, latency and count by 0: mean 0.2
+    assert a["effect"] == pytest.approx(0.2)
+
+
+def test_answer_dimensionality_known_effect():
+    rows = []
+    for t in range(6):
+        for model in ("adex", "lif"):
+            for dim, e in (("full", 0.4), ("pca-2", 0.2), ("random-2", 0.2)):
+                rows.append(dict(target=f"t{t}", target_class="preset", model=model,
+                                 dim=dim, k=2 if dim != "full" else 9, optimizer="cmaes",
+                                 current="recorded", seed=1, budget=100, gamma=1 - e,
+                                 forward_equivalents=100, wall_s=1.0, joules=5.0))
+    a = study.answer_dimensionality(pd.DataFrame(rows), study.StatsConfig(n_boot=200))
+    assert a["n_pairs"] == 12
+    assert a["effect"] == pytest.approx(0.2 / 0.6)
+    assert a["verdict"] == "yes"
+
+
+def test_answer_optimizers_missing_treatment_is_inconclusive():
+    fits, _ = _adaptation_tables(6, 0.5, 0.1)
+    a = study.answer_optimizers(fits, "snn", "direct", study.StatsConfig(n_boot=200))
+    assert a["verdict"] == "inconclusive" and a["n_pairs"] == 0
+    assert "not run" in a["summary"]
+
+
+def test_answer_optimizers_known_effect_and_holm():
+    rows = []
+    for t in range(6):
+        for opt, e in (("snn", 0.1), ("direct", 0.3), ("cmaes", 0.1), ("random", 0.5)):
+            rows.append(dict(target=f"t{t}", target_class="preset", model="adex",
+                             dim="full", k=9, optimizer=opt, current="recorded", seed=1,
+                             budget=100, gamma=1 - e, forward_equivalents=100, wall_s=1.0,
+                             joules=1.0))
+    a = study.answer_optimizers(pd.DataFrame(rows), "snn", "direct",
+                                study.StatsConfig(n_boot=200))
+    assert a["effect"] == pytest.approx(0.2 / 0.4) and a["verdict"] == "yes"
+    assert a["against"]["cmaes"]["effect"] == 0.0
+    assert a["against"]["random"]["effect"] == pytest.approx(0.4 / 0.6)
+    # Holm over {direct, random} (cmaes p = 1): both raw p = 2/64, adjusted 2 * 2/64
+    assert a["against"]["random"]["p_holm"] == pytest.approx(min(1, 3 * 2 / 64))
+
+
+def test_holm_adjustment():
+    adj = study._holm({"a": 0.01, "b": 0.04, "c": 0.03})
+    assert adj == pytest.approx({"a": 0.03, "b": 0.06, "c": 0.06})
+
+
+def test_in_arm():
+    df = pd.DataFrame({"arms": ["adaptation;optimizers", "dimensionality", None]})
+    assert len(study.in_arm(df, "optimizers")) == 1
+    assert len(study.in_arm(df, "dimensionality")) == 1
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def test_study_figures_write_png_and_svg(tmp_path):
+    fits, held = _adaptation_tables(2, 0.5, 0.1)
+    p = tmp_path / "fit.json"
+    p.write_text(json.dumps(_fit_json()))
+    fits = fits.assign(path=str(p), joules=1.0, wall_s=1.0, forward_equivalents=100.0,
+                       energy_source="estimate", loss=0.1)
+    curves = pd.DataFrame({"optimizer": ["cmaes", "cmaes"],
+                           "forward_equivalents": [10.0, 100.0], "n": [2, 2],
+                           "median": [5.0, 1.0], "ci_low": [4.0, 1.0],
+                           "ci_high": [6.0, 1.2]})
+    from snnfit.figures import FIGURES, study_figures
+
+    made = study_figures(fits, held, curves, tmp_path / "fig")
+    assert len(made) == 2 * len(FIGURES)
+    for m in made:
+        assert (tmp_path / "fig" / m.split("/")[-1]).stat().st_size > 1000
