@@ -86,7 +86,7 @@ def test_kernel_matches_naive_odd_protocol(model, scheme):
     """Off-grid delay/duration, dt not dividing them, holding 0, spikes after the step."""
     proto = StepProtocol(delay_ms=13.37, duration_ms=155.55, t_stop_ms=200.05, dt_ms=0.07)
     p = get_model(model).spec.defaults()
-    amp = {"lif": 320.0, "adex": 600.0, "izhikevich": 150.0}[model]
+    amp = {"lif": 320.0, "adex": 600.0, "izhikevich": 400.0}[model]
     ref = R.NAIVE[model](p, amp, proto, scheme)
     t = simulate(model, p, amp, proto, scheme=scheme).spike_times_ms
     assert len(t) == len(ref) > 2

@@ -38,23 +38,9 @@ def batches(draw, model):
     return P, amps, StepProtocol(dt_ms=dt, holding_pA=holding, **SHORT), scheme
 
 
-def _cut(model, P, scheme):
-    if model == "lif":
-        return P[:, 3]
-    if model == "adex":
-        return P[:, 9] if scheme == "euler" else P[:, 3] + 5 * P[:, 4]
-    return P[:, 4]
-
-
 def _check_sane(model, P, amps, proto, scheme):
     r = simulate_batch(model, P, amps, proto, scheme, threads=1, max_spikes=proto.n_steps,
                        record=True)
-    # sets whose voltage sits at or above the cut at the start of a step (LIF with Vr or EL
-    # >= Vth, or a post-reset resolved sub-step overshooting; AdEx resolved with
-    # Vr >= VT + 5 DeltaT) hit the kernel bug pinned by the strict xfail tests below: for
-    # them only "no crash, no NaN" is checked until it is fixed
-    cut = _cut(model, P, scheme)
-    above = np.any(r.trace[:, 0, :-1] >= cut[:, None], axis=1)
     assert not np.any(r.status == STATUS_BLOWUP), (P[r.status == STATUS_BLOWUP], amps)
     assert not np.any(np.isnan(r.trace)), "NaN state"
     assert np.all(np.isfinite(r.trace[:, 0])), "non-finite voltage"
@@ -65,8 +51,6 @@ def _check_sane(model, P, amps, proto, scheme):
         t = r.spike_times(i)
         assert len(t) == r.counts[i]
         assert np.all(np.isfinite(t))
-        if above[i]:
-            continue
         assert np.all(np.diff(t) >= 0)
         assert np.all((t >= 0) & (t <= proto.t_stop_ms))
         in_win = (t >= proto.delay_ms) & (t < proto.stim_end_ms)
@@ -99,7 +83,7 @@ def test_izhikevich_never_crashes_or_nans(b):
 def test_lif_count_never_decreases_with_current(u, amps, scheme, holding):
     spec = get_model("lif").spec
     p = to_physical(np.array(u), spec.lower(), spec.upper())
-    # Vr, EL < Vth: see the xfail tests below (V >= Vth at a step start is mishandled)
+    # Vr, EL < Vth (V >= Vth at a step start is tested separately below)
     p[4] = min(p[4], p[3] - 0.5)
     p[2] = min(p[2], p[3] - 0.5)
     amps = np.sort(np.array(amps))
@@ -110,12 +94,11 @@ def test_lif_count_never_decreases_with_current(u, amps, scheme, holding):
     assert np.all(np.diff(r.counts) >= 0), (p, amps, r.counts)
 
 
-_LIF_BUG = ("lif.py kernel: when V >= Vth at the start of a step (Vr >= Vth or EL >= Vth) "
-            "the interpolation theta = (Vth - V)/(Vn - V) is > 1 (only theta < 0 is clamped), "
-            "and the refractory hold at Vr >= Vth counts as a spike every step")
+# Regression tests: V >= cut at the start of a step (Vr or EL >= Vth, AdEx resolved with
+# Vr >= VT + 5 DeltaT) once gave theta > 1 (spike times outside their step) and spikes while
+# refractory.
 
 
-@pytest.mark.xfail(strict=True, reason=_LIF_BUG)
 @pytest.mark.parametrize("scheme", ["euler", "resolved"])
 def test_lif_reset_above_threshold_times_stay_in_their_step(scheme):
     """Vr > Vth, t_ref = 0: the neuron may fire every step, but each spike time must lie in
@@ -128,7 +111,6 @@ def test_lif_reset_above_threshold_times_stay_in_their_step(scheme):
     assert np.all(np.diff(t) >= 0) and t.max() < proto.t_stop_ms
 
 
-@pytest.mark.xfail(strict=True, reason=_LIF_BUG)
 @pytest.mark.parametrize("scheme", ["euler", "resolved"])
 def test_lif_reset_above_threshold_no_spikes_while_refractory(scheme):
     """Vr > Vth, t_ref = 2 ms: V is held at Vr while refractory, so ISIs are >= t_ref."""
@@ -140,7 +122,6 @@ def test_lif_reset_above_threshold_no_spikes_while_refractory(scheme):
     assert np.all(np.diff(t) >= 2.0 - proto.dt_ms)
 
 
-@pytest.mark.xfail(strict=True, reason=_LIF_BUG)
 @pytest.mark.parametrize("scheme", ["euler", "resolved"])
 def test_lif_start_above_threshold_fires_in_first_step(scheme):
     """EL > Vth (spontaneous): V starts above threshold, so the first spike is in step 0."""
@@ -151,8 +132,6 @@ def test_lif_start_above_threshold_fires_in_first_step(scheme):
     assert len(t) > 0 and t[0] < proto.dt_ms and np.all(np.diff(t) >= 0)
 
 
-@pytest.mark.xfail(strict=True, reason="adex.py kernel: same theta > 1 as the LIF when V >= cut "
-                   "at the start of a step (resolved scheme, Vr >= VT + 5 DeltaT, V falling)")
 def test_adex_resolved_reset_above_cut_times_in_order():
     proto = StepProtocol(**SHORT)
     spec = get_model("adex").spec

@@ -164,7 +164,7 @@ def _kernel(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
                         wn[j] = 0.0
                         continue
                     theta = (cut[j] - V[j]) / (Vn[j] - V[j])
-                    if theta < 0.0:
+                    if not (theta >= 0.0 and theta <= 1.0):  # already above the cut
                         theta = 0.0
                     ts = t0 + theta * dt
                     if counts[i] < max_spikes:
@@ -343,7 +343,7 @@ def _sens_kernel(P, amp, V0, w0, sV0, sw0, dt, n_steps, k_on, k_off, holding, t_
                         continue
                     den = Vn[j] - V[j]
                     theta = (cut[j] - V[j]) / den
-                    if theta < 0.0:
+                    if not (theta >= 0.0 and theta <= 1.0):  # already above the cut
                         theta = 0.0
                         for p in range(NP):
                             dth[p] = 0.0

@@ -165,7 +165,7 @@ def _kernel(P, amp, v0, u0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
                         un[j] = 0.0
                         continue
                     theta = (cut[j] - v[j]) / (vn[j] - v[j])
-                    if theta < 0.0:
+                    if not (theta >= 0.0 and theta <= 1.0):  # already above the cut
                         theta = 0.0
                     ts = t0 + theta * dt
                     if counts[i] < max_spikes:
@@ -323,7 +323,7 @@ def _sens_kernel(P, amp, v0, u0, sv0, su0, dt, n_steps, k_on, k_off, holding, t_
                         continue
                     den = vn[j] - v[j]
                     theta = (cut[j] - v[j]) / den
-                    if theta < 0.0:
+                    if not (theta >= 0.0 and theta <= 1.0):  # already above the cut
                         theta = 0.0
                         for p in range(NP):
                             dth[p] = 0.0

@@ -75,6 +75,7 @@ def _kernel(P, amp, V0, r0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
         Vn = np.empty(n)
         ref_end = np.empty(n)  # resolved: time the refractory period ends
         ref_left = np.zeros(n, dtype=np.int64)  # euler: whole steps still refractory
+        live = np.zeros(n, dtype=np.bool_)  # integrates (is not held) during this step
         for j in range(n):
             i = lo + j
             invC[j] = 1.0 / P[i, P_C]
@@ -105,19 +106,22 @@ def _kernel(P, amp, V0, r0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
                     h = t1 - max(t0, ref_end[j])
                     h = min(max(h, 0.0), dt)
                     Vn[j] = V[j] + h * ((-gL[j] * (V[j] - EL[j]) + I) * invC[j])
-                    n_cross += not (Vn[j] < cut[j])
+                    live[j] = h > 0.0  # a step wholly inside the refractory period cannot spike
+                    n_cross += live[j] and not (Vn[j] < cut[j])
             else:
                 for j in range(n):
                     I = Ion[j] if on else holding
                     if ref_left[j] > 0:
                         ref_left[j] -= 1
                         Vn[j] = V[j]
+                        live[j] = False
                     else:
                         Vn[j] = V[j] + dt * ((-gL[j] * (V[j] - EL[j]) + I) * invC[j])
-                    n_cross += not (Vn[j] < cut[j])
+                        live[j] = True
+                    n_cross += live[j] and not (Vn[j] < cut[j])
             if n_cross > 0:
                 for j in range(n):
-                    if Vn[j] < cut[j]:
+                    if Vn[j] < cut[j] or not live[j]:
                         continue
                     i = lo + j
                     if not math.isfinite(Vn[j]):
@@ -129,7 +133,7 @@ def _kernel(P, amp, V0, r0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
                         theta = 0.0
                     else:
                         theta = (cut[j] - V[j]) / (Vn[j] - V[j])
-                    if theta < 0.0:
+                    if not (theta >= 0.0 and theta <= 1.0):  # already above the threshold
                         theta = 0.0
                     if resolved:
                         # the step's integration started at max(t0, ref_end)
@@ -231,7 +235,7 @@ def _sens_kernel(P, amp, V0, r0, sV0, sr0, dt, n_steps, k_on, k_off, holding, t_
                 h = min(max(h, 0.0), dt)
                 f = (-gL[j] * (V[j] - EL[j]) + I) * invC[j]
                 Vn[j] = V[j] + h * f
-                n_cross += not (Vn[j] < cut[j])
+                n_cross += h > 0.0 and not (Vn[j] < cut[j])
                 hh[j] = h
                 ff[j] = f
                 inref[j] = ref_end[j] > t0 and ref_end[j] < t1
@@ -248,7 +252,7 @@ def _sens_kernel(P, amp, V0, r0, sV0, sr0, dt, n_steps, k_on, k_off, holding, t_
                     sVn[IA, j] += h * invC[j]
             if n_cross > 0:
                 for j in range(n):
-                    if Vn[j] < cut[j]:
+                    if Vn[j] < cut[j] or not hh[j] > 0.0:
                         continue
                     i = lo + j
                     if not math.isfinite(Vn[j]):
@@ -265,8 +269,8 @@ def _sens_kernel(P, amp, V0, r0, sV0, sr0, dt, n_steps, k_on, k_off, holding, t_
                     else:
                         den = Vn[j] - V[j]
                         theta = (cut[j] - V[j]) / den
-                    if theta < 0.0 or den == 0.0:
-                        theta = max(theta, 0.0)
+                    if not (theta >= 0.0 and theta <= 1.0) or den == 0.0:
+                        theta = 0.0 if not (theta >= 0.0 and theta <= 1.0) else theta
                         for p in range(NP):
                             dth[p] = 0.0
                     else:
