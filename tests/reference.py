@@ -103,6 +103,12 @@ def lif_exact_spikes(p: dict, amp: float, delay: float, duration: float, t_stop:
 # naive pure-Python simulators of the kernels' discrete maps
 
 
+def _theta(cut, V, Vn):
+    """Crossing fraction of the step; 0 when V was already at or above the cut."""
+    th = (cut - V) / (Vn - V)
+    return th if 0.0 <= th <= 1.0 else 0.0
+
+
 def _steps(protocol):
     return protocol.n_steps, protocol.step_on, protocol.step_off
 
@@ -123,21 +129,22 @@ def naive_lif(p: dict, amp: float, protocol, scheme: str = "euler", V0=None):
         I = protocol.holding_pA + (amp if k_on <= k < k_off else 0.0)
         t0, t1 = k * dt, k * dt + dt
         if scheme == "euler":
+            live = hold_steps == 0  # a held (refractory) step cannot spike
             if hold_steps > 0:
                 hold_steps -= 1
                 Vn = V
             else:
                 Vn = V + dt * f(V, I)
-            if Vn >= Vth:
-                theta = 0.0 if Vn == V else max((Vth - V) / (Vn - V), 0.0)
+            if live and Vn >= Vth:
+                theta = 0.0 if Vn == V else _theta(Vth, V, Vn)
                 spikes.append(t0 + theta * dt)
                 Vn = Vr
                 hold_steps = int(round(tref / dt))
         else:
             start = min(max(t0, ref_end), t1)
             Vn = V + (t1 - start) * f(V, I)
-            if Vn >= Vth:
-                theta = 0.0 if Vn == V else max((Vth - V) / (Vn - V), 0.0)
+            if t1 > start and Vn >= Vth:  # a step wholly inside refractoriness cannot spike
+                theta = 0.0 if Vn == V else _theta(Vth, V, Vn)
                 ts = start + theta * (t1 - start)
                 spikes.append(ts)
                 ref_end = ts + tref
@@ -168,7 +175,7 @@ def naive_adex(p: dict, amp: float, protocol, scheme: str = "euler", V0=None, w0
         Vn = V + dt * fV(V, w, I)
         wn = w + dt * fw(V, w)
         if Vn >= cut:
-            theta = max((cut - V) / (Vn - V), 0.0)
+            theta = _theta(cut, V, Vn)
             spikes.append(k * dt + theta * dt)
             if scheme == "euler":
                 Vn, wn = Vr, wn + b
@@ -201,7 +208,7 @@ def naive_izhikevich(p: dict, amp: float, protocol, scheme: str = "euler", v0=No
         vn = v + dt * fv(v, u, I)
         un = u + dt * fu(v, u)
         if vn >= vpeak:
-            theta = max((vpeak - v) / (vn - v), 0.0)
+            theta = _theta(vpeak, v, vn)
             spikes.append(k * dt + theta * dt)
             if scheme == "euler":
                 vn, un = c, un + d

@@ -188,3 +188,29 @@ def test_subprocess_bad_input():
     assert p.returncode == 2
     assert p.stdout == ""
     assert p.stderr.count("\n") == 1 and "C" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_bench_writes_csvs(capsys, tmp_path):
+    """A tiny `snnfit bench` run: the CSVs have the documented columns and sane numbers (the
+    bench itself checks that its scalar loops count the same spikes as the kernels)."""
+    out = tmp_path / "b" / "kernels.csv"
+    rc, stdout, _ = run(capsys, "bench", "--batches", "1,3", "--repeats", "1",
+                        "--no-fastmath", "--out", str(out))
+    assert rc == 0 and stdout.strip() == str(out)
+    with open(out) as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["model", "scheme", "batch", "threads", "neuron_steps_per_s",
+                             "ratio_to_scalar"]
+    assert {(r["model"], r["scheme"], r["batch"]) for r in rows} == {
+        (m, s, b) for m in MODELS for s in ("euler", "resolved") for b in ("1", "3")}
+    assert all(float(r["neuron_steps_per_s"]) > 0 and float(r["ratio_to_scalar"]) > 0
+               for r in rows)
+    with open(out.with_name("search.csv")) as fh:
+        srows = list(csv.DictReader(fh))
+    assert [r["n_sets"] for r in srows] == ["1", "256"]
+    assert all(float(r["time_ms"]) > 0 for r in srows)
+
+
+def test_bench_bad_input(capsys):
+    rc, _, err = run(capsys, "bench", "--batches", "1,x")
+    assert rc == 2 and "--batches" in err and len(err.strip().splitlines()) == 1
