@@ -1,0 +1,175 @@
+"""The Snakemake study: lint, formatting, dry runs, config validation, and (slow) the full
+quick run in a scratch directory, checked against the grid counted by hand from
+config/quick.yaml.
+
+Run from the project root with the venv:  .venv/bin/python -m pytest -q tests/test_workflow.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SNAKEMAKE = BIN / "snakemake"
+SNAKEFMT = BIN / "snakefmt"
+CA1 = ROOT.parent / "shared" / "data" / "recordings" / "ca1_pyramidal" / "spikes.csv"
+
+pytestmark = pytest.mark.skipif(not SNAKEMAKE.exists(), reason="snakemake not installed")
+
+
+def _env():
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def _run(args, cwd=ROOT, timeout=600):
+    return subprocess.run(args, cwd=cwd, env=_env(), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def _scratch(tmp_path: Path) -> Path:
+    """A project directory whose config/ and reports/ are the real ones, and whose
+    ../shared is the real shared data (the config's relative recording path resolves)."""
+    work = tmp_path / "main"
+    work.mkdir()
+    for name in ("config", "reports"):
+        (work / name).symlink_to(ROOT / name)
+    if (ROOT.parent / "shared").exists():
+        (tmp_path / "shared").symlink_to(ROOT.parent / "shared")
+    return work
+
+
+def _smk(work: Path, *args):
+    return [str(SNAKEMAKE), "--snakefile", str(ROOT / "workflow" / "Snakefile"),
+            "--profile", str(ROOT / "workflow" / "profiles" / "default"), *args]
+
+
+def test_lint():
+    r = _run([str(SNAKEMAKE), "--lint"])
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "Congratulations, your workflow is in a good condition" in r.stdout + r.stderr
+
+
+def test_snakefmt_check():
+    if not SNAKEFMT.exists():
+        pytest.skip("snakefmt not installed")
+    r = _run([str(SNAKEFMT), "--check", "workflow/"])
+    assert r.returncode == 0, r.stderr[-3000:]
+
+
+def _job_counts(out: str) -> dict[str, int]:
+    block = out.split("Job stats:", 1)[1]
+    return {m.group(1): int(m.group(2))
+            for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", block, re.M)}
+
+
+def test_dry_run_default_config(tmp_path):
+    work = _scratch(tmp_path)
+    r = _run(_smk(work, "-n", "--cores", "2"), cwd=work)
+    assert r.returncode == 0, r.stderr[-3000:]
+    counts = _job_counts(r.stdout + r.stderr)
+    # config/config.yaml, counted by hand: targets 4 presets + 5 priors + 1 times + 4 CA1
+    # cells = 14; adaptation 14 x 3 models x 3 seeds = 126; dimensionality 7 targets
+    # (preset = the 2 resolved presets, 5 priors) x 3 models x 3 reduced spaces x 3 seeds
+    # = 189 (full is shared); optimizers 11 targets (preset, prior, 4 recordings) x 2 models
+    # x 3 new optimizers x 3 seeds = 198 (cmaes is shared)
+    n_cells = 4 if CA1.exists() else 0
+    n_targets = 10 + n_cells
+    assert counts["make_target"] == n_targets
+    assert counts["fit"] == 3 * 3 * n_targets + 189 + 2 * 3 * 3 * (7 + n_cells)
+    # held-out: adaptation fits of every target but the fixed times
+    assert counts["heldout"] == 3 * 3 * (n_targets - 1)
+    assert counts["report"] == 3
+
+
+@pytest.mark.parametrize("extra,needle", [
+    ("bogus_key: 1\n", "bogus_key"),
+    ("fit:\n  threads: 0\n", "threads"),
+])
+def test_bad_config_stops_before_any_job(tmp_path, extra, needle):
+    work = _scratch(tmp_path)
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text((ROOT / "config" / "quick.yaml").read_text() + "\n" + extra)
+    r = _run(_smk(work, "-n", "--cores", "1", "--configfile", str(cfg)), cwd=work)
+    assert r.returncode != 0
+    err = r.stdout + r.stderr
+    assert "Error validating config file" in err and needle in err
+    assert "Job stats" not in err
+
+
+def test_unknown_target_selector_names_it(tmp_path):
+    work = _scratch(tmp_path)
+    cfg = tmp_path / "bad.yaml"
+    text = (ROOT / "config" / "quick.yaml").read_text()
+    cfg.write_text(text.replace("targets: [preset]", "targets: [no-such-target]", 1))
+    r = _run(_smk(work, "-n", "--cores", "1", "--configfile", str(cfg)), cwd=work)
+    assert r.returncode != 0 and "no-such-target" in r.stdout + r.stderr
+
+
+def test_missing_recording_is_skipped_with_notice(tmp_path):
+    work = tmp_path / "main"
+    work.mkdir()
+    for name in ("config", "reports"):
+        (work / name).symlink_to(ROOT / name)
+    # no ../shared here: the CA1 recording is absent
+    r = _run(_smk(work, "-n", "--cores", "1", "--configfile", "config/quick.yaml"), cwd=work)
+    assert r.returncode == 0, r.stderr[-3000:]
+    notices = [ln for ln in (r.stdout + r.stderr).splitlines() if "not found; skipping" in ln]
+    assert len(notices) == 1 and "ca1" in notices[0]
+
+
+@pytest.mark.slow
+def test_quick_run_end_to_end(tmp_path):
+    import pandas as pd
+
+    work = _scratch(tmp_path)
+    r = _run(_smk(work, "--cores", "2", "--configfile", "config/quick.yaml"), cwd=work,
+             timeout=900)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-5000:]
+    res = work / "results"
+    # config/quick.yaml, counted by hand: targets adex-adapting-{resolved,euler},
+    # izh-prior-s1, notebook, one CA1 cell (if present). adaptation: targets x 3 models;
+    # dimensionality (preset: 1 target): lif pca-2, adex random-3 and a+b+tau_w,
+    # izhikevich pca-3 = 4 more; optimizers: adex random on the preset = 1 more.
+    n_targets = 5 if CA1.exists() else 4
+    fits = pd.read_csv(res / "tables" / "fits.csv")
+    assert len(fits) == 3 * n_targets + 4 + 1
+    assert fits["gamma"].notna().all()
+    assert {"param_C", "joules", "energy_source", "forward_equivalents", "wall_s"} <= set(
+        fits.columns)
+    held = pd.read_csv(res / "tables" / "heldout.csv")
+    assert len(held) == 3 * (n_targets - 1)  # every target but the fixed times
+    answers = json.loads((res / "reports" / "answers.json").read_text())
+    assert set(answers) == {"adaptation", "dimensionality", "optimizers"}
+    for q, a in answers.items():
+        for key in ("question", "metric", "groups", "n_pairs", "effect", "ci95", "test",
+                    "p_value", "verdict", "summary"):
+            assert key in a, (q, key)
+        assert a["verdict"] in ("yes", "no", "inconclusive")
+        html = (res / "reports" / f"{q}.html").read_text()
+        # the answer's first sentence is in the report, and no code is shown
+        first = a["summary"].split(". ")[0]
+        assert first.split(":")[0] in html
+        assert "import json" not in html
+    for name in ("gamma_by_model", "dimensionality", "optimizer_curves",
+                 "joules_vs_accuracy", "rasters"):
+        for ext in ("png", "svg"):
+            assert (res / "figures" / f"{name}.{ext}").stat().st_size > 0
+    assert len(list((res / "figures" / "traces").glob("*/*.png"))) == 3
+    bench = list((res / "benchmarks" / "rules" / "fit").rglob("*.tsv"))
+    assert len(bench) == len(fits)
+    # nothing left to do: a second run is a no-op (outputs complete, nothing half-written)
+    r2 = _run(_smk(work, "-n", "--cores", "2", "--configfile", "config/quick.yaml"),
+              cwd=work)
+    assert r2.returncode == 0 and "Nothing to be done" in r2.stdout + r2.stderr
+    shutil.rmtree(res / "fits", ignore_errors=True)
