@@ -105,6 +105,13 @@ def job_state(jobid: str) -> str:
     return out.stdout.strip()
 
 
+def job_fields(jobid: str) -> dict[str, str]:
+    """`scontrol show job` as a dict (finished jobs stay MinJobAge seconds)."""
+    out = subprocess.run(["scontrol", "show", "job", "-o", jobid],
+                         capture_output=True, text=True, timeout=15).stdout
+    return dict(tok.split("=", 1) for tok in out.split() if "=" in tok)
+
+
 def wait_for(pred, timeout: float, what: str, poll: float = 0.5):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -149,6 +156,13 @@ def test_failing_fit_is_retried_then_reported_others_finish(toy: Path):
     ids = job_ids(toy, "u1")
     assert len(ids) == 2 and ids[0] != ids[1], ids
     assert "Error in rule fit" in log
+    # the profile's set-resources for `fit` grow with the attempt
+    # (currently mem_mb 2000 -> 4000, runtime 60 -> 120 min)
+    first, retry = job_fields(ids[0]), job_fields(ids[1])
+    assert first["JobState"] == retry["JobState"] == "FAILED"
+    mem = lambda f: int(f["MinMemoryNode"].rstrip("M"))  # noqa: E731
+    assert mem(retry) > mem(first), (first["MinMemoryNode"], retry["MinMemoryNode"])
+    assert retry["TimeLimit"] > first["TimeLimit"], (first["TimeLimit"], retry["TimeLimit"])
     assert "u1" in log
     # keep-going: the independent fits finished
     for unit in ("u0", "u2"):
