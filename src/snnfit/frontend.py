@@ -3,14 +3,22 @@ r"""The spiking front end: a Norse LIF layer whose input weights produce the k l
 ``k`` LIF neurons (Norse ``LIF``: :math:`\tau_\mathrm{mem} = 10` ms, :math:`\tau_\mathrm{syn}
 = 5` ms, threshold 1, SuperSpike surrogate gradient, Norse's defaults) are driven by fixed,
 seeded Poisson input trains ``x`` (``T`` steps x ``n_channels``, from ``snnfit make-inputs``)
-through trainable weights ``W`` (``n_channels x k``; any sign). A leaky-integrator readout
+through trainable weights ``W`` (``n_channels x POPULATION k``; any sign): ``POPULATION``
+neurons per latent (neuron ``n`` serves latent ``n mod k``). A leaky-integrator readout
 (Norse ``LI``) of each neuron's spikes gives its value at the last step ``v_T``; the latent
-is ``sigmoid(READOUT_GAIN * (v_T - READOUT_OFFSET))`` in (0, 1). The fit engine's reduced-space
-map takes the ``k`` latents to the model's parameters, so parameters stay in their box
-whatever the weights.
+is ``sigmoid(READOUT_GAIN * (mean of its population's v_T - READOUT_OFFSET))`` in (0, 1).
+The fit engine's reduced-space map takes the ``k`` latents to the model's parameters, so
+parameters stay in their box whatever the weights.
+
+The readout of spikes is piecewise constant in ``W`` (a latent changes only when a spike
+moves by a step, appears or vanishes; the gradient is Norse's surrogate): one neuron's
+``v_T`` jumps by a median ~0.03 (T = 20) or ~0.001 (T = 100) when a spike moves, so a
+population average refines the latents' resolution. ``v_T >= 0`` (it integrates spikes), so
+``READOUT_OFFSET`` must be > 0 for latents below 0.5 to be reachable (with offset 0 half of
+every parameter's range was out of reach).
 
 Several networks (independent weight sets, one per parallel trajectory) run as one batch:
-``W`` has shape ``(n_nets, n_channels, k)``. Float64; torch's thread count is fixed to 1 in
+``W`` has shape ``(n_nets, n_channels, POPULATION k)``. Float64; torch's thread count is fixed to 1 in
 the layer so results do not depend on the machine's threads.
 """
 
@@ -19,12 +27,22 @@ from __future__ import annotations
 import numpy as np
 
 #: latent = sigmoid(READOUT_GAIN * (v_T - READOUT_OFFSET))
-READOUT_GAIN = 4.0
-READOUT_OFFSET = 0.0
+#: (v_T spans ~0-0.8 at the initial weights: latents ~0.08-0.99; 0.5 at v_T = 0.25)
+READOUT_GAIN = 10.0
+READOUT_OFFSET = 0.25
 #: std of the initial weights
 WEIGHT_SCALE = 1.0
+#: LIF neurons per latent (their readouts are averaged)
+POPULATION = 8
 #: Poisson inputs generated from the seed when no --inputs file is given
 DEFAULT_CHANNELS, DEFAULT_RATE_HZ, DEFAULT_STEPS, DEFAULT_DT_MS = 50, 40.0, 100, 1.0
+
+
+def settings() -> dict:
+    return {"READOUT_GAIN": READOUT_GAIN, "READOUT_OFFSET": READOUT_OFFSET,
+            "WEIGHT_SCALE": WEIGHT_SCALE, "POPULATION": POPULATION,
+            "DEFAULT_CHANNELS": DEFAULT_CHANNELS, "DEFAULT_RATE_HZ": DEFAULT_RATE_HZ,
+            "DEFAULT_STEPS": DEFAULT_STEPS, "DEFAULT_DT_MS": DEFAULT_DT_MS}
 
 
 def default_inputs(seed: int) -> dict:
@@ -45,20 +63,23 @@ class SpikingFrontEnd:
 
         self.torch = torch
         self.k = k
+        self.pop = POPULATION
+        self.gain, self.offset = READOUT_GAIN, READOUT_OFFSET
         self.x = torch.as_tensor(np.asarray(spikes, dtype=np.float64))  # (T, C)
         self.T, self.C = self.x.shape
         self.lif = nt.LIF(dt=dt_ms / 1000.0)
         self.li = nt.LI(dt=dt_ms / 1000.0)
 
     def init_weights(self, n_nets: int, rng: np.random.Generator) -> np.ndarray:
-        return rng.normal(0.0, WEIGHT_SCALE, (n_nets, self.C, self.k))
+        return rng.normal(0.0, WEIGHT_SCALE, (n_nets, self.C, self.pop * self.k))
 
     def forward(self, W):
         torch = self.torch
         currents = torch.einsum("tc,bck->tbk", self.x, W)
         z, _ = self.lif(currents)
         v, _ = self.li(z)
-        latents = torch.sigmoid(READOUT_GAIN * (v[-1] - READOUT_OFFSET))
+        vT = v[-1].reshape(v.shape[1], self.pop, self.k).mean(dim=1)  # neuron n -> n mod k
+        latents = torch.sigmoid(self.gain * (vT - self.offset))
         return latents, z
 
     def latents_and_vjp(self, W_np: np.ndarray):

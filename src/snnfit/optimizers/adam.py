@@ -6,11 +6,14 @@ import numpy as np
 
 
 class Adam:
-    """Adam (Kingma & Ba 2015) with per-row state; ``step(x, g)`` returns the new rows."""
+    """Adam (Kingma & Ba 2015) with per-row state; ``step(x, g)`` returns the new rows.
 
-    def __init__(self, shape, lr: float, beta1: float = 0.9, beta2: float = 0.999,
+    ``lr`` is a scalar or one learning rate per row (``self.lr`` may be changed between
+    steps, e.g. by a schedule)."""
+
+    def __init__(self, shape, lr, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8):
-        self.lr = lr
+        self.lr = np.broadcast_to(np.asarray(lr, dtype=np.float64), (shape[0],)).copy()
         self.b1, self.b2, self.eps = beta1, beta2, eps
         self.m = np.zeros(shape)
         self.v = np.zeros(shape)
@@ -27,4 +30,4 @@ class Adam:
         self.v = self.b2 * self.v + (1 - self.b2) * g * g
         mh = self.m / (1 - self.b1 ** self.t[:, None])
         vh = self.v / (1 - self.b2 ** self.t[:, None])
-        return x - self.lr * mh / (np.sqrt(vh) + self.eps)
+        return x - self.lr[:, None] * mh / (np.sqrt(vh) + self.eps)
