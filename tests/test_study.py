@@ -327,3 +327,8 @@ def test_study_figures_write_png_and_svg(tmp_path):
     assert len(made) == 2 * len(FIGURES)
     for m in made:
         assert (tmp_path / "fig" / m.split("/")[-1]).stat().st_size > 1000
+
+
+def test_stats_config_from_config_ignores_other_keys():
+    s = study.StatsConfig.from_config({"n_boot": 300, "alpha": 0.01, "treatment": "snn"})
+    assert (s.n_boot, s.alpha, s.seed, s.min_pairs) == (300, 0.01, 0, 5)

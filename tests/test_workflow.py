@@ -78,15 +78,15 @@ def test_dry_run_default_config(tmp_path):
     r = _run(_smk(work, "-n", "--cores", "2"), cwd=work)
     assert r.returncode == 0, r.stderr[-3000:]
     counts = _job_counts(r.stdout + r.stderr)
-    # config/config.yaml, counted by hand: targets 4 presets + 5 priors + 1 times + 4 CA1
-    # cells = 14; adaptation 14 x 3 models x 3 seeds = 126; dimensionality 7 targets
-    # (preset = the 2 resolved presets, 5 priors) x 3 models x 3 reduced spaces x 3 seeds
-    # = 189 (full is shared); optimizers 11 targets (preset, prior, 4 recordings) x 2 models
-    # x 3 new optimizers x 3 seeds = 198 (cmaes is shared)
+    # config/config.yaml, counted by hand: targets 4 presets + 3 priors + 1 times + 4 CA1
+    # cells = 12; adaptation 12 x 3 models x 3 seeds = 108; dimensionality 5 targets
+    # (preset = the 2 resolved presets, 3 priors) x 3 models x 3 reduced spaces x 3 seeds
+    # = 135 (full is shared); optimizers 9 targets (preset, prior, 4 recordings) x 2 models
+    # x 3 new optimizers x 3 seeds = 162 (cmaes is shared)
     n_cells = 4 if CA1.exists() else 0
-    n_targets = 10 + n_cells
+    n_targets = 8 + n_cells
     assert counts["make_target"] == n_targets
-    assert counts["fit"] == 3 * 3 * n_targets + 189 + 2 * 3 * 3 * (7 + n_cells)
+    assert counts["fit"] == 3 * 3 * n_targets + 135 + 2 * 3 * 3 * (5 + n_cells)
     # held-out: adaptation fits of every target but the fixed times
     assert counts["heldout"] == 3 * 3 * (n_targets - 1)
     assert counts["report"] == 3
@@ -140,10 +140,10 @@ def test_quick_run_end_to_end(tmp_path):
     # config/quick.yaml, counted by hand: targets adex-adapting-{resolved,euler},
     # izh-prior-s1, notebook, one CA1 cell (if present). adaptation: targets x 3 models;
     # dimensionality (preset: 1 target): lif pca-2, adex random-3 and a+b+tau_w,
-    # izhikevich pca-3 = 4 more; optimizers: adex random on the preset = 1 more.
+    # izhikevich pca-3 = 4 more; optimizers: adex snn, direct, random on the preset = 3 more.
     n_targets = 5 if CA1.exists() else 4
     fits = pd.read_csv(res / "tables" / "fits.csv")
-    assert len(fits) == 3 * n_targets + 4 + 1
+    assert len(fits) == 3 * n_targets + 4 + 3
     assert fits["gamma"].notna().all()
     assert {"param_C", "joules", "energy_source", "forward_equivalents", "wall_s"} <= set(
         fits.columns)

@@ -421,6 +421,12 @@ class StatsConfig:
     margin: float = 0.05
     min_pairs: int = 5
 
+    @classmethod
+    def from_config(cls, cfg: dict) -> "StatsConfig":
+        """From the validated config's ``statistics`` section (other keys ignored)."""
+        return cls(**{k: cfg[k] for k in ("n_boot", "seed", "alpha", "margin", "min_pairs")
+                      if k in cfg})
+
 
 def _error(df, metric: str):
     """Error (smaller is better) of a metric column: ``1 - gamma`` for gamma."""

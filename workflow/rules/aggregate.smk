@@ -44,6 +44,5 @@ rule answers:
         runtime=10,
     params:
         statistics=config["statistics"],
-        adaptation=config["experiments"]["adaptation"],
     script:
         "../scripts/answers.py"

@@ -21,8 +21,7 @@ for r in snakemake.params.records:
     records.append(FitRecord(arms=";".join(arms.get(key, [])), **r))
 
 s = snakemake.params.statistics
-stats = StatsConfig(n_boot=s["n_boot"], seed=s["seed"], alpha=s["alpha"], margin=s["margin"],
-                    min_pairs=s["min_pairs"])
+stats = StatsConfig.from_config(s)
 fits, heldout, history = build_tables(records)
 tables = {"fits": fits, "heldout": heldout, "history": history,
           **study_tables(fits, heldout, history, stats)}

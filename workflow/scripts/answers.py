@@ -7,8 +7,7 @@ from snnfit.study import StatsConfig, answers, read_tables
 
 sys.stderr = open(snakemake.log[0], "w")
 s = snakemake.params.statistics
-stats = StatsConfig(n_boot=s["n_boot"], seed=s["seed"], alpha=s["alpha"], margin=s["margin"],
-                    min_pairs=s["min_pairs"])
+stats = StatsConfig.from_config(s)
 fits, heldout = read_tables(snakemake.input.fits, snakemake.input.heldout)
 result = answers(fits, heldout, stats, treatment=s["treatment"], control=s["control"])
 atomic_write_json(snakemake.output[0], result)
