@@ -411,22 +411,84 @@ def _summary_ca1(rows):
     L += _md_table(header, table) + [""]
     ho = [r for r in ca if r["heldout"] == "1"]
     L.append("Held-out comparison, paired over cells x held-out sweeps (n = 8 at most: 4 cells x "
-             "2 sweeps; a small n, the smallest attainable one-sided Wilcoxon p with 8 pairs is "
-             "1/256 = 0.0039). Difference = model - LIF (negative: model better). Pairs where "
-             "either ISI error is undefined (< 2 spikes in a train) are dropped and counted.")
+             "2 sweeps per seed; a small n, the smallest attainable one-sided Wilcoxon p with 8 "
+             "pairs is 1/256 = 0.0039). Difference = model - LIF (negative: model better). "
+             "Pairs where either ISI error is undefined (< 2 spikes in a train) are dropped and "
+             "counted.")
     L.append("")
+    L += _paired_vs_lif(ho)
+    L += ["Sensitivity check keeping every held-out pair for the ISI error: an undefined ISI "
+          "error (the train has < 2 spikes, e.g. a silent model) ranks worse than any defined "
+          "one; both undefined is a tie. One-sided sign test (binomial, ties dropped).", ""]
+    table = []
+    seeds = sorted({r["seed"] for r in ho}, key=int)
+    for seed, model in [(s_, m_) for s_ in seeds + (["all"] if len(seeds) > 1 else [])
+                        for m_ in ("adex", "izhikevich")]:
+        wins = losses = ties = 0
+        grp = ho if seed == "all" else [r for r in ho if r["seed"] == seed]
+        for r, x in _pairs_vs_lif(grp, model):
+            va = num(r["isi_error_ms"])
+            vb = num(x["isi_error_ms"])
+            va = math.inf if math.isnan(va) else va
+            vb = math.inf if math.isnan(vb) else vb
+            if va < vb:
+                wins += 1
+            elif va > vb:
+                losses += 1
+            else:
+                ties += 1
+        p = _sign_p(wins, losses)
+        table.append([seed, f"{model} vs lif", wins, losses, ties, _g(p, 4)])
+    L += _md_table(["seed", "comparison", "model better", "LIF better", "ties", "sign test p"], table)
+    L.append("")
+    ins = [r for r in ca if r["heldout"] == "0" and r["status"] != "eval"
+           and "," not in r["fit_sweeps"]]
+    if ins:
+        L += ["Diagnostic (not a goal): the same comparison in-sample, i.e. each single-sweep "
+              "fit scored on the sweep it was fitted to.", ""]
+        L += _paired_vs_lif(ins)
+    jo = [r for r in ca if r["status"] == "eval" and "," in r["fit_sweeps"]]
+    if jo:
+        L += ["Diagnostic (not a goal): the joint fits (both sweeps), scored sweep by sweep.", ""]
+        L += _paired_vs_lif(jo)
+    return L
+
+
+def _pairs_vs_lif(rows, model):
+    """(model row, LIF row) pairs with the same cell, scored sweeps, fitted sweeps and seed."""
+    out = []
+    for r in rows:
+        if r["model"] != model:
+            continue
+        m = [x for x in rows if x["model"] == "lif" and x["target"] == r["target"]
+             and x["eval_sweeps"] == r["eval_sweeps"] and x["fit_sweeps"] == r["fit_sweeps"]
+             and x["seed"] == r["seed"]]
+        if m:
+            out.append((r, m[0]))
+    return out
+
+
+def _paired_vs_lif(rows):
+    """Model vs LIF, paired; one block per seed, plus all seeds pooled if there are several."""
+    seeds = sorted({r["seed"] for r in rows}, key=int)
+    groups = [(s, [r for r in rows if r["seed"] == s]) for s in seeds]
+    if len(seeds) > 1:
+        groups.append(("all", rows))
+    table = []
+    for seed, grp in groups:
+        table += _paired_block(grp, seed)
+    return _md_table(["seed", "comparison", "metric", "n", "dropped", "median model",
+                      "median LIF", "median diff", "model better", "Wilcoxon p (one-sided)",
+                      ""], table) + [""]
+
+
+def _paired_block(rows, seed):
     table = []
     for model in ("adex", "izhikevich"):
         for metric in ("isi_error_ms", "count_error", "gamma"):
             a, b, dropped = [], [], 0
-            for r in ho:
-                if r["model"] != model:
-                    continue
-                m = [x for x in ho if x["model"] == "lif" and x["target"] == r["target"]
-                     and x["eval_sweeps"] == r["eval_sweeps"] and x["seed"] == r["seed"]]
-                if not m:
-                    continue
-                va, vb = num(r[metric]), num(m[0][metric])
+            for r, x in _pairs_vs_lif(rows, model):
+                va, vb = num(r[metric]), num(x[metric])
                 if metric == "gamma":
                     va, vb = (0.0 if math.isnan(va) else va), (0.0 if math.isnan(vb) else vb)
                 if math.isnan(va) or math.isnan(vb):
@@ -437,44 +499,14 @@ def _summary_ca1(rows):
             a, b = np.array(a), np.array(b)
             alt = "greater" if metric == "gamma" else "less"
             better = np.sum(a > b) if metric == "gamma" else np.sum(a < b)
-            table.append([f"{model} vs lif", metric, len(a), dropped,
+            table.append([seed, f"{model} vs lif", metric, len(a), dropped,
                           _g(float(np.median(a)) if a.size else math.nan, 2),
                           _g(float(np.median(b)) if b.size else math.nan, 2),
                           _g(float(np.median(a - b)) if a.size else math.nan, 2),
                           f"{int(better)}/{len(a)}",
                           _g(_wilcoxon(a, b, alt), 4),
                           "(report)" if metric == "gamma" else ""])
-    L += _md_table(["comparison", "metric", "n", "dropped", "median model", "median LIF",
-                    "median diff", "model better", "Wilcoxon p (one-sided)", ""], table)
-    L.append("")
-    L += ["Sensitivity check keeping every held-out pair for the ISI error: an undefined ISI "
-          "error (the train has < 2 spikes, e.g. a silent model) ranks worse than any defined "
-          "one; both undefined is a tie. One-sided sign test (binomial, ties dropped).", ""]
-    table = []
-    for model in ("adex", "izhikevich"):
-        wins = losses = ties = 0
-        for r in ho:
-            if r["model"] != model:
-                continue
-            m = [x for x in ho if x["model"] == "lif" and x["target"] == r["target"]
-                 and x["eval_sweeps"] == r["eval_sweeps"] and x["seed"] == r["seed"]]
-            if not m:
-                continue
-            va = num(r["isi_error_ms"])
-            vb = num(m[0]["isi_error_ms"])
-            va = math.inf if math.isnan(va) else va
-            vb = math.inf if math.isnan(vb) else vb
-            if va < vb:
-                wins += 1
-            elif va > vb:
-                losses += 1
-            else:
-                ties += 1
-        p = _sign_p(wins, losses)
-        table.append([f"{model} vs lif", wins, losses, ties, _g(p, 4)])
-    L += _md_table(["comparison", "model better", "LIF better", "ties", "sign test p"], table)
-    L.append("")
-    return L
+    return table
 
 
 def _sign_p(wins, losses):
