@@ -332,3 +332,8 @@ def test_study_figures_write_png_and_svg(tmp_path):
 def test_stats_config_from_config_ignores_other_keys():
     s = study.StatsConfig.from_config({"n_boot": 300, "alpha": 0.01, "treatment": "snn"})
     assert (s.n_boot, s.alpha, s.seed, s.min_pairs) == (300, 0.01, 0, 5)
+
+
+def test_null_gamma_counts_as_chance():
+    df = pd.DataFrame({"gamma": [0.8, None]})
+    assert list(study._error(df, "gamma")) == pytest.approx([0.2, 1.0])

@@ -172,4 +172,9 @@ def test_quick_run_end_to_end(tmp_path):
     r2 = _run(_smk(work, "-n", "--cores", "2", "--configfile", "config/quick.yaml"),
               cwd=work)
     assert r2.returncode == 0 and "Nothing to be done" in r2.stdout + r2.stderr
+    # snakemake --report: one self-contained HTML with the figures and their captions
+    r3 = _run(_smk(work, "--configfile", "config/quick.yaml", "--report",
+                   "results/report.html"), cwd=work)
+    assert r3.returncode == 0, r3.stderr[-3000:]
+    assert (res / "report.html").stat().st_size > 100_000
     shutil.rmtree(res / "fits", ignore_errors=True)

@@ -429,8 +429,12 @@ class StatsConfig:
 
 
 def _error(df, metric: str):
-    """Error (smaller is better) of a metric column: ``1 - gamma`` for gamma."""
+    """Error (smaller is better) of a metric column: ``1 - gamma`` for gamma. A null Gamma
+    (the fit fires at or above 1 / (2 x window), 250 Hz, where the formula is undefined)
+    counts as Gamma 0, no better than chance; other nulls stay NaN and are left out."""
     v = df[metric].astype(float)
+    if metric == "gamma":
+        return 1.0 - v.fillna(0.0)
     return 1.0 - v if metric in HIGHER_IS_BETTER else v
 
 
