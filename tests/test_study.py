@@ -337,3 +337,30 @@ def test_stats_config_from_config_ignores_other_keys():
 def test_null_gamma_counts_as_chance():
     df = pd.DataFrame({"gamma": [0.8, None]})
     assert list(study._error(df, "gamma")) == pytest.approx([0.2, 1.0])
+
+
+def test_aggregate_cli_on_a_directory(tmp_path):
+    from snnfit import cli
+
+    fits_dir = tmp_path / "fits"
+    (fits_dir / "a").mkdir(parents=True)
+    for i, (model, g) in enumerate((("adex", 0.9), ("lif", 0.2))):
+        d = _fit_json(model=model, gamma=g)
+        d.update(target=str(tmp_path / "missing.json"), target_kind="prior", budget=100)
+        (fits_dir / "a" / f"{model}.json").write_text(json.dumps(d))
+    out = tmp_path / "tables"
+    assert cli.main(["aggregate", str(fits_dir), "--out-dir", str(out),
+                     "--n-boot", "100"]) == 0
+    fits = pd.read_csv(out / "fits.csv")
+    assert sorted(fits["model"]) == ["adex", "lif"]
+    assert set(fits["target_class"]) == {"prior"}
+    a = json.loads((out / "answers.json").read_text())
+    assert a["adaptation"]["verdict"] == "inconclusive"  # no held-out sweeps
+
+
+def test_aggregate_cli_bad_dir_exits_2(tmp_path, capsys):
+    from snnfit import cli
+
+    assert cli.main(["aggregate", str(tmp_path / "nope"), "--out-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "nope" in err and len(err.strip().splitlines()) == 1

@@ -881,3 +881,39 @@ def best_fit_path(paths: Sequence[str | Path]) -> str:
     if best is None:
         raise UserError("best_fit_path: no fit files given")
     return best
+
+
+def records_from_dir(fits_dir: str | Path, heldout_dir: str | Path | None = None,
+                     arms: str = "adaptation;dimensionality;optimizers") -> list[FitRecord]:
+    """Fit records for every ``*.json`` under ``fits_dir`` (any layout). Target, dim and
+    budget come from the fit JSON; the target class from the target file the fit names
+    (``kind`` and the truth's scheme), or the fit's ``target_kind`` if that file is gone.
+    A held-out JSON at the same relative path under ``heldout_dir`` is attached. Every fit
+    is put in every arm of ``arms`` (the study's grid is not known here)."""
+    import json
+
+    fits_dir = Path(fits_dir)
+    if not fits_dir.is_dir():
+        raise UserError(f"{fits_dir}: not a directory")
+    out = []
+    for p in sorted(fits_dir.rglob("*.json")):
+        try:
+            d = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{p}: not a readable fit JSON ({exc})") from None
+        if not isinstance(d, dict) or "model" not in d or "optimizer" not in d:
+            raise UserError(f"{p}: not a fit JSON (no 'model' or 'optimizer')")
+        tpath = Path(str(d.get("target", "")))
+        cls = d.get("target_kind") or "unknown"
+        target = tpath.stem or "unknown"
+        if tpath.is_file():
+            cls = target_class(json.loads(tpath.read_text(encoding="utf-8")))
+        held = None
+        if heldout_dir is not None:
+            h = Path(heldout_dir) / p.relative_to(fits_dir)
+            held = str(h) if h.is_file() else None
+        out.append(FitRecord(str(p), target, dim_label(str(d.get("dim", "full"))),
+                             int(d.get("budget") or 0), cls, held, arms))
+    if not out:
+        raise UserError(f"{fits_dir}: no fit JSON files found")
+    return out
