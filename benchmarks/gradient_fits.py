@@ -326,6 +326,8 @@ def tune_grids() -> dict:
         ("snn_lr0.01_T20_pop8", "snn", {"snn.LR": 0.01, "frontend.DEFAULT_STEPS": 20,
                                         "frontend.POPULATION": 8}),
     ]
+    # third round: the snn start (screened weight sets or plain random), frozen otherwise
+    g["snn_screen"] = [(f"snn_screen{sc}", "snn", {"snn.N_SCREEN": sc}) for sc in (0, 32)]
     return g
 
 

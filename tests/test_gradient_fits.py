@@ -102,12 +102,44 @@ def test_every_latent_connected_to_the_weights(targets):
     assert np.all(P >= space.lower - 1e-12) and np.all(P <= space.upper + 1e-12)
 
 
-@pytest.mark.parametrize("optimizer", ["direct", "snn"])
-def test_gradient_descent_makes_progress(targets, optimizer):
-    """Regression floor: on naud2008:adapting (recorded current) the loss falls at least
-    tenfold from its first value within 2500 forward-equivalents."""
+@pytest.mark.parametrize("optimizer,budget,factor", [("direct", 2500, 10), ("snn", 6000, 2)])
+def test_gradient_descent_makes_progress(targets, optimizer, budget, factor):
+    """Regression floor on naud2008:adapting (recorded current): the best loss falls by
+    ``factor`` from its first recorded value within ``budget`` forward-equivalents.
+
+    The first value is the best of the screened starts (docs/gradient_fits.md). Measured
+    (seed 0): direct 12338 -> 10.5 ms^2 at 2500; snn 667 -> 241 ms^2 at 5815 (the screened
+    start already matches the count, and snn's first ~40 steps do not improve on it: the
+    floor of 10 at 2500 that the unscreened snn met no longer applies)."""
     path, _ = targets["preset"]
     rec = run_fit(str(path), FitSettings(model="adex", optimizer=optimizer, current="recorded",
-                                         budget=2500, seed=0))
+                                         budget=budget, seed=0))
     best = [h["best_loss"] for h in rec["history"]]
-    assert best[-1] < best[0] / 10
+    assert best[-1] < best[0] / factor
+
+
+def test_frontend_latents_reach_below_half():
+    """Regression: v_T >= 0 (the readout integrates spikes), so with a zero readout offset no
+    latent could go below 0.5 (half of every parameter range out of reach). A silent layer
+    (zero weights) must give the analytic latent sigmoid(-gain * offset) < 0.5."""
+    from snnfit import frontend
+    from snnfit.frontend import SpikingFrontEnd, default_inputs
+
+    inp = default_inputs(0)
+    fe = SpikingFrontEnd(inp["spikes"], inp["dt_ms"], 4)
+    W = np.zeros((2, fe.C, frontend.POPULATION * 4))
+    Z, _, rate = fe.latents_and_vjp(W)
+    assert rate == 0.0
+    expected = 1.0 / (1.0 + np.exp(frontend.READOUT_GAIN * frontend.READOUT_OFFSET))
+    assert np.allclose(Z, expected, rtol=0, atol=1e-12) and expected < 0.2
+
+
+def test_direct_floor_initial_burst(tmp_path):
+    """Regression floor from the tuning runs (docs/gradient_fits.md): ``direct`` with its
+    frozen settings brings naud2008:initial_burst (resolved, recorded current) to Gamma >= 0.9
+    within 6000 forward-equivalents (tuning seed 100 measured 2802)."""
+    path = tmp_path / "ib.json"
+    write_target(path, preset_target("naud2008:initial_burst", scheme="resolved"))
+    rec = run_fit(str(path), FitSettings(model="adex", optimizer="direct", current="recorded",
+                                         budget=6000, seed=100))
+    assert rec["gamma"] >= 0.9
