@@ -336,6 +336,8 @@ def _warm_up(model: str, scheme: str, threads: int, optimizer: str = "cmaes") ->
         grad.spike_times_and_jacobian(model, P, np.array([100.0]), proto, threads, max_spikes=2)
     if optimizer == "snn":
         import norse.torch  # noqa: F401  (slow first import)
+    if optimizer == "cmaes":
+        import cma  # noqa: F401  (about 1 s to import)
     from .metrics import gamma_factor
 
     gamma_factor([np.array([1.0])], [np.array([1.0])], [4.0])
