@@ -256,6 +256,18 @@ def test_answer_adaptation_recordings_use_isi_latency_count():
     a = study.answer_adaptation(df, df, study.StatsConfig(n_boot=200))
     # ISI improves by (20-5)/25 = 0.6, latency and count by 0: mean 0.2
     assert a["effect"] == pytest.approx(0.2)
+    assert a["secondary_isi_latency_count"]["effect"] == pytest.approx(0.2)
+
+
+def test_answer_adaptation_secondary_uses_isi_latency_count_on_synthetic():
+    fits, held = _adaptation_tables(6, lif_err=0.5, adaptive_err=0.5)  # equal Gamma
+    held = held.assign(isi_error_ms=np.where(held["model"] == "lif", 30.0, 10.0),
+                       latency_error_ms=5.0, count_error=2.0)
+    a = study.answer_adaptation(fits, held, study.StatsConfig(n_boot=200))
+    assert a["effect"] == 0.0
+    # ISI (30-10)/40 = 0.5, latency and count 0: mean 1/6
+    assert a["secondary_isi_latency_count"]["effect"] == pytest.approx(1 / 6)
+    assert "ISI-profile, latency and count errors instead" in a["summary"]
 
 
 def test_answer_dimensionality_known_effect():
