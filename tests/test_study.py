@@ -376,3 +376,20 @@ def test_aggregate_cli_bad_dir_exits_2(tmp_path, capsys):
     assert cli.main(["aggregate", str(tmp_path / "nope"), "--out-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "nope" in err and len(err.strip().splitlines()) == 1
+
+
+def test_space_kind():
+    from snnfit.figures import space_kind
+
+    assert [space_kind(d) for d in ("full", "pca-3", "random-2", "a+b+tau_w")] == [
+        "full", "pca", "random", "subset"]
+
+
+def test_dimensionality_figure_with_spaces(tmp_path):
+    from snnfit.figures import dimensionality, save
+
+    rows = [dict(model=m, dim=d, k=k, gamma=g, forward_equivalents=100.0, wall_s=1.0,
+                 joules=2.0) for m in ("lif", "adex")
+            for d, k, g in (("full", 9, 0.9), ("pca-3", 3, 0.5), ("a+b", 2, None))]
+    made = save(dimensionality(pd.DataFrame(rows)), tmp_path / "dim")
+    assert all((tmp_path / p.split("/")[-1]).stat().st_size > 1000 for p in made)

@@ -82,11 +82,11 @@ def test_dry_run_default_config(tmp_path):
     # cells = 12; adaptation 12 x 3 models x 3 seeds = 108; dimensionality 5 targets
     # (preset = the 2 resolved presets, 3 priors) x 3 models x 3 reduced spaces x 3 seeds
     # = 135 (full is shared); optimizers 9 targets (preset, prior, 4 recordings) x 2 models
-    # x 3 new optimizers x 3 seeds = 162 (cmaes is shared)
+    # x 4 optimizers x 3 seeds = 216 (its own budget: nothing shared)
     n_cells = 4 if CA1.exists() else 0
     n_targets = 8 + n_cells
     assert counts["make_target"] == n_targets
-    assert counts["fit"] == 3 * 3 * n_targets + 135 + 2 * 3 * 3 * (5 + n_cells)
+    assert counts["fit"] == 3 * 3 * n_targets + 135 + 2 * 4 * 3 * (5 + n_cells)
     # held-out: adaptation fits of every target but the fixed times
     assert counts["heldout"] == 3 * 3 * (n_targets - 1)
     assert counts["report"] == 3

@@ -92,20 +92,40 @@ def gamma_by_model(fits, heldout):
     return fig
 
 
+SPACES = ["full", "subset", "random", "pca"]
+
+
+def space_kind(dim: str) -> str:
+    """``full``, ``random``, ``pca`` or ``subset`` from a dim label (``pca-3`` -> ``pca``)."""
+    dim = str(dim)
+    if dim == "full":
+        return "full"
+    for kind in ("random", "pca"):
+        if dim.startswith(kind + "-"):
+            return kind
+    return "subset"
+
+
 def dimensionality(fits):
-    """Four panels against k: 1 - Gamma, forward-equivalents, wall seconds, joules."""
+    """Four panels against k: 1 - Gamma, forward-equivalents, wall seconds, joules; colour
+    model, marker the kind of space (full, subset, random or PCA projection); medians over
+    fits with bootstrap 95% intervals."""
     plt, sns = _plt(), _sns()
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.8))
     panels = [("error", "1 - Gamma"), ("forward_equivalents", "forward-equivalents"),
               ("wall_s", "wall time (s)"), ("joules", "energy (J)")]
-    d = fits.assign(error=1.0 - fits["gamma"]) if not fits.empty else fits
+    d = fits.assign(error=1.0 - fits["gamma"].fillna(0.0),
+                    space=fits["dim"].map(space_kind)) if not fits.empty else fits
     for ax, (col, label) in zip(axes, panels):
         if d.empty or d[col].notna().sum() == 0:
             _empty(ax)
         else:
             sns.lineplot(data=d, x="k", y=col, hue="model", hue_order=_models(d),
-                         estimator="median", errorbar=("ci", 95), marker="o", ax=ax,
-                         err_style="bars", n_boot=1000, seed=0)
+                         style="space", style_order=[s for s in SPACES if s in
+                                                     set(d["space"])],
+                         estimator="median", errorbar=("ci", 95), markers=True,
+                         dashes=False, ax=ax, err_style="bars", n_boot=1000, seed=0,
+                         legend=ax is axes[0])
         ax.set_xlabel("free coordinates k")
         ax.set_ylabel(label)
     fig.tight_layout()
