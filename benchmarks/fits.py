@@ -30,7 +30,7 @@ under ``results/benchmarks/targets/`` and the fit records (without history) unde
 
 Usage::
 
-    .venv/bin/python benchmarks/fits.py --part all            # ~30 min on one core
+    .venv/bin/python benchmarks/fits.py --part all            # ~10 min on one core
     .venv/bin/python benchmarks/fits.py --part selfcons --seeds 0 --budget 3000  # quick look
 """
 
