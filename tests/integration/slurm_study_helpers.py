@@ -76,10 +76,16 @@ def local_cluster_args() -> list[str]:
     ]
 
 
-def snakemake_cmd(*extra: str, profile: bool = True) -> list[str]:
-    cmd = [sys.executable, "-m", "snakemake"]
+def snakemake_cmd(*extra: str, profile: bool = True, targets: tuple[str, ...] = ()) -> list[str]:
+    """snakemake [targets] --profile ... [extra]. Targets come first: the options here
+    take lists (`--default-resources`, `--configfile`) and would swallow them."""
+    cmd = [sys.executable, "-m", "snakemake", *targets]
     if profile:
-        cmd += ["--profile", str(PROFILE), *local_cluster_args()]
+        # --workflow-profile none: without it Snakemake also loads the study's
+        # workflow/profiles/default, and that one wins over --profile (keep-going: false,
+        # latency-wait: 5, cores: 2 would replace the SLURM profile's values)
+        cmd += ["--profile", str(PROFILE), "--workflow-profile", "none",
+                *local_cluster_args()]
     return cmd + list(extra)
 
 

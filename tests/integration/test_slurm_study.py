@@ -263,7 +263,7 @@ def test_failing_fit_is_retried_reported_others_finish(local_run, tmp_path):
         dict(target="notebook", model="lif", current="search"),
     ]
     wcs = [dict(w, dim="full", optimizer="cmaes", seed="2", budget="300") for w in wanted]
-    proc = run_logged(snakemake_cmd(*STUDY, *[fit_path(w) for w in wcs]), work,
+    proc = run_logged(snakemake_cmd(*STUDY, targets=tuple(fit_path(w) for w in wcs)), work,
                       work / "snakemake-fail.log", RUN_TIMEOUT)
     log = proc.stdout + proc.stderr
     assert proc.returncode != 0, "a permanently failing fit must fail the run"

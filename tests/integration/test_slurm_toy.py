@@ -5,6 +5,11 @@ Needs a running cluster:  sudo bash tests/integration/slurm_cluster.sh start
 Every test is skipped (with the reason) when `sinfo` does not show an idle node.
 Run:  .venv/bin/python -m pytest -m slurm tests/integration/test_slurm_toy.py -v
 Each test takes about 1-1.5 minutes (every SLURM job starts its own Snakemake).
+
+Retry of a failing fit, keep-going, and scancel of a running fit are tested on the real
+study in test_slurm_study.py; this file keeps what the study cannot show cheaply:
+threads -> CPUs of a SLURM job, and a job killed without cleanup leaving a half-written
+(non-atomic) output with an incomplete marker that `rerun-incomplete` redoes.
 """
 
 from __future__ import annotations
@@ -14,40 +19,15 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
-from functools import lru_cache
 from pathlib import Path
 
 import pytest
-import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-PROFILE = REPO / "workflow" / "profiles" / "slurm"
+from slurm_study_helpers import cluster_problem, env, job_state, snakemake_cmd, wait_for
+
 TOY = Path(__file__).resolve().parent / "toy"
-PARTITION = os.environ.get("SNNFIT_SLURM_PARTITION", "debug")
 RUN_TIMEOUT = 420  # seconds for one snakemake invocation
-
-
-@lru_cache(maxsize=1)
-def cluster_problem() -> str | None:
-    """None if the local cluster is usable, else why not."""
-    if shutil.which("sinfo") is None:
-        return "SLURM not installed (no sinfo); run tests/integration/slurm_cluster.sh start"
-    try:
-        out = subprocess.run(
-            ["sinfo", "-h", "-N", "-p", PARTITION, "-o", "%t"],
-            capture_output=True, text=True, timeout=15,
-        )
-    except subprocess.TimeoutExpired:
-        return "sinfo timed out; is slurmctld running? (tests/integration/slurm_cluster.sh start)"
-    if out.returncode != 0:
-        return f"sinfo failed ({out.stderr.strip()}); run tests/integration/slurm_cluster.sh start"
-    states = out.stdout.split()
-    if not any(s.rstrip("*") in ("idle", "mix", "mixed") for s in states):
-        return f"no idle node in partition {PARTITION!r} (states: {states})"
-    return None
-
 
 pytestmark = [
     pytest.mark.slurm,
@@ -55,35 +35,10 @@ pytestmark = [
 ]
 
 
-def local_default_resources() -> list[str]:
-    """The profile's default-resources with the partition swapped for the local
-    one. (--default-resources on the command line replaces the profile's whole
-    block, so all entries are passed again.)"""
-    prof = yaml.safe_load((PROFILE / "config.yaml").read_text())
-    res = dict(prof["default-resources"])
-    res["slurm_partition"] = PARTITION
-    res.pop("slurm_account", None)
-    return [f"{k}={v}" for k, v in res.items()]
-
-
-def snakemake_cmd(*extra: str, profile: bool = True) -> list[str]:
-    cmd = [sys.executable, "-m", "snakemake"]
-    if profile:
-        cmd += [
-            "--profile", str(PROFILE),
-            # local cluster has no accounting (no slurmdbd)
-            "--slurm-no-account",
-            "--slurm-status-command", "squeue",
-            "--slurm-init-seconds-before-status-checks", "2",
-            "--default-resources", *local_default_resources(),
-        ]
-    return cmd + list(extra)
-
-
 def run(workdir: Path, *extra: str, profile: bool = True) -> subprocess.CompletedProcess:
     t0 = time.monotonic()
     proc = subprocess.run(
-        snakemake_cmd(*extra, profile=profile), cwd=workdir,
+        snakemake_cmd(*extra, profile=profile), cwd=workdir, env=env(),
         capture_output=True, text=True, timeout=RUN_TIMEOUT,
     )
     took = time.monotonic() - t0
@@ -97,29 +52,6 @@ def job_ids(workdir: Path, unit: str) -> list[str]:
     if not log.exists():
         return []
     return [line.split()[1] for line in log.read_text().splitlines() if line.strip()]
-
-
-def job_state(jobid: str) -> str:
-    out = subprocess.run(["squeue", "-h", "--states=all", "-j", jobid, "-o", "%T"],
-                         capture_output=True, text=True, timeout=15)
-    return out.stdout.strip()
-
-
-def job_fields(jobid: str) -> dict[str, str]:
-    """`scontrol show job` as a dict (finished jobs stay MinJobAge seconds)."""
-    out = subprocess.run(["scontrol", "show", "job", "-o", jobid],
-                         capture_output=True, text=True, timeout=15).stdout
-    return dict(tok.split("=", 1) for tok in out.split() if "=" in tok)
-
-
-def wait_for(pred, timeout: float, what: str, poll: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.fixture
@@ -148,37 +80,13 @@ def test_toy_workflow_runs_on_slurm(toy: Path):
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
-def test_failing_fit_is_retried_then_reported_others_finish(toy: Path):
-    proc = run(toy, "--config", "fail_unit=u1")
-    log = proc.stdout + proc.stderr
-    assert proc.returncode != 0, "a permanently failing fit must fail the run"
-    # retries: 1 -> two SLURM jobs for the failing fit
-    ids = job_ids(toy, "u1")
-    assert len(ids) == 2 and ids[0] != ids[1], ids
-    assert "Error in rule fit" in log
-    # the profile's set-resources for `fit` grow with the attempt
-    # (currently mem_mb 2000 -> 4000, runtime 60 -> 120 min)
-    first, retry = job_fields(ids[0]), job_fields(ids[1])
-    assert first["JobState"] == retry["JobState"] == "FAILED"
-    mem = lambda f: int(f["MinMemoryNode"].rstrip("M"))  # noqa: E731
-    assert mem(retry) > mem(first), (first["MinMemoryNode"], retry["MinMemoryNode"])
-    assert retry["TimeLimit"] > first["TimeLimit"], (first["TimeLimit"], retry["TimeLimit"])
-    assert "u1" in log
-    # keep-going: the independent fits finished
-    for unit in ("u0", "u2"):
-        assert json.loads((toy / f"results/fits/{unit}.json").read_text())["unit"] == unit
-        assert len(job_ids(toy, unit)) == 1
-    assert not (toy / "results/fits/u1.json").exists()
-    assert not (toy / "results/summary.tsv").exists()
-
-
 def _start_slow_run(toy: Path) -> tuple[subprocess.Popen, str]:
     """Start the toy with a slow fit of u0 in the background; return once that
     fit's SLURM job is running and has written half of its output."""
     head_log = open(toy / "head.log", "w")
     head = subprocess.Popen(
         snakemake_cmd("--config", "n_units=1", "slow_unit=u0", "slow_seconds=120"),
-        cwd=toy, stdout=head_log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=toy, env=env(), stdout=head_log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     out = toy / "results/fits/u0.json"
     try:
@@ -190,26 +98,6 @@ def _start_slow_run(toy: Path) -> tuple[subprocess.Popen, str]:
     (jobid,) = job_ids(toy, "u0")
     assert job_state(jobid) == "RUNNING"
     return head, jobid
-
-
-def test_scancelled_fit_is_retried_to_completion(toy: Path):
-    """scancel of a running fit while Snakemake watches: the job ends CANCELLED,
-    the profile's `retries: 1` resubmits it and the run completes."""
-    head, jobid = _start_slow_run(toy)
-    try:
-        subprocess.run(["scancel", jobid], check=True, timeout=15)
-        rc = head.wait(timeout=RUN_TIMEOUT)
-    finally:
-        if head.poll() is None:
-            os.killpg(head.pid, signal.SIGKILL)
-    log = (toy / "head.log").read_text()
-    assert wait_for(lambda: job_state(jobid), 10, "job state") == "CANCELLED"
-    assert rc == 0, log[-4000:]
-    ids = job_ids(toy, "u0")
-    assert len(ids) == 2 and ids[0] == jobid, ids
-    fit = json.loads((toy / "results/fits/u0.json").read_text())
-    assert fit["slurm_job"] == ids[1]
-    assert (toy / "results/report.txt").read_text().startswith("units fitted: 1;")
 
 
 def test_killed_run_and_cancelled_job_rerun_incomplete(toy: Path):
