@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .adam import Adam
+from .adam import PlateauSchedule
 
 #: frozen after the tuning protocol of docs/gradient_fits.md (benchmarks/gradient_fits.py
 #: --part tune; tuning targets and seeds 100+, never the benchmark seeds)
@@ -57,35 +57,12 @@ def run(problem) -> dict:
     k = problem.k
     lr0 = problem.settings.lr or LR
     Z = screen(problem, N_SCREEN, N_STARTS, include_base=True)
-    opt = Adam(Z.shape, lr0)
-    own_best = np.full(N_STARTS, np.inf)
-    best_Z = Z.copy()
-    stall = np.zeros(N_STARTS, int)
-    steps = restarts = decays = 0
+    sched = PlateauSchedule(Z, lr0, PLATEAU, DECAY, LR_MIN)
     while not problem.exhausted:
         loss, g = problem.loss_and_grad(Z)
-        g = np.where(np.isfinite(g), g, 0.0)
-        steps += 1
-        with np.errstate(invalid="ignore"):
-            improved = ~np.isfinite(own_best) | (loss < own_best - 1e-9 * np.abs(own_best))
-        own_best = np.where(improved, loss, own_best)
-        best_Z[improved] = Z[improved]
-        stall = np.where(improved, 0, stall + 1)
-        Z = np.clip(opt.step(Z, g), 0.0, 1.0)
-        plateau = np.flatnonzero(stall >= PLATEAU)
-        if plateau.size:
-            Z[plateau] = best_Z[plateau]
-            opt.lr[plateau] *= DECAY
-            opt.reset(plateau)
-            stall[plateau] = 0
-            decays += plateau.size
-        done = np.flatnonzero(opt.lr < LR_MIN)
+        Z, done = sched.step(Z, loss, np.where(np.isfinite(g), g, 0.0))
+        Z = np.clip(Z, 0.0, 1.0)
         if done.size and not problem.exhausted:
             Z[done] = screen(problem, N_SCREEN, done.size, include_base=False)
-            opt.reset(done)
-            opt.lr[done] = lr0
-            own_best[done] = np.inf
-            stall[done] = 0
-            restarts += done.size
-    return {"steps": steps, "restarts": int(restarts), "decays": int(decays),
-            "n_starts": N_STARTS, "lr": lr0, **settings()}
+            sched.restart(done)
+    return {**sched.info(), "n_starts": N_STARTS, "lr": lr0, **settings()}

@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from .adam import Adam
+from .adam import PlateauSchedule
 
 #: frozen after the tuning protocol of docs/gradient_fits.md
 N_SCREEN = 32
@@ -110,41 +110,17 @@ def run(problem) -> dict:
     layer = _Layer(problem, fe)
     lr0 = s.lr or LR
     W = _screen(problem, layer, N_STARTS)
-    shape = W.shape
-    opt = Adam((N_STARTS, W[0].size), lr0)
-    own_best = np.full(N_STARTS, np.inf)
-    best_W = W.copy()
-    stall = np.zeros(N_STARTS, int)
-    steps = restarts = decays = 0
+    sched = PlateauSchedule(W, lr0, PLATEAU, DECAY, LR_MIN)
     while not problem.exhausted:
         Z, vjp = layer.latents_and_vjp(W)
         loss, gZ = problem.loss_and_grad(Z)
         gW = vjp(np.where(np.isfinite(gZ), gZ, 0.0))
-        gW = np.where(np.isfinite(gW), gW, 0.0)
-        steps += 1
-        with np.errstate(invalid="ignore"):
-            improved = ~np.isfinite(own_best) | (loss < own_best - 1e-9 * np.abs(own_best))
-        own_best = np.where(improved, loss, own_best)
-        best_W[improved] = W[improved]
-        stall = np.where(improved, 0, stall + 1)
-        W = opt.step(W.reshape(N_STARTS, -1), gW.reshape(N_STARTS, -1)).reshape(shape)
-        plateau = np.flatnonzero(stall >= PLATEAU)
-        if plateau.size:
-            W[plateau] = best_W[plateau]
-            opt.lr[plateau] *= DECAY
-            opt.reset(plateau)
-            stall[plateau] = 0
-            decays += plateau.size
-        done = np.flatnonzero(opt.lr < LR_MIN)
+        W, done = sched.step(W, loss, np.where(np.isfinite(gW), gW, 0.0))
         if done.size and not problem.exhausted:
             W[done] = _screen(problem, layer, done.size)
-            opt.reset(done)
-            opt.lr[done] = lr0
-            own_best[done] = np.inf
-            stall[done] = 0
-            restarts += done.size
-    return {"steps": steps, "restarts": int(restarts), "decays": int(decays),
-            "n_starts": N_STARTS, "lr": lr0, "input_steps": fe.T, "input_channels": fe.C,
+            sched.restart(done)
+    return {**sched.info(), "n_starts": N_STARTS, "lr": lr0, "input_steps": fe.T,
+            "input_channels": fe.C,
             "layer_pass_cost": layer.pass_cost, "layer_fe": int(layer.fe_charged),
             "layer_s": float(layer.seconds),
             "mean_layer_rate": float(np.mean(layer.rates)) if layer.rates else None,
