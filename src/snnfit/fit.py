@@ -40,7 +40,7 @@ import numpy as np
 from . import __version__
 from .energy import DEFAULT_WATTS_PER_CORE, EnergyMeter
 from .errors import UserError
-from .loss import DEFAULT_COUNT_PENALTY_MS, batch_loss
+from .loss import DEFAULT_COUNT_PENALTY_MS, batch_loss, fail_loss
 from .models import get_model
 from .protocol import StepProtocol
 from .search import FOUND, SILENT, SPONTANEOUS, search_current
@@ -51,16 +51,14 @@ from .targets import Target, load_target, subset_sweeps
 CURRENT_MODES = ("search", "recorded")
 OPTIMIZERS = ("cmaes", "random", "snn", "direct")
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
-#: base loss of a failed evaluation (ms^2), above any loss of a working set in a 1-3 s sweep
-FAIL_LOSS_MS2 = 1.0e7
+#: a bracket end counts as "a spike crossing the window end" if that spike is this close to it
+END_SPIKE_TOL_MS = 10.0
 
 
-def fail_loss(count_distance, count_penalty_ms: float = DEFAULT_COUNT_PENALTY_MS):
-    """Finite penalty of failed evaluations (blow-up, spontaneous, silent or infeasible search):
-    ``FAIL_LOSS_MS2 + lambda * d`` with ``d >= 1`` the count distance to the target, so that
-    failures still rank by how close they came; never NaN, never an exception."""
-    d = np.maximum(np.asarray(count_distance, dtype=np.float64), 1.0)
-    return FAIL_LOSS_MS2 + count_penalty_ms ** 2 * d
+def _search_fail_distance(sr, n_step: int) -> np.ndarray:
+    """Count distance of failed current searches: spontaneous sets are ``n + 1`` away, the
+    others ``|count at the failing point - n|`` (used by :func:`fail_loss`)."""
+    return np.where(sr.status == SPONTANEOUS, n_step + 1, np.abs(sr.n_spikes - n_step))
 
 
 @dataclass
@@ -229,8 +227,7 @@ class FitProblem:
         amps = np.full(B, np.nan)
         ok = sr.status == FOUND
         # failures: count distance to the target count
-        dist = np.where(sr.status == SPONTANEOUS, sw.n_step + 1,
-                        np.abs(sr.n_spikes - sw.n_step))
+        dist = _search_fail_distance(sr, sw.n_step)
         loss[~ok] = fail_loss(dist[~ok], s.count_penalty_ms)
         if ok.any():
             idx = np.flatnonzero(ok)
@@ -275,6 +272,115 @@ class FitProblem:
             f1n = np.where(left, fn, f2)
             x1, x2, f1, f2 = x1n, x2n, f1n, f2n
         return best_l, best_a
+
+    # ------------------------------------------------------------------ gradients
+    def loss_and_grad(self, Z: np.ndarray):
+        """Loss and ``dloss/dZ`` of reduced coordinates (the gradient optimisers' objective).
+
+        Recorded current: the exact gradient of the loss of the ``resolved`` map (time term) plus
+        the count surrogate of :mod:`snnfit.loss`, through the space's Jacobian. Searched current:
+        the amplitude is the loss-minimising one inside the bracket ``[I_n, I_{n+1})`` (the same
+        golden-section search as the other optimisers); at an interior optimum ``dL/dI = 0``, so
+        the gradient with respect to the parameters needs no derivative of the search. At a
+        bracket end (the optimum within 5 % of the bracket width from an end, which is common:
+        the loss often falls monotonically toward an end) the end moves with the parameters and
+        the total derivative ``dL/dp + dL/dI * dI_e/dp`` is used. The end ``I_e`` is where a spike
+        crosses the end of the step window (the n-th spike at ``I_n``, the (n+1)-th at
+        ``I_{n+1}``), so by the implicit function theorem ``dI_e/dp = -(dT/dp) / (dT/dI)`` for that
+        spike, from one extra sensitivity pass at the end (just above ``I_{n+1}`` for the upper
+        end). Where the end is instead the birth of a new spike inside the window (a tangency of
+        the voltage with the cut: the spike appears mid-step, so no spike time defines the end),
+        no end derivative is used. A set whose search fails gets
+        the failure penalty and, as a surrogate, the gradient of the loss at the top of the
+        range (silent: the count surrogate asks for more spikes) or at amplitude 0 (spontaneous:
+        fewer spikes), which moves the parameters toward the target count.
+        Costs: a sensitivity pass is charged :data:`snnfit.grad.SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL`
+        forward-equivalents per set and sweep.
+        """
+        from . import grad
+
+        s = self.settings
+        Z = np.clip(np.atleast_2d(np.asarray(Z, dtype=np.float64)), 0.0, 1.0)
+        P = self.space.to_params(Z)
+        J = self.space.jacobian(Z)
+        B = P.shape[0]
+        n_sw = len(self.sweeps)
+        amps = np.zeros((B, n_sw))
+        extra = np.zeros(B)
+        edge_terms = []
+        if s.current == "recorded":
+            for j, sw in enumerate(self.sweeps):
+                amps[:, j] = sw.amplitude_pA
+        else:
+            for j, sw in enumerate(self.sweeps):
+                sr = search_current(self.model, P, sw.n_step, sw.protocol, s.scheme,
+                                    s.max_amplitude_pA, threads=s.threads)
+                self.charge(sr.n_simulations)
+                ok = sr.status == FOUND
+                top = float(s.max_amplitude_pA or get_model(self.model).spec.max_amplitude_pA)
+                a = np.where(sr.status == SILENT, top, 0.0)
+                if ok.any():
+                    idx = np.flatnonzero(ok)
+                    lo, hi = sr.bracket_pA[idx, 0].copy(), sr.bracket_pA[idx, 1].copy()
+                    _, best_a = self._golden(P[idx], lo.copy(), hi.copy(), sw)
+                    a[idx] = best_a
+                    edge_terms.append((j, idx, lo, hi, best_a))
+                dist = _search_fail_distance(sr, sw.n_step)
+                extra += np.where(ok, 0.0, fail_loss(dist, s.count_penalty_ms)) / n_sw
+                amps[:, j] = a
+        loss, gP, gA = grad.loss_and_grad(self.model, P, amps,
+                                          [sw.protocol for sw in self.sweeps],
+                                          [sw.times for sw in self.sweeps],
+                                          s.count_penalty_ms, threads=s.threads)
+        self.charge(B * n_sw * grad.SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL[self.model])
+        for j, idx, lo, hi, best_a in edge_terms:
+            gP[idx] += gA[idx, j][:, None] * self._bracket_end_derivative(P[idx], j, lo, hi,
+                                                                      best_a)
+        self.evaluations += B
+        loss = np.asarray(loss, dtype=np.float64) + extra
+        gZ = np.einsum("bp,bpk->bk", gP, J)
+        self.record(Z, loss, amps)
+        return loss, gZ
+
+
+
+
+    def _bracket_end_derivative(self, P, j, lo, hi, best_a, edge_frac=0.05):
+        """``dI_e/dp`` (B, n_params) for rows whose best amplitude sits at a bracket end, else 0.
+
+        ``I_e`` is defined by a spike crossing the end of the step window; implicit function
+        theorem on that spike time ``T(p, I) = t_end``. Charged as sensitivity passes.
+        """
+        from . import grad
+
+        sw = self.sweeps[j]
+        B, n_p = P.shape
+        out = np.zeros((B, n_p))
+        width = np.maximum(hi - lo, 1e-12)
+        at_lo = (best_a - lo) <= edge_frac * width
+        at_hi = ~at_lo & ((hi - best_a) <= edge_frac * width)
+        t_on = sw.protocol.delay_ms
+        for rows, amp, k_extra in ((np.flatnonzero(at_lo), lo, 0),
+                                   (np.flatnonzero(at_hi), hi + np.maximum(1.0, 0.01 * hi), 1)):
+            if rows.size == 0:
+                continue
+            times, counts, n_in, status, jac = grad.spike_times_and_jacobian(
+                self.model, P[rows], amp[rows], sw.protocol, self.settings.threads,
+                max_spikes=sw.times.size + 8)
+            self.charge(rows.size * grad.SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL[self.model])
+            pre = np.sum(np.nan_to_num(times, nan=np.inf) < t_on, axis=1)
+            spike = pre + sw.n_step - 1 + k_extra  # index of the spike defining the end
+            for r_i, row in enumerate(rows):
+                sp = int(spike[r_i])
+                if n_in[r_i] != sw.n_step + k_extra or sp < 0 or sp >= jac.shape[1]:
+                    continue  # not the expected crossing: no end derivative (kept at 0)
+                if abs(times[r_i, sp] - sw.protocol.stim_end_ms) > END_SPIKE_TOL_MS:
+                    continue  # the end is a spike birth inside the window, not a crossing of
+                    # the window end: no implicit derivative (kept at 0)
+                dTdI = jac[r_i, sp, n_p]
+                if dTdI != 0.0 and np.isfinite(dTdI):
+                    out[row] = -jac[r_i, sp, :n_p] / dTdI
+        return out
 
     # ------------------------------------------------------------------ bookkeeping
     def record(self, Z: np.ndarray, losses: np.ndarray, amps: np.ndarray) -> None:
@@ -491,119 +597,3 @@ def run_fit(target_path: str, settings: FitSettings) -> dict:
     }
 
 
-# ---------------------------------------------------------------------- gradients
-
-
-def _loss_and_grad(problem: FitProblem, Z: np.ndarray):
-    """Loss and ``dloss/dZ`` of reduced coordinates (the gradient optimisers' objective).
-
-    Recorded current: the exact gradient of the loss of the ``resolved`` map (time term) plus
-    the count surrogate of :mod:`snnfit.loss`, through the space's Jacobian. Searched current:
-    the amplitude is the loss-minimising one inside the bracket ``[I_n, I_{n+1})`` (the same
-    golden-section search as the other optimisers); at an interior optimum ``dL/dI = 0``, so
-    the gradient with respect to the parameters needs no derivative of the search. At a
-    bracket end (the optimum within 5 % of the bracket width from an end, which is common:
-    the loss often falls monotonically toward an end) the end moves with the parameters and
-    the total derivative ``dL/dp + dL/dI * dI_e/dp`` is used. The end ``I_e`` is where a spike
-    crosses the end of the step window (the n-th spike at ``I_n``, the (n+1)-th at
-    ``I_{n+1}``), so by the implicit function theorem ``dI_e/dp = -(dT/dp) / (dT/dI)`` for that
-    spike, from one extra sensitivity pass at the end (just above ``I_{n+1}`` for the upper
-    end). Where the end is instead the birth of a new spike inside the window (a tangency of
-    the voltage with the cut: the spike appears mid-step, so no spike time defines the end),
-    no end derivative is used. A set whose search fails gets
-    the failure penalty and, as a surrogate, the gradient of the loss at the top of the
-    range (silent: the count surrogate asks for more spikes) or at amplitude 0 (spontaneous:
-    fewer spikes), which moves the parameters toward the target count.
-    Costs: a sensitivity pass is charged :data:`snnfit.grad.SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL`
-    forward-equivalents per set and sweep.
-    """
-    from . import grad
-
-    s = problem.settings
-    Z = np.clip(np.atleast_2d(np.asarray(Z, dtype=np.float64)), 0.0, 1.0)
-    P = problem.space.to_params(Z)
-    J = problem.space.jacobian(Z)
-    B = P.shape[0]
-    n_sw = len(problem.sweeps)
-    amps = np.zeros((B, n_sw))
-    extra = np.zeros(B)
-    edge_terms = []
-    if s.current == "recorded":
-        for j, sw in enumerate(problem.sweeps):
-            amps[:, j] = sw.amplitude_pA
-    else:
-        for j, sw in enumerate(problem.sweeps):
-            sr = search_current(problem.model, P, sw.n_step, sw.protocol, s.scheme,
-                                s.max_amplitude_pA, threads=s.threads)
-            problem.charge(sr.n_simulations)
-            ok = sr.status == FOUND
-            top = float(s.max_amplitude_pA or get_model(problem.model).spec.max_amplitude_pA)
-            a = np.where(sr.status == SILENT, top, 0.0)
-            if ok.any():
-                idx = np.flatnonzero(ok)
-                lo, hi = sr.bracket_pA[idx, 0].copy(), sr.bracket_pA[idx, 1].copy()
-                _, best_a = problem._golden(P[idx], lo.copy(), hi.copy(), sw)
-                a[idx] = best_a
-                edge_terms.append((j, idx, lo, hi, best_a))
-            dist = np.where(sr.status == SPONTANEOUS, sw.n_step + 1,
-                            np.abs(sr.n_spikes - sw.n_step))
-            extra += np.where(ok, 0.0, fail_loss(dist, s.count_penalty_ms)) / n_sw
-            amps[:, j] = a
-    loss, gP, gA = grad.loss_and_grad(problem.model, P, amps,
-                                      [sw.protocol for sw in problem.sweeps],
-                                      [sw.times for sw in problem.sweeps],
-                                      s.count_penalty_ms, threads=s.threads)
-    problem.charge(B * n_sw * grad.SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL[problem.model])
-    for j, idx, lo, hi, best_a in edge_terms:
-        gP[idx] += gA[idx, j][:, None] * _bracket_end_derivative(problem, P[idx], j, lo, hi,
-                                                                  best_a)
-    problem.evaluations += B
-    loss = np.asarray(loss, dtype=np.float64) + extra
-    gZ = np.einsum("bp,bpk->bk", gP, J)
-    problem.record(Z, loss, amps)
-    return loss, gZ
-
-
-#: a bracket end counts as "a spike crossing the window end" if that spike is this close to it
-END_SPIKE_TOL_MS = 10.0
-
-
-def _bracket_end_derivative(problem: FitProblem, P, j, lo, hi, best_a, edge_frac=0.05):
-    """``dI_e/dp`` (B, n_params) for rows whose best amplitude sits at a bracket end, else 0.
-
-    ``I_e`` is defined by a spike crossing the end of the step window; implicit function
-    theorem on that spike time ``T(p, I) = t_end``. Charged as sensitivity passes.
-    """
-    from . import grad
-
-    sw = problem.sweeps[j]
-    B, n_p = P.shape
-    out = np.zeros((B, n_p))
-    width = np.maximum(hi - lo, 1e-12)
-    at_lo = (best_a - lo) <= edge_frac * width
-    at_hi = ~at_lo & ((hi - best_a) <= edge_frac * width)
-    t_on = sw.protocol.delay_ms
-    for rows, amp, k_extra in ((np.flatnonzero(at_lo), lo, 0),
-                               (np.flatnonzero(at_hi), hi + np.maximum(1.0, 0.01 * hi), 1)):
-        if rows.size == 0:
-            continue
-        times, counts, n_in, status, jac = grad.spike_times_and_jacobian(
-            problem.model, P[rows], amp[rows], sw.protocol, problem.settings.threads,
-            max_spikes=sw.times.size + 8)
-        problem.charge(rows.size * grad.SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL[problem.model])
-        pre = np.sum(np.nan_to_num(times, nan=np.inf) < t_on, axis=1)
-        spike = pre + sw.n_step - 1 + k_extra  # index of the spike defining the end
-        for r_i, row in enumerate(rows):
-            sp = int(spike[r_i])
-            if n_in[r_i] != sw.n_step + k_extra or sp < 0 or sp >= jac.shape[1]:
-                continue  # not the expected crossing: no end derivative (kept at 0)
-            if abs(times[r_i, sp] - sw.protocol.stim_end_ms) > END_SPIKE_TOL_MS:
-                continue  # the end is a spike birth inside the window, not a crossing of
-                # the window end: no implicit derivative (kept at 0)
-            dTdI = jac[r_i, sp, n_p]
-            if dTdI != 0.0 and np.isfinite(dTdI):
-                out[row] = -jac[r_i, sp, :n_p] / dTdI
-    return out
-
-
-FitProblem.loss_and_grad = _loss_and_grad

@@ -135,3 +135,15 @@ def batch_loss_grad(times, counts, targets, count_penalty_ms: float = DEFAULT_CO
                     isi = float(count_penalty_ms)
                 g[b, s, last] += lam * np.sign(n_t - n_m[b]) / isi / n_sw
     return loss / n_sw, g
+
+
+#: base loss of a failed evaluation (ms^2), above any loss of a working set in a 1-3 s sweep
+FAIL_LOSS_MS2 = 1.0e7
+
+
+def fail_loss(count_distance, count_penalty_ms: float = DEFAULT_COUNT_PENALTY_MS):
+    """Finite penalty of failed evaluations (blow-up, spontaneous, silent or infeasible search):
+    ``FAIL_LOSS_MS2 + lambda * d`` with ``d >= 1`` the count distance to the target, so that
+    failures still rank by how close they came; never NaN, never an exception."""
+    d = np.maximum(np.asarray(count_distance, dtype=np.float64), 1.0)
+    return FAIL_LOSS_MS2 + count_penalty_ms ** 2 * d
