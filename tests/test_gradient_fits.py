@@ -15,25 +15,31 @@ from test_fit import FIT_KEYS, HISTORY_KEYS
 
 
 @pytest.fixture(scope="module")
-def targets(tmp_path_factory, ca1_dir):
+def targets(tmp_path_factory):
+    """Preset and fixed-times targets always; the CA1 recording only where ../shared is."""
+    from conftest import CA1
+
     d = tmp_path_factory.mktemp("targets")
     out = {}
     write_target(d / "preset.json", preset_target("naud2008:adapting", scheme="resolved"))
     out["preset"] = (d / "preset.json", "recorded")
     write_target(d / "times.json", times_target([100, 300, 500, 700], 1000.0))
     out["times"] = (d / "times.json", "search")
-    import csv
+    if (CA1 / "spikes.csv").exists():
+        import csv
 
-    with open(ca1_dir / "spikes.csv") as fh:
-        cell = next(csv.DictReader(fh))["cell_id"]
-    write_target(d / "cell.json", recording_target(ca1_dir / "spikes.csv", cell))
-    out["recording"] = (d / "cell.json", "recorded")
+        with open(CA1 / "spikes.csv") as fh:
+            cell = next(csv.DictReader(fh))["cell_id"]
+        write_target(d / "cell.json", recording_target(CA1 / "spikes.csv", cell))
+        out["recording"] = (d / "cell.json", "recorded")
     return out
 
 
 @pytest.mark.parametrize("optimizer", ["direct", "snn"])
 @pytest.mark.parametrize("kind", ["preset", "times", "recording"])
 def test_gradient_optimizers_every_target_kind(targets, optimizer, kind):
+    if kind not in targets:
+        pytest.skip("CA1 recordings not found (../shared absent)")
     path, current = targets[kind]
     budget = 400 if current == "recorded" else 700
     rec = run_fit(str(path), FitSettings(model="adex", optimizer=optimizer, current=current,
