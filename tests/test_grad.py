@@ -36,25 +36,26 @@ def preset_batch(names):
     return model, P, A
 
 
-def random_firing_sets(model, n_sets, seed, lo_spikes=3, hi_spikes=60):
+def random_firing_sets(model, n_sets, seed, lo_spikes=3, hi_spikes=60, scheme="resolved"):
     """Sets drawn uniformly from the spec box (amplitude uniform in [50, 1000] pA) that fire
-    lo..hi spikes with status ok under the resolved scheme."""
+    lo..hi spikes with status ok under the scheme."""
     spec = get_spec(model)
     rng = np.random.default_rng(seed)
     lo, hi = spec.lower(), spec.upper()
     P = lo + rng.uniform(size=(600, len(lo))) * (hi - lo)
     A = rng.uniform(50.0, 1000.0, 600)
-    r = simulate_batch(model, P, A, PROT, "resolved", threads=1, max_spikes=S)
+    r = simulate_batch(model, P, A, PROT, scheme, threads=1, max_spikes=S)
     ok = (r.status == 0) & (r.counts >= lo_spikes) & (r.counts <= hi_spikes)
     idx = np.flatnonzero(ok)[:n_sets]
     assert len(idx) == n_sets, f"only {len(idx)} firing sets for {model}"
     return P[idx], A[idx]
 
 
-def fd_check(model, P, A, prot=PROT):
+def fd_check(model, P, A, prot=PROT, scheme="resolved", ulps=64.0):
     """(n_checked, n_excluded, worst violation ratio, failures) for every (set, spike, column)."""
     B, n_p = P.shape
-    t, c, _, st, J = spike_times_and_jacobian(model, P, A, prot, threads=1, max_spikes=S)
+    t, c, _, st, J = spike_times_and_jacobian(model, P, A, prot, threads=1, max_spikes=S,
+                                              scheme=scheme)
     X = np.concatenate([P, A[:, None]], axis=1)
     h = 1e-8 * np.maximum(1.0, np.abs(X))
     rows = []
@@ -65,7 +66,7 @@ def fd_check(model, P, A, prot=PROT):
                 x[p] += f * h[b, p]
                 rows.append(x)
     R = np.array(rows)
-    r = simulate_batch(model, R[:, :n_p], R[:, n_p], prot, "resolved", threads=1,
+    r = simulate_batch(model, R[:, :n_p], R[:, n_p], prot, scheme, threads=1,
                        max_spikes=S, check=False)
     tt = r.times.reshape(B, n_p + 1, 4, S)
     cc = r.counts.reshape(B, n_p + 1, 4)
@@ -84,7 +85,7 @@ def fd_check(model, P, A, prot=PROT):
             # 64 ulps of the spike time over 2h (the map accumulates ~10 ulps of rounding, and
             # Richardson amplifies it ~3x): below that the difference quotient is
             # round-off (at T ~ 1000 ms, h ~ 1e-6: ~5e-6 ms per unit), not the derivative
-            noise = 64.0 * np.spacing(np.abs(t[b, :n])) / (2 * h[b, p])
+            noise = ulps * np.spacing(np.abs(t[b, :n])) / (2 * h[b, p])
             kink = (np.abs(fd1 - fd2) > tol) | (tol < noise)
             excluded += int(kink.sum())
             g = J[b, :n, p]
@@ -100,8 +101,8 @@ def fd_check(model, P, A, prot=PROT):
     return checked, excluded, worst, fails
 
 
-def assert_fd(model, P, A, prot=PROT, max_excluded=0.2):
-    checked, excluded, worst, fails = fd_check(model, P, A, prot)
+def assert_fd(model, P, A, prot=PROT, max_excluded=0.2, scheme="resolved", ulps=64.0):
+    checked, excluded, worst, fails = fd_check(model, P, A, prot, scheme, ulps)
     total = checked + excluded
     assert total > 0
     assert not fails, f"{len(fails)} of {checked} pairs outside tolerance, e.g. {fails[:3]}"

@@ -93,8 +93,9 @@ class FitSettings:
         if self.optimizer not in OPTIMIZERS:
             raise UserError(f"--optimizer: expected one of {', '.join(OPTIMIZERS)}, "
                             f"got {self.optimizer!r}")
-        if self.scheme not in ("euler", "resolved"):
-            raise UserError(f"--scheme: expected euler or resolved, got {self.scheme!r}")
+        if self.scheme not in ("euler", "resolved", "resolved2"):
+            raise UserError("--scheme: expected euler, resolved or resolved2, got "
+                            f"{self.scheme!r}")
         if self.budget < 1:
             raise UserError(f"--budget: must be >= 1, got {self.budget}")
         if self.seed < 0:
@@ -331,7 +332,8 @@ class FitProblem:
         loss, gP, gA = grad.loss_and_grad(self.model, P, amps,
                                           [sw.protocol for sw in self.sweeps],
                                           [sw.times for sw in self.sweeps],
-                                          s.count_penalty_ms, threads=s.threads)
+                                          s.count_penalty_ms, threads=s.threads,
+                                          scheme=_grad_scheme(s.scheme))
         self.charge(B * n_sw * grad.SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL[self.model])
         for j, idx, lo, hi, best_a in edge_terms:
             gP[idx] += gA[idx, j][:, None] * self._bracket_end_derivative(P[idx], j, lo, hi,
@@ -366,7 +368,7 @@ class FitProblem:
                 continue
             times, counts, n_in, status, jac = grad.spike_times_and_jacobian(
                 self.model, P[rows], amp[rows], sw.protocol, self.settings.threads,
-                max_spikes=sw.times.size + 8)
+                max_spikes=sw.times.size + 8, scheme=_grad_scheme(self.settings.scheme))
             self.charge(rows.size * grad.SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL[self.model])
             pre = np.sum(np.nan_to_num(times, nan=np.inf) < t_on, axis=1)
             spike = pre + sw.n_step - 1 + k_extra  # index of the spike defining the end
@@ -429,6 +431,12 @@ class FitProblem:
 # ---------------------------------------------------------------------- driver
 
 
+def _grad_scheme(scheme: str) -> str:
+    """The map whose exact gradients the gradient optimisers use: the fit's own, ``resolved``
+    under ``euler`` (Euler's spike times are pinned to the grid: derivative 0 almost everywhere)."""
+    return "resolved2" if scheme == "resolved2" else "resolved"
+
+
 def _warm_up(model: str, scheme: str, threads: int, optimizer: str = "cmaes") -> None:
     """Compile (or load from numba's cache) the kernels, and import torch/Norse for the
     gradient optimisers, before the meter starts (compilation is not part of a fit's cost)."""
@@ -439,7 +447,8 @@ def _warm_up(model: str, scheme: str, threads: int, optimizer: str = "cmaes") ->
     if optimizer in ("snn", "direct"):
         from . import grad
 
-        grad.spike_times_and_jacobian(model, P, np.array([100.0]), proto, threads, max_spikes=2)
+        grad.spike_times_and_jacobian(model, P, np.array([100.0]), proto, threads, max_spikes=2,
+                                      scheme=_grad_scheme(scheme))
     if optimizer == "snn":
         import norse.torch  # noqa: F401  (slow first import)
     if optimizer == "cmaes":

@@ -43,6 +43,11 @@ _SENS = {
     mod.MODEL.name: (mod._sens_kernel, mod.initial_state_sensitivity)
     for mod in (adex, izhikevich, lif) if hasattr(mod, "_sens_kernel")
 }
+#: sensitivity kernels of the ``resolved2`` scheme (LIF: its resolved map, see models.kernel_for)
+_SENS2 = {
+    "adex": (adex._sens_kernel_r2, adex.initial_state_sensitivity),
+    "lif": (lif._sens_kernel, lif.initial_state_sensitivity),
+}
 
 
 def spike_times_and_jacobian(
@@ -53,8 +58,11 @@ def spike_times_and_jacobian(
     threads: int | None = 1,
     max_spikes: int = DEFAULT_MAX_SPIKES,
     check: bool = True,
+    scheme: str = "resolved",
 ):
     """Spike times of the ``resolved`` scheme and their derivatives for ``B`` parameter sets.
+
+    ``scheme="resolved2"``: the same for the ``resolved2`` map (AdEx; LIF's is its resolved map).
 
     ``P`` is ``(B, n_params)`` in spec order, ``amplitudes`` ``(B,)`` or a scalar (pA).
     Returns ``(times, counts, n_in_step, status, jac)``: ``times (B, max_spikes)`` ms, NaN
@@ -67,9 +75,17 @@ def spike_times_and_jacobian(
     step boundary) the value is the one-sided derivative of the branch taken.
     """
     m = get_model(model)
-    if model not in _SENS:
-        raise UserError(f"model: no sensitivity kernel for {model!r}")
-    kern, init_sens = _SENS[model]
+    if scheme == "resolved2":
+        if model not in _SENS2:
+            raise UserError(f"scheme: resolved2 is not available for {model} "
+                            "(available: resolved)")
+        kern, init_sens = _SENS2[model]
+    elif scheme == "resolved":
+        if model not in _SENS:
+            raise UserError(f"model: no sensitivity kernel for {model!r}")
+        kern, init_sens = _SENS[model]
+    else:
+        raise UserError(f"scheme: exact gradients need resolved or resolved2, got {scheme!r}")
     P = np.ascontiguousarray(P, dtype=np.float64)
     n_p = len(m.spec.params)
     if P.ndim != 2 or P.shape[1] != n_p:
@@ -111,6 +127,7 @@ def loss_and_grad(
     count_surrogate: bool = True,
     threads: int | None = 1,
     max_spikes: int | None = None,
+    scheme: str = "resolved",
 ):
     """The fit loss (:mod:`snnfit.loss`, ms^2) and its gradient for ``B`` parameter sets.
 
@@ -146,7 +163,8 @@ def loss_and_grad(
     jacs = []
     for s in range(n_sw):
         t, c, _, _, J = spike_times_and_jacobian(model, P2, amps[:, s], protocols[s],
-                                                 threads=threads, max_spikes=smax)
+                                                 threads=threads, max_spikes=smax,
+                                                 scheme=scheme)
         times[:, s] = np.nan_to_num(t, nan=0.0)
         counts[:, s] = c
         jacs.append(J)
@@ -236,7 +254,7 @@ def prediction_errors(model: str, params: np.ndarray, amplitude_pA: float,
     batched simulation. Perturbations that change the spike count are skipped (counted). Per
     spike: ``|J_sp d - (T_s(p + d) - T_s(p))| / max(|T_s(p + d) - T_s(p)|, floor_ms)``.
 
-    ``scheme="resolved"`` uses the exact Jacobian of the resolved map. ``scheme="euler"``
+    ``scheme="resolved"`` (``"resolved2"``) uses the exact Jacobian of that map. ``scheme="euler"``
     documents why not Euler: the shift is Euler's own (spike times pinned to the grid, cut at
     ``Vpeak`` as in the papers), predicted by the resolved Jacobian (Euler's own derivative is 0
     almost everywhere); the first ``min`` of the two counts are compared.
@@ -251,7 +269,9 @@ def prediction_errors(model: str, params: np.ndarray, amplitude_pA: float,
     idx = [j for j, name in enumerate(spec.names) if not (model == "adex" and name == "Vpeak")]
     d = rel_step * np.maximum(np.abs(p0), 0.01 * (hi - lo))
     t, c, _, _, J = spike_times_and_jacobian(model, p0[None], amplitude_pA, protocol,
-                                             max_spikes=protocol.n_steps + 1)
+                                             max_spikes=protocol.n_steps + 1,
+                                             scheme="resolved2" if scheme == "resolved2"
+                                             else "resolved")
     n = int(c[0])
     Pp = np.repeat(p0[None], len(idx) + 1, axis=0)
     for r, j in enumerate(idx):

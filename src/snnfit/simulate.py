@@ -9,7 +9,7 @@ import numba
 import numpy as np
 
 from .errors import UserError
-from .models import check_scheme, get_model
+from .models import check_scheme, get_model, kernel_for
 from .models.base import STATUS_BLOWUP, STATUS_NAMES, STATUS_OK, STATUS_SPONTANEOUS
 from .protocol import StepProtocol
 
@@ -97,7 +97,7 @@ def simulate_batch(
         check_params_matrix(model, P)
         if not np.all(np.isfinite(amps)):
             raise UserError("amplitude_pA: expected finite numbers")
-    resolved = check_scheme(scheme)
+    kernel, resolved = kernel_for(m, check_scheme(scheme))
     set_threads(threads)
     x0, y0, spont = m.initial_state(P, float(protocol.holding_pA))
     times = np.full((B, max_spikes), np.nan)
@@ -111,7 +111,7 @@ def simulate_batch(
     else:
         tx = np.empty((1, 1))
         ty = np.empty((1, 1))
-    m.kernel(P, amps, np.ascontiguousarray(x0), np.ascontiguousarray(y0), resolved,
+    kernel(P, amps, np.ascontiguousarray(x0), np.ascontiguousarray(y0), resolved,
              float(protocol.dt_ms), n, protocol.step_on, protocol.step_off,
              float(protocol.holding_pA), float(protocol.delay_ms), float(protocol.stim_end_ms),
              times, counts, n_win, status, tx, ty, record)

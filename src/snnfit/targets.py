@@ -50,7 +50,7 @@ from .protocol import StepProtocol
 
 SCHEMA_VERSION = 1
 KINDS = ("preset", "prior", "times", "recording")
-SCHEMES = ("euler", "resolved")
+SCHEMES = ("euler", "resolved", "resolved2")
 
 #: a prior draw is kept if it fires this many spikes (inclusive) in the sweep ...
 PRIOR_MIN_SPIKES = 3

@@ -29,7 +29,7 @@ def add_parser(sub) -> None:
     p.add_argument("--current", default="search",
                    help="search (default): the amplitude is searched per evaluation; "
                         "recorded: each sweep's own amplitude")
-    p.add_argument("--scheme", default="resolved", help="resolved (default) or euler")
+    p.add_argument("--scheme", default="resolved", help="resolved (default), resolved2 or euler")
     p.add_argument("--threads", type=threads_arg, default=1, help="numba/torch threads")
     p.add_argument("--watts-per-core", default=None,
                    help="energy estimate where RAPL is unreadable (W per busy core)")

@@ -33,7 +33,7 @@ def add_parser(subparsers) -> None:
     src.add_argument("--recording", metavar="SPIKES_CSV", help="long-format spike CSV "
                      "(cell_id, sweep, amplitude_pA, stim_start_ms, stim_end_ms, "
                      "spike_time_ms); sweeps.csv beside it is used if present")
-    p.add_argument("--scheme", choices=("euler", "resolved"), default=None,
+    p.add_argument("--scheme", choices=("euler", "resolved", "resolved2"), default=None,
                    help="integration scheme for --preset (default euler) or --prior "
                    "(default resolved)")
     p.add_argument("--seed", type=int, default=None, help="seed for --prior")

@@ -14,7 +14,7 @@ def add_parser(sub) -> None:
     add_params_args(p, required_model=False)
     p.add_argument("--n-spikes", required=True, help="target spike count in the step window")
     add_protocol_args(p)
-    p.add_argument("--scheme", default="euler", help="euler (default) or resolved")
+    p.add_argument("--scheme", default="euler", help="euler (default), resolved or resolved2")
     p.add_argument("--max-amplitude", help="top of the searched range, pA (default per model)")
     p.add_argument("--threads", type=threads_arg, default=1, help="numba threads (default 1)")
     p.set_defaults(func=run)

@@ -13,7 +13,7 @@ def add_parser(sub) -> None:
     add_params_args(p, required_model=False)
     p.add_argument("--amplitude", help="step amplitude, pA (default: the preset's)")
     add_protocol_args(p)
-    p.add_argument("--scheme", default="euler", help="euler (default) or resolved")
+    p.add_argument("--scheme", default="euler", help="euler (default), resolved or resolved2")
     p.add_argument("--trace", metavar="FILE.csv", help="write the state trace to this CSV")
     p.add_argument("--fit", metavar="FIT.json", help="replay a fit (its params, amplitudes, "
                    "protocols and scheme); prints one entry per sweep")

@@ -46,6 +46,22 @@ def resolve_preset(name: str, model: str | None = None) -> tuple[str, Preset]:
     return mname, preset
 
 
+def kernel_for(model: Model, code: int):
+    """``(kernel, scheme code to pass)`` of scheme ``code`` for ``model`` (UserError if none).
+
+    LIF has no upswing (a threshold crossing of a slow trajectory): its ``resolved2`` is its
+    ``resolved`` map. Izhikevich has no ``resolved2`` kernel yet.
+    """
+    if code != SCHEMES["resolved2"]:
+        return model.kernel, code
+    if model.kernel_resolved2 is not None:
+        return model.kernel_resolved2, code
+    if model.name == "lif":
+        return model.kernel, SCHEMES["resolved"]
+    raise UserError(f"scheme: resolved2 is not available for {model.name} "
+                    "(available: euler, resolved)")
+
+
 def check_scheme(scheme: str) -> int:
     try:
         return SCHEMES[scheme]
@@ -56,4 +72,4 @@ def check_scheme(scheme: str) -> int:
 
 
 __all__ = ["MODELS", "Model", "get_model", "get_spec", "resolve_preset", "all_presets",
-           "check_scheme", "SCHEMES", "STATUS_NAMES"]
+           "check_scheme", "kernel_for", "SCHEMES", "STATUS_NAMES"]

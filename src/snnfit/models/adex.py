@@ -410,6 +410,475 @@ def _sens_kernel(P, amp, V0, w0, sV0, sw0, dt, n_steps, k_on, k_off, holding, t_
                 status[lo + j] = STATUS_BLOWUP
 
 
+# ---------------------------------------------------------------------------------------------
+# Scheme ``resolved2``: the upswing from VT + KAPPA DeltaT to the cut by quadrature
+# ---------------------------------------------------------------------------------------------
+
+#: switch level of ``resolved2`` in units of DeltaT above VT (the exponential's e^2 = 7.4 times
+#: the leak scale there; see docs/gradients.md for the choice, measured over 1, 2, 3, 5)
+R2_KAPPA = 2.0
+#: Gauss-Legendre nodes and weights on [-1, 1] for the upswing quadrature
+R2_NODES, R2_WEIGHTS = np.polynomial.legendre.leggauss(8)
+
+
+@njit(cache=True, parallel=True)
+def _kernel_r2(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_win0, t_win1,
+               times, counts, n_win, status, trace_x, trace_y, record):
+    r"""Forward kernel of the ``resolved2`` scheme (same signature as :func:`_kernel`).
+
+    Forward Euler at ``dt`` below the switch level ``Vs = VT + R2_KAPPA DeltaT``. In the step
+    whose Euler update reaches ``Vs`` the crossing is interpolated linearly (``theta``, state
+    ``(Vs, w_s)``; if V already starts at or above ``Vs``, ``theta = 0`` and the state is the
+    step's start). If ``f = dV/dt > 0`` there, the rest of the upswing is integrated in V,
+    not in t: with ``w`` and ``I`` held at their crossing values, ``V`` increases monotonically
+    (``f`` grows with V above VT), so
+
+    .. math::
+
+        \tau = \int_{V_s}^{V_T + 5\Delta_T} \frac{dV}{f(V, w_s)}, \qquad
+        \Delta w = \int_{V_s}^{V_T + 5\Delta_T} \frac{a (V - E_L) - w_s}{\tau_w f(V, w_s)} dV
+
+    by 8-point Gauss-Legendre quadrature in ``x = (V - VT)/DeltaT`` on ``[x_s, 5]``. The spike
+    is at ``t_s + tau`` (possibly steps later: the set is held, "pending", until then); the
+    reset state is ``(Vr, w_s + Delta w + b)`` and the rest of that step, up to the next grid
+    point, is one Euler step. Spike times are thereby set by the slow approach to ``Vs``, not
+    by the grid phase of the fast upswing. If ``f <= 0`` at the switch state the Euler step is
+    kept (the trajectory may turn back). The trace holds ``Vs`` while a spike is pending.
+    ``resolved`` is ignored (the scheme is this kernel's).
+    """
+    B = P.shape[0]
+    max_spikes = times.shape[1]
+    NQ = R2_NODES.shape[0]
+    n_chunks = (B + CHUNK - 1) // CHUNK
+    for c in prange(n_chunks):
+        lo = c * CHUNK
+        hi = min(B, lo + CHUNK)
+        n = hi - lo
+        invC = np.empty(n)
+        gL = np.empty(n)
+        EL = np.empty(n)
+        VT = np.empty(n)
+        DT = np.empty(n)
+        invDT = np.empty(n)
+        gLDT = np.empty(n)
+        a = np.empty(n)
+        invtw = np.empty(n)
+        b = np.empty(n)
+        Vr = np.empty(n)
+        Vs = np.empty(n)
+        Ion = np.empty(n)
+        V = np.empty(n)
+        w = np.empty(n)
+        Vn = np.empty(n)
+        wn = np.empty(n)
+        pend = np.zeros(n, dtype=np.bool_)
+        tsp = np.zeros(n)
+        wsp = np.zeros(n)
+        for j in range(n):
+            i = lo + j
+            invC[j] = 1.0 / P[i, P_C]
+            gL[j] = P[i, P_GL]
+            EL[j] = P[i, P_EL]
+            VT[j] = P[i, P_VT]
+            DT[j] = P[i, P_DT]
+            invDT[j] = 1.0 / P[i, P_DT]
+            gLDT[j] = P[i, P_GL] * P[i, P_DT]
+            a[j] = P[i, P_A]
+            invtw[j] = 1.0 / P[i, P_TAUW]
+            b[j] = P[i, P_B]
+            Vr[j] = P[i, P_VR]
+            Vs[j] = P[i, P_VT] + R2_KAPPA * P[i, P_DT]
+            Ion[j] = holding + amp[i]
+            V[j] = V0[i]
+            w[j] = w0[i]
+            counts[i] = 0
+            n_win[i] = 0
+            status[i] = 0
+            if record:
+                trace_x[i, 0] = V[j]
+                trace_y[i, 0] = w[j]
+        for k in range(n_steps):
+            on = k >= k_on and k < k_off
+            t0 = k * dt
+            n_event = 0
+            for j in range(n):
+                I = Ion[j] if on else holding
+                x = (V[j] - VT[j]) * invDT[j]
+                if x > EXP_CAP:
+                    x = EXP_CAP
+                dV = (-gL[j] * (V[j] - EL[j]) + gLDT[j] * math.exp(x) - w[j] + I) * invC[j]
+                dw = (a[j] * (V[j] - EL[j]) - w[j]) * invtw[j]
+                Vn[j] = V[j] + dt * dV
+                wn[j] = w[j] + dt * dw
+                n_event += pend[j] or not (Vn[j] < Vs[j])
+            if n_event > 0:
+                for j in range(n):
+                    i = lo + j
+                    I = Ion[j] if on else holding
+                    if pend[j]:
+                        Vn[j] = V[j]
+                        wn[j] = w[j]
+                    elif not (Vn[j] < Vs[j]):
+                        if not (math.isfinite(Vn[j]) and math.isfinite(wn[j])):
+                            if status[i] == 0:
+                                status[i] = STATUS_BLOWUP
+                            Vn[j] = Vr[j]
+                            wn[j] = 0.0
+                            continue
+                        if V[j] < Vs[j]:
+                            theta = (Vs[j] - V[j]) / (Vn[j] - V[j])
+                            Vx = Vs[j]
+                            wx = w[j] + theta * (wn[j] - w[j])
+                        else:
+                            theta = 0.0
+                            Vx = V[j]
+                            wx = w[j]
+                        x0 = (Vx - VT[j]) * invDT[j]
+                        xc = x0 if x0 < EXP_CAP else EXP_CAP
+                        f0 = (-gL[j] * (Vx - EL[j]) + gLDT[j] * math.exp(xc) - wx + I) * invC[j]
+                        if not (f0 > 0.0):
+                            continue
+                        tau = 0.0
+                        dwu = 0.0
+                        if x0 < 5.0:
+                            h = 0.5 * (5.0 - x0)
+                            for q in range(NQ):
+                                xq = x0 + h * (R2_NODES[q] + 1.0)
+                                Vq = VT[j] + DT[j] * xq
+                                fq = (-gL[j] * (Vq - EL[j]) + gLDT[j] * math.exp(xq) - wx
+                                      + I) * invC[j]
+                                wq = h * R2_WEIGHTS[q] * DT[j] / fq
+                                tau += wq
+                                dwu += wq * ((a[j] * (Vq - EL[j]) - wx) * invtw[j])
+                        pend[j] = True
+                        tsp[j] = t0 + theta * dt + tau
+                        wsp[j] = wx + dwu + b[j]
+                        Vn[j] = Vx
+                        wn[j] = wx
+                    else:
+                        continue
+                    if tsp[j] < t0 + dt:  # the pending spike falls in this step
+                        ts = tsp[j]
+                        if counts[i] < max_spikes:
+                            times[i, counts[i]] = ts
+                        counts[i] += 1
+                        if ts >= t_win0 and ts < t_win1:
+                            n_win[i] += 1
+                        pend[j] = False
+                        rest = t0 + dt - ts
+                        x = (Vr[j] - VT[j]) * invDT[j]
+                        if x > EXP_CAP:
+                            x = EXP_CAP
+                        dV = (-gL[j] * (Vr[j] - EL[j]) + gLDT[j] * math.exp(x) - wsp[j]
+                              + I) * invC[j]
+                        dw = (a[j] * (Vr[j] - EL[j]) - wsp[j]) * invtw[j]
+                        Vn[j] = Vr[j] + rest * dV
+                        wn[j] = wsp[j] + rest * dw
+            for j in range(n):
+                V[j] = Vn[j]
+                w[j] = wn[j]
+            if record:
+                for j in range(n):
+                    trace_x[lo + j, k + 1] = V[j]
+                    trace_y[lo + j, k + 1] = w[j]
+        for j in range(n):
+            if not (math.isfinite(V[j]) and math.isfinite(w[j])):
+                status[lo + j] = STATUS_BLOWUP
+
+
+@njit(cache=True, parallel=True)
+def _sens_kernel_r2(P, amp, V0, w0, sV0, sw0, dt, n_steps, k_on, k_off, holding, t_win0, t_win1,
+                    times, counts, n_win, status, jac):
+    r"""Forward sensitivities of the ``resolved2`` map (same signature as :func:`_sens_kernel`).
+
+    Same arithmetic as :func:`_kernel_r2` (bit-identical spike times) plus the tangents
+    ``sV[p], sw[p]`` of the state, as in :func:`_sens_kernel` for the Euler steps and the
+    remainder step after a reset. At the switch (``Vs = VT + R2_KAPPA DeltaT``, so
+    ``dVs = dVT + R2_KAPPA dDeltaT``): ``dtheta = (dVs - sV - theta (sVn - sV)) / (Vn - V)``,
+    ``dw_s = sw + dtheta (wn - w) + theta (swn - sw)``; with ``x_s = (V_s - VT)/DeltaT`` and
+    nodes ``x_q = x_s + h (xi_q + 1)``, ``h = (5 - x_s)/2``: ``dx_q = dx_s (1 - xi_q)/2``,
+    ``dV_q = dVT + x_q dDeltaT + DeltaT dx_q``, ``df_q`` by the chain rule (``e^{x_q}`` enters
+    through ``dx_q``), ``dtau = sum_q W_q [(dh DeltaT + h dDeltaT)/f_q - h DeltaT df_q/f_q^2]``
+    and likewise ``dDelta w``. Spike time ``t_s + tau``: ``dT = dt dtheta + dtau``; reset
+    ``w = w_s + Delta w + b``; the remainder ``rest = t_{k+1} - T`` has ``drest = -dT``.
+    """
+    B = P.shape[0]
+    NP = jac.shape[2]
+    IA = NP - 1
+    NQ = R2_NODES.shape[0]
+    max_spikes = times.shape[1]
+    n_chunks = (B + CHUNK - 1) // CHUNK
+    for c in prange(n_chunks):
+        lo = c * CHUNK
+        hi = min(B, lo + CHUNK)
+        n = hi - lo
+        invC = np.empty(n)
+        gL = np.empty(n)
+        EL = np.empty(n)
+        VT = np.empty(n)
+        DT = np.empty(n)
+        invDT = np.empty(n)
+        gLDT = np.empty(n)
+        a = np.empty(n)
+        invtw = np.empty(n)
+        b = np.empty(n)
+        Vr = np.empty(n)
+        Vs = np.empty(n)
+        Ion = np.empty(n)
+        V = np.empty(n)
+        w = np.empty(n)
+        Vn = np.empty(n)
+        wn = np.empty(n)
+        fV = np.empty(n)
+        fw = np.empty(n)
+        ex = np.empty(n)
+        xx = np.empty(n)
+        capped = np.empty(n, dtype=np.bool_)
+        AVV = np.empty(n)
+        pend = np.zeros(n, dtype=np.bool_)
+        tsp = np.zeros(n)
+        wsp = np.zeros(n)
+        sV = np.empty((NP, n))
+        sw = np.empty((NP, n))
+        sVn = np.empty((NP, n))
+        swn = np.empty((NP, n))
+        stsp = np.zeros((NP, n))
+        swsp = np.zeros((NP, n))
+        dth = np.empty(NP)
+        sVx = np.empty(NP)
+        swx = np.empty(NP)
+        dx0 = np.empty(NP)
+        dfq = np.empty(NP)
+        dVq = np.empty(NP)
+        tV = np.empty(NP)
+        tw = np.empty(NP)
+        for j in range(n):
+            i = lo + j
+            invC[j] = 1.0 / P[i, P_C]
+            gL[j] = P[i, P_GL]
+            EL[j] = P[i, P_EL]
+            VT[j] = P[i, P_VT]
+            DT[j] = P[i, P_DT]
+            invDT[j] = 1.0 / P[i, P_DT]
+            gLDT[j] = P[i, P_GL] * P[i, P_DT]
+            a[j] = P[i, P_A]
+            invtw[j] = 1.0 / P[i, P_TAUW]
+            b[j] = P[i, P_B]
+            Vr[j] = P[i, P_VR]
+            Vs[j] = P[i, P_VT] + R2_KAPPA * P[i, P_DT]
+            Ion[j] = holding + amp[i]
+            V[j] = V0[i]
+            w[j] = w0[i]
+            for p in range(NP):
+                sV[p, j] = sV0[i, p]
+                sw[p, j] = sw0[i, p]
+            counts[i] = 0
+            n_win[i] = 0
+            status[i] = 0
+        for k in range(n_steps):
+            on = k >= k_on and k < k_off
+            t0 = k * dt
+            n_event = 0
+            for j in range(n):
+                I = Ion[j] if on else holding
+                x = (V[j] - VT[j]) * invDT[j]
+                capped[j] = x > EXP_CAP
+                if x > EXP_CAP:
+                    x = EXP_CAP
+                e = math.exp(x)
+                xx[j] = x
+                ex[j] = e
+                dV = (-gL[j] * (V[j] - EL[j]) + gLDT[j] * e - w[j] + I) * invC[j]
+                dw = (a[j] * (V[j] - EL[j]) - w[j]) * invtw[j]
+                fV[j] = dV
+                fw[j] = dw
+                Vn[j] = V[j] + dt * dV
+                wn[j] = w[j] + dt * dw
+                n_event += pend[j] or not (Vn[j] < Vs[j])
+                AVV[j] = (-gL[j] * invC[j]) if capped[j] else (-gL[j] + gL[j] * e) * invC[j]
+            for p in range(NP):
+                for j in range(n):
+                    svp = sV[p, j]
+                    swp = sw[p, j]
+                    sVn[p, j] = svp + dt * (AVV[j] * svp - invC[j] * swp)
+                    swn[p, j] = swp + dt * (a[j] * invtw[j] * svp - invtw[j] * swp)
+            for j in range(n):
+                dV_ = V[j] - EL[j]
+                sVn[P_C, j] += dt * (-fV[j] * invC[j])
+                sVn[P_GL, j] += dt * ((-dV_ + DT[j] * ex[j]) * invC[j])
+                sVn[P_EL, j] += dt * (gL[j] * invC[j])
+                if not capped[j]:
+                    sVn[P_VT, j] += dt * (-gL[j] * ex[j] * invC[j])
+                    sVn[P_DT, j] += dt * (gL[j] * ex[j] * (1.0 - xx[j]) * invC[j])
+                else:
+                    sVn[P_DT, j] += dt * (gL[j] * ex[j] * invC[j])
+                if on:
+                    sVn[IA, j] += dt * invC[j]
+                swn[P_EL, j] += dt * (-a[j] * invtw[j])
+                swn[P_A, j] += dt * (dV_ * invtw[j])
+                swn[P_TAUW, j] += dt * (-fw[j] * invtw[j])
+            if n_event > 0:
+                for j in range(n):
+                    i = lo + j
+                    I = Ion[j] if on else holding
+                    if pend[j]:
+                        Vn[j] = V[j]
+                        wn[j] = w[j]
+                        for p in range(NP):
+                            sVn[p, j] = sV[p, j]
+                            swn[p, j] = sw[p, j]
+                    elif not (Vn[j] < Vs[j]):
+                        if not (math.isfinite(Vn[j]) and math.isfinite(wn[j])):
+                            if status[i] == 0:
+                                status[i] = STATUS_BLOWUP
+                            Vn[j] = Vr[j]
+                            wn[j] = 0.0
+                            for p in range(NP):
+                                sVn[p, j] = 0.0
+                                swn[p, j] = 0.0
+                            sVn[P_VR, j] = 1.0
+                            continue
+                        if V[j] < Vs[j]:
+                            den = Vn[j] - V[j]
+                            theta = (Vs[j] - V[j]) / den
+                            Vx = Vs[j]
+                            wx = w[j] + theta * (wn[j] - w[j])
+                            for p in range(NP):
+                                dth[p] = (-sV[p, j] - theta * (sVn[p, j] - sV[p, j])) / den
+                            dth[P_VT] += 1.0 / den
+                            dth[P_DT] += R2_KAPPA / den
+                            for p in range(NP):
+                                sVx[p] = 0.0
+                                swx[p] = (sw[p, j] + dth[p] * (wn[j] - w[j])
+                                          + theta * (swn[p, j] - sw[p, j]))
+                            sVx[P_VT] = 1.0
+                            sVx[P_DT] = R2_KAPPA
+                        else:
+                            theta = 0.0
+                            Vx = V[j]
+                            wx = w[j]
+                            for p in range(NP):
+                                dth[p] = 0.0
+                                sVx[p] = sV[p, j]
+                                swx[p] = sw[p, j]
+                        x0 = (Vx - VT[j]) * invDT[j]
+                        xc = x0 if x0 < EXP_CAP else EXP_CAP
+                        f0 = (-gL[j] * (Vx - EL[j]) + gLDT[j] * math.exp(xc) - wx + I) * invC[j]
+                        if not (f0 > 0.0):
+                            continue
+                        for p in range(NP):
+                            dx0[p] = sVx[p] * invDT[j]
+                        dx0[P_VT] -= invDT[j]
+                        dx0[P_DT] -= x0 * invDT[j]
+                        for p in range(NP):
+                            stsp[p, j] = dt * dth[p]
+                            swsp[p, j] = swx[p]
+                        swsp[P_B, j] += 1.0
+                        tau = 0.0
+                        dwu = 0.0
+                        if x0 < 5.0:
+                            h = 0.5 * (5.0 - x0)
+                            for q in range(NQ):
+                                xi = R2_NODES[q]
+                                xq = x0 + h * (xi + 1.0)
+                                Vq = VT[j] + DT[j] * xq
+                                eq = math.exp(xq)
+                                fq = (-gL[j] * (Vq - EL[j]) + gLDT[j] * eq - wx + I) * invC[j]
+                                wq = h * R2_WEIGHTS[q] * DT[j] / fq
+                                gq = (a[j] * (Vq - EL[j]) - wx) * invtw[j]
+                                tau += wq
+                                dwu += wq * gq
+                                # d f_q / dp (per unit of each column)
+                                for p in range(NP):
+                                    dxq = dx0[p] * 0.5 * (1.0 - xi)
+                                    dVq[p] = DT[j] * dxq
+                                    dfq[p] = ((-gL[j] + gL[j] * eq) * dVq[p] - swx[p]) * invC[j]
+                                dVq[P_VT] += 1.0
+                                dVq[P_DT] += xq
+                                dfq[P_VT] += -gL[j] * invC[j]
+                                dfq[P_DT] += (-gL[j] * xq + gL[j] * eq) * invC[j]
+                                dfq[P_C] += -fq * invC[j]
+                                dfq[P_GL] += (-(Vq - EL[j]) + DT[j] * eq) * invC[j]
+                                dfq[P_EL] += gL[j] * invC[j]
+                                if on:
+                                    dfq[IA] += invC[j]
+                                # d w_q / dp with w_q = h W_q DeltaT / f_q
+                                for p in range(NP):
+                                    dh = -0.5 * dx0[p]
+                                    dwq = R2_WEIGHTS[q] * dh * DT[j] / fq - wq * dfq[p] / fq
+                                    dgq = (a[j] * dVq[p] - swx[p]) * invtw[j]
+                                    stsp[p, j] += dwq
+                                    swsp[p, j] += dwq * gq + wq * dgq
+                                dwqDT = h * R2_WEIGHTS[q] / fq  # explicit DeltaT factor
+                                stsp[P_DT, j] += dwqDT
+                                swsp[P_DT, j] += dwqDT * gq
+                                swsp[P_EL, j] += wq * (-a[j] * invtw[j])
+                                swsp[P_A, j] += wq * (Vq - EL[j]) * invtw[j]
+                                swsp[P_TAUW, j] += wq * (-gq * invtw[j])
+                        pend[j] = True
+                        tsp[j] = t0 + theta * dt + tau
+                        wsp[j] = wx + dwu + b[j]
+                        Vn[j] = Vx
+                        wn[j] = wx
+                        for p in range(NP):
+                            sVn[p, j] = sVx[p]
+                            swn[p, j] = swx[p]
+                    else:
+                        continue
+                    if tsp[j] < t0 + dt:
+                        ts = tsp[j]
+                        if counts[i] < max_spikes:
+                            times[i, counts[i]] = ts
+                            for p in range(NP):
+                                jac[i, counts[i], p] = stsp[p, j]
+                        counts[i] += 1
+                        if ts >= t_win0 and ts < t_win1:
+                            n_win[i] += 1
+                        pend[j] = False
+                        rest = t0 + dt - ts
+                        x = (Vr[j] - VT[j]) * invDT[j]
+                        cap2 = x > EXP_CAP
+                        if x > EXP_CAP:
+                            x = EXP_CAP
+                        e = math.exp(x)
+                        dV = (-gL[j] * (Vr[j] - EL[j]) + gLDT[j] * e - wsp[j] + I) * invC[j]
+                        dw = (a[j] * (Vr[j] - EL[j]) - wsp[j]) * invtw[j]
+                        Vn[j] = Vr[j] + rest * dV
+                        wn[j] = wsp[j] + rest * dw
+                        avv = (-gL[j] * invC[j]) if cap2 else (-gL[j] + gL[j] * e) * invC[j]
+                        for p in range(NP):
+                            tV[p] = -invC[j] * swsp[p, j]
+                            tw[p] = -invtw[j] * swsp[p, j]
+                        tV[P_VR] += avv
+                        tw[P_VR] += a[j] * invtw[j]
+                        dr = Vr[j] - EL[j]
+                        tV[P_C] += -dV * invC[j]
+                        tV[P_GL] += (-dr + DT[j] * e) * invC[j]
+                        tV[P_EL] += gL[j] * invC[j]
+                        if not cap2:
+                            tV[P_VT] += -gL[j] * e * invC[j]
+                            tV[P_DT] += gL[j] * e * (1.0 - x) * invC[j]
+                        else:
+                            tV[P_DT] += gL[j] * e * invC[j]
+                        if on:
+                            tV[IA] += invC[j]
+                        tw[P_EL] += -a[j] * invtw[j]
+                        tw[P_A] += dr * invtw[j]
+                        tw[P_TAUW] += -dw * invtw[j]
+                        for p in range(NP):
+                            sVn[p, j] = -stsp[p, j] * dV + rest * tV[p]
+                            swn[p, j] = swsp[p, j] - stsp[p, j] * dw + rest * tw[p]
+                        sVn[P_VR, j] += 1.0
+            for j in range(n):
+                V[j] = Vn[j]
+                w[j] = wn[j]
+            sV, sVn = sVn, sV
+            sw, swn = swn, sw
+        for j in range(n):
+            if not (math.isfinite(V[j]) and math.isfinite(w[j])):
+                status[lo + j] = STATUS_BLOWUP
+
+
 def _exp_term(V, VT, DT):
     return DT * np.exp(np.minimum((V - VT) / DT, EXP_CAP))
 
@@ -505,4 +974,4 @@ def initial_state_sensitivity(P: np.ndarray, holding_pA: float):
 
 
 MODEL = Model(spec=SPEC, kernel=_kernel, initial_state=initial_state,
-              state_names=("V_mV", "w_pA"), cut_name="Vpeak")
+              state_names=("V_mV", "w_pA"), cut_name="Vpeak", kernel_resolved2=_kernel_r2)

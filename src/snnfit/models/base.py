@@ -14,6 +14,10 @@ Kernel conventions (every model file follows them):
   Euler; at a crossing the reset is applied at the linearly interpolated crossing time
   ``t_k + theta dt`` and the rest of the step, ``(1 - theta) dt``, is integrated with one Euler
   step from the reset state, so spike times move continuously with the parameters.
+  ``resolved2`` (2): as ``resolved`` below a switch level near the threshold; the fast upswing
+  from there to the cut is integrated in V by quadrature (AdEx; LIF has no upswing, so its
+  ``resolved2`` is ``resolved``; not available for Izhikevich). A model provides it through
+  ``Model.kernel_resolved2`` (same signature as ``kernel``).
 * Spike times (ms from the sweep start) are linearly interpolated inside the step. Outputs:
   ``times (B, max_spikes)`` (first ``max_spikes`` spikes; the rest only counted), ``counts``
   (all spikes of the sweep), ``n_win`` (spikes with ``t_win0 <= t < t_win1``: the step window),
@@ -36,7 +40,7 @@ STATUS_SPONTANEOUS = 1
 STATUS_BLOWUP = 2
 STATUS_NAMES = {STATUS_OK: "ok", STATUS_SPONTANEOUS: "spontaneous", STATUS_BLOWUP: "blowup"}
 
-SCHEMES = {"euler": 0, "resolved": 1}
+SCHEMES = {"euler": 0, "resolved": 1, "resolved2": 2}
 
 #: parameter sets per prange chunk (inner vectorised loop length)
 CHUNK = 64
@@ -59,6 +63,7 @@ class Model:
     initial_state: Callable
     state_names: tuple[str, str]
     cut_name: str  # parameter holding the spike cut under the euler scheme
+    kernel_resolved2: Callable | None = None  # kernel of the ``resolved2`` scheme, if any
 
     @property
     def name(self) -> str:
