@@ -1,0 +1,50 @@
+"""Focused micro-benchmark of the sensitivity kernels: ns per (set, step), forward vs sensitivity.
+
+Same batches as ``benchmarks/gradient.py`` (the cost preset, parameters jittered by 1 %), one
+thread, interleaved repeats, medians and minima. Run:
+``NUMBA_NUM_THREADS=1 .venv/bin/python benchmarks/sens_kernels.py [--models izhikevich lif]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from gradient import COST_PRESETS, batch_for
+
+from snnfit.grad import spike_times_and_jacobian
+from snnfit.protocol import StepProtocol
+from snnfit.simulate import set_threads, simulate_batch
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", nargs="+", default=list(COST_PRESETS))
+    ap.add_argument("--batches", type=int, nargs="+", default=[64, 1024])
+    ap.add_argument("--repeats", type=int, default=7)
+    args = ap.parse_args(argv)
+    set_threads(1)
+    prot = StepProtocol()
+    for model in args.models:
+        for B in args.batches:
+            P, A = batch_for(model, B)
+            simulate_batch(model, P[:2], A[:2], prot, "resolved", 1, 256)  # compile
+            spike_times_and_jacobian(model, P[:2], A[:2], prot, 1, 256)
+            tf, ts = [], []
+            for _ in range(args.repeats):
+                t0 = time.perf_counter()
+                simulate_batch(model, P, A, prot, "resolved", 1, 256)
+                tf.append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                spike_times_and_jacobian(model, P, A, prot, 1, 256)
+                ts.append(time.perf_counter() - t0)
+            per = 1e9 / (B * prot.n_steps)
+            for stat in (np.median, np.min):  # the minimum is the least disturbed by load
+                f, s = float(stat(tf)), float(stat(ts))
+                print(f"{model:10s} B={B:5d} {stat.__name__:6s} forward {f * per:6.2f} ns  "
+                      f"sensitivity {s * per:6.2f} ns  ratio {s / f:5.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
