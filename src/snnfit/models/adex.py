@@ -471,7 +471,8 @@ def _kernel_r2(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_wi
         w = np.empty(n)
         Vn = np.empty(n)
         wn = np.empty(n)
-        pend = np.zeros(n, dtype=np.bool_)
+        pend = np.zeros(n, dtype=np.int64)  # 1 while a spike is pending (held set)
+        hdt = np.empty(n)
         tsp = np.zeros(n)
         wsp = np.zeros(n)
         for j in range(n):
@@ -508,16 +509,18 @@ def _kernel_r2(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_wi
                     x = EXP_CAP
                 dV = (-gL[j] * (V[j] - EL[j]) + gLDT[j] * math.exp(x) - w[j] + I) * invC[j]
                 dw = (a[j] * (V[j] - EL[j]) - w[j]) * invtw[j]
-                Vn[j] = V[j] + dt * dV
-                wn[j] = w[j] + dt * dw
-                n_event += pend[j] or not (Vn[j] < Vs[j])
+                # a pending set is held: step 0 (0 * finite = 0); branch-free so it vectorises
+                hdt[j] = dt * (1 - pend[j])
+                Vn[j] = V[j] + hdt[j] * dV
+                wn[j] = w[j] + hdt[j] * dw
+                n_event += pend[j] * (tsp[j] < t0 + dt) + (1 - pend[j]) * (not (Vn[j] < Vs[j]))
             if n_event > 0:
                 for j in range(n):
                     i = lo + j
                     I = Ion[j] if on else holding
-                    if pend[j]:
-                        Vn[j] = V[j]
-                        wn[j] = w[j]
+                    if pend[j] == 1:
+                        if not (tsp[j] < t0 + dt):
+                            continue
                     elif not (Vn[j] < Vs[j]):
                         if not (math.isfinite(Vn[j]) and math.isfinite(wn[j])):
                             if status[i] == 0:
@@ -550,7 +553,7 @@ def _kernel_r2(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_wi
                                 wq = h * R2_WEIGHTS[q] * DT[j] / fq
                                 tau += wq
                                 dwu += wq * ((a[j] * (Vq - EL[j]) - wx) * invtw[j])
-                        pend[j] = True
+                        pend[j] = 1
                         tsp[j] = t0 + theta * dt + tau
                         wsp[j] = wx + dwu + b[j]
                         Vn[j] = Vx
@@ -564,7 +567,7 @@ def _kernel_r2(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_wi
                         counts[i] += 1
                         if ts >= t_win0 and ts < t_win1:
                             n_win[i] += 1
-                        pend[j] = False
+                        pend[j] = 0
                         rest = t0 + dt - ts
                         x = (Vr[j] - VT[j]) * invDT[j]
                         if x > EXP_CAP:
@@ -635,7 +638,8 @@ def _sens_kernel_r2(P, amp, V0, w0, sV0, sw0, dt, n_steps, k_on, k_off, holding,
         xx = np.empty(n)
         capped = np.empty(n, dtype=np.bool_)
         AVV = np.empty(n)
-        pend = np.zeros(n, dtype=np.bool_)
+        pend = np.zeros(n, dtype=np.int64)  # 1 while a spike is pending (held set)
+        hdt = np.empty(n)
         tsp = np.zeros(n)
         wsp = np.zeros(n)
         sV = np.empty((NP, n))
@@ -692,10 +696,14 @@ def _sens_kernel_r2(P, amp, V0, w0, sV0, sw0, dt, n_steps, k_on, k_off, holding,
                 dw = (a[j] * (V[j] - EL[j]) - w[j]) * invtw[j]
                 fV[j] = dV
                 fw[j] = dw
-                Vn[j] = V[j] + dt * dV
-                wn[j] = w[j] + dt * dw
-                n_event += pend[j] or not (Vn[j] < Vs[j])
+                # a pending set is held: step 0 (0 * finite = 0); branch-free so it vectorises
+                hdt[j] = dt * (1 - pend[j])
+                Vn[j] = V[j] + hdt[j] * dV
+                wn[j] = w[j] + hdt[j] * dw
+                n_event += pend[j] * (tsp[j] < t0 + dt) + (1 - pend[j]) * (not (Vn[j] < Vs[j]))
                 AVV[j] = (-gL[j] * invC[j]) if capped[j] else (-gL[j] + gL[j] * e) * invC[j]
+            # tangents of the Euler step (for a held, pending set they run on unused: the reset
+            # sets them from the pending spike's derivatives, never from these)
             for p in range(NP):
                 for j in range(n):
                     svp = sV[p, j]
@@ -721,12 +729,9 @@ def _sens_kernel_r2(P, amp, V0, w0, sV0, sw0, dt, n_steps, k_on, k_off, holding,
                 for j in range(n):
                     i = lo + j
                     I = Ion[j] if on else holding
-                    if pend[j]:
-                        Vn[j] = V[j]
-                        wn[j] = w[j]
-                        for p in range(NP):
-                            sVn[p, j] = sV[p, j]
-                            swn[p, j] = sw[p, j]
+                    if pend[j] == 1:
+                        if not (tsp[j] < t0 + dt):
+                            continue
                     elif not (Vn[j] < Vs[j]):
                         if not (math.isfinite(Vn[j]) and math.isfinite(wn[j])):
                             if status[i] == 0:
@@ -815,7 +820,7 @@ def _sens_kernel_r2(P, amp, V0, w0, sV0, sw0, dt, n_steps, k_on, k_off, holding,
                                 swsp[P_EL, j] += wq * (-a[j] * invtw[j])
                                 swsp[P_A, j] += wq * (Vq - EL[j]) * invtw[j]
                                 swsp[P_TAUW, j] += wq * (-gq * invtw[j])
-                        pend[j] = True
+                        pend[j] = 1
                         tsp[j] = t0 + theta * dt + tau
                         wsp[j] = wx + dwu + b[j]
                         Vn[j] = Vx
@@ -834,7 +839,7 @@ def _sens_kernel_r2(P, amp, V0, w0, sV0, sw0, dt, n_steps, k_on, k_off, holding,
                         counts[i] += 1
                         if ts >= t_win0 and ts < t_win1:
                             n_win[i] += 1
-                        pend[j] = False
+                        pend[j] = 0
                         rest = t0 + dt - ts
                         x = (Vr[j] - VT[j]) * invDT[j]
                         cap2 = x > EXP_CAP
