@@ -87,18 +87,24 @@ def test_resolved2_is_closer_to_a_fine_reference_than_resolved():
     assert err["resolved2"] < 0.2 and err["resolved2"] < 0.5 * err["resolved"], err
 
 
-def test_resolved2_lif_is_resolved_and_izhikevich_is_refused(tmp_path):
-    model, P, A = preset_batch(["lif:default"])
+@pytest.mark.parametrize("name", ["lif:default", "izhikevich2007:CH"])
+def test_resolved2_is_resolved_for_lif_and_izhikevich(name):
+    model, P, A = preset_batch([name])
     a = simulate_batch(model, P, A, PROT, "resolved", 1, 64)
     b = simulate_batch(model, P, A, PROT, "resolved2", 1, 64)
     assert np.array_equal(a.times, b.times, equal_nan=True)
-    cmd = [sys.executable, "-m", "snnfit", "simulate", "--preset", "izhikevich2007:RS",
-           "--scheme", "resolved2"]
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    assert out.returncode == 2
-    assert out.stderr.strip().count("\n") == 0 and "resolved2" in out.stderr
+    ja = spike_times_and_jacobian(model, P, A, PROT, 1, 64)[4]
+    jb = spike_times_and_jacobian(model, P, A, PROT, 1, 64, scheme="resolved2")[4]
+    assert np.array_equal(ja, jb)
+
+
+def test_resolved2_through_the_cli(tmp_path):
     cmd = [sys.executable, "-m", "snnfit", "simulate", "--preset", "naud2008:adapting",
            "--scheme", "resolved2"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     res = json.loads(out.stdout)
     assert res["scheme"] == "resolved2" and res["n_spikes"] == 17, res
+    cmd[-1] = "resolved3"
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    assert out.returncode == 2 and out.stderr.strip().count("\n") == 0
+    assert "resolved3" in out.stderr

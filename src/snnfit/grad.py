@@ -43,11 +43,9 @@ _SENS = {
     mod.MODEL.name: (mod._sens_kernel, mod.initial_state_sensitivity)
     for mod in (adex, izhikevich, lif) if hasattr(mod, "_sens_kernel")
 }
-#: sensitivity kernels of the ``resolved2`` scheme (LIF: its resolved map, see models.kernel_for)
-_SENS2 = {
-    "adex": (adex._sens_kernel_r2, adex.initial_state_sensitivity),
-    "lif": (lif._sens_kernel, lif.initial_state_sensitivity),
-}
+#: sensitivity kernels of the ``resolved2`` scheme (LIF and Izhikevich: their resolved map,
+#: see :func:`snnfit.models.kernel_for`)
+_SENS2 = {**_SENS, "adex": (adex._sens_kernel_r2, adex.initial_state_sensitivity)}
 
 
 def spike_times_and_jacobian(

@@ -15,9 +15,9 @@ Kernel conventions (every model file follows them):
   ``t_k + theta dt`` and the rest of the step, ``(1 - theta) dt``, is integrated with one Euler
   step from the reset state, so spike times move continuously with the parameters.
   ``resolved2`` (2): as ``resolved`` below a switch level near the threshold; the fast upswing
-  from there to the cut is integrated in V by quadrature (AdEx; LIF has no upswing, so its
-  ``resolved2`` is ``resolved``; not available for Izhikevich). A model provides it through
-  ``Model.kernel_resolved2`` (same signature as ``kernel``).
+  from there to the cut is integrated in V by quadrature (AdEx). A model provides it through
+  ``Model.kernel_resolved2`` (same signature as ``kernel``); for a model without one (LIF: no
+  upswing; Izhikevich: its upswing is resolved well at 0.1 ms) ``resolved2`` is ``resolved``.
 * Spike times (ms from the sweep start) are linearly interpolated inside the step. Outputs:
   ``times (B, max_spikes)`` (first ``max_spikes`` spikes; the rest only counted), ``counts``
   (all spikes of the sweep), ``n_win`` (spikes with ``t_win0 <= t < t_win1``: the step window),
