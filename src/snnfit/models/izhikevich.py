@@ -200,6 +200,7 @@ def _kernel(P, amp, v0, u0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
 # constant offsets) hold the per-set constants, the state and the tangents, so that LLVM sees one
 # base pointer with constant distances and vectorises the batch loop without alias checks.
 _NS = len(PARAMS) + 1  # tangent columns: the parameters and the amplitude
+# rows 0 to 8: 1/C, then the other parameters in spec order; row 9: holding + amplitude
 _W_INVC, _W_K, _W_VR, _W_VT, _W_CUT, _W_A, _W_B, _W_C, _W_D, _W_ION = (
     r * CHUNK for r in range(10))
 _W_V, _W_U, _W_VN, _W_UN = (r * CHUNK for r in range(10, 14))
@@ -319,14 +320,8 @@ def _sens_kernel(P, amp, v0, u0, sv0, su0, dt, n_steps, k_on, k_off, holding, t_
         for j in range(n):
             i = lo + j
             W[_W_INVC + j] = 1.0 / P[i, P_C]
-            W[_W_K + j] = P[i, P_K]
-            W[_W_VR + j] = P[i, P_VR]
-            W[_W_VT + j] = P[i, P_VT]
-            W[_W_CUT + j] = P[i, P_VPEAK]
-            W[_W_A + j] = P[i, P_A]
-            W[_W_B + j] = P[i, P_B]
-            W[_W_C + j] = P[i, P_CR]
-            W[_W_D + j] = P[i, P_D]
+            for q in range(1, NP - 1):  # rows 1 to 8: the parameters in spec order
+                W[q * CHUNK + j] = P[i, q]
             W[_W_ION + j] = holding + amp[i]
             W[_W_V + j] = v0[i]
             W[_W_U + j] = u0[i]

@@ -166,6 +166,84 @@ def _kernel(P, amp, V0, r0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
                 status[lo + j] = STATUS_BLOWUP
 
 
+# Sensitivity-kernel workspace: one flat array per chunk whose rows (CHUNK long, at compile-time
+# constant offsets) hold the per-set constants, the state and the tangents, so that LLVM sees one
+# base pointer with constant distances and vectorises the batch loop without alias checks.
+_NS = len(PARAMS) + 1  # tangent columns: the parameters and the amplitude
+# rows 0 to 5: 1/C, then the other parameters in spec order; 6: holding + amplitude; 7: -gL/C
+_W_INVC, _W_GL, _W_EL, _W_CUT, _W_VR, _W_TREF, _W_ION, _W_GM = (r * CHUNK for r in range(8))
+_W_V, _W_VN, _W_REF, _W_H, _W_F, _W_SPEC = (r * CHUNK for r in range(8, 14))
+_W_SV = 14 * CHUNK  # column p of dV/dp at _W_SV + p * CHUNK
+_W_SR = _W_SV + _NS * CHUNK  # column p of dr/dp (refractory end)
+_W_LEN = _W_SR + _NS * CHUNK
+
+
+@njit(inline="always")
+def _tangent(W, p, j, inref, f, h, gm, g):
+    """Column ``p`` of set ``j``: ``sV <- sV + dh f + h (-gL/C) sV + g`` (``dh = -sr`` if the
+    refractory period ends inside the step, else 0; ``inref`` is a constant in the batch pass)."""
+    s = W[_W_SV + p * CHUNK + j]
+    s1 = s + (-W[_W_SR + p * CHUNK + j]) * f if inref else s
+    W[_W_SV + p * CHUNK + j] = s1 + h * (gm * s) + g
+
+
+@njit(inline="always")
+def _tangent_set(W, j, V, on, inref):
+    """One step of all tangent columns of set ``j`` (``V``: its voltage before the step)."""
+    h = W[_W_H + j]
+    f = W[_W_F + j]
+    invC = W[_W_INVC + j]
+    gm = W[_W_GM + j]
+    hI = h if on else 0.0
+    _tangent(W, P_C, j, inref, f, h, gm, h * (-f * invC))
+    _tangent(W, P_GL, j, inref, f, h, gm, h * (-(V - W[_W_EL + j]) * invC))
+    _tangent(W, P_EL, j, inref, f, h, gm, h * (W[_W_GL + j] * invC))
+    _tangent(W, P_VTH, j, inref, f, h, gm, 0.0)
+    _tangent(W, P_VR, j, inref, f, h, gm, 0.0)
+    _tangent(W, P_TREF, j, inref, f, h, gm, 0.0)
+    _tangent(W, _NS - 1, j, inref, f, h, gm, hI * invC)
+
+
+@njit(inline="always")
+def _special(W, j, t0, t1):
+    """``(inref, cross)`` of set ``j`` after :func:`_state_pass`: its refractory period ends
+    inside the step; it crosses the threshold in the step."""
+    r = W[_W_REF + j]
+    return (r > t0) & (r < t1), (W[_W_H + j] > 0.0) & (not (W[_W_VN + j] < W[_W_CUT + j]))
+
+
+@njit(cache=True)
+def _state_pass(W, n, on, holding, dt, t0, t1):
+    """Step ``Vn`` of every set of the chunk (as :func:`_kernel`, ``resolved``), keeping ``h`` and
+    ``f``; flags (``_W_SPEC``) and counts the sets that cross the threshold or end their
+    refractory period inside the step."""
+    n_special = 0
+    for j in range(n):
+        I = W[_W_ION + j] if on else holding
+        V = W[_W_V + j]
+        r = W[_W_REF + j]
+        h = t1 - max(t0, r)
+        h = min(max(h, 0.0), dt)
+        f = (-W[_W_GL + j] * (V - W[_W_EL + j]) + I) * W[_W_INVC + j]
+        W[_W_VN + j] = V + h * f
+        W[_W_H + j] = h
+        W[_W_F + j] = f
+        inref, cross = _special(W, j, t0, t1)
+        special = inref | cross
+        W[_W_SPEC + j] = 1.0 if special else 0.0
+        n_special += special
+    return n_special
+
+
+@njit(cache=True)
+def _tangent_pass(W, n, on):
+    """One step of every tangent column of the chunk in place, as if no refractory period ended
+    inside the step (those sets and the crossing ones are redone by the caller); ``V <- Vn``."""
+    for j in range(n):
+        _tangent_set(W, j, W[_W_V + j], on, False)
+        W[_W_V + j] = W[_W_VN + j]
+
+
 @njit(cache=True, parallel=True)
 def _sens_kernel(P, amp, V0, r0, sV0, sr0, dt, n_steps, k_on, k_off, holding, t_win0, t_win1,
                  times, counts, n_win, status, jac):
@@ -180,9 +258,14 @@ def _sens_kernel(P, amp, V0, r0, sV0, sr0, dt, n_steps, k_on, k_off, holding, t_
     integration started at ``s0 = max(t0, min(r, t1))`` so ``T = s0 + theta (t1 - s0)`` and
     ``dT = ds0 (1 - theta) + dtheta (t1 - s0)``; then ``r = T + t_ref`` (``sr = dT + dt_ref``)
     and ``Vn = Vr + h f(Vr)`` with the new ``h``. ``jac`` is ``(B, max_spikes, 7)``.
+
+    Layout (for speed): each step is a forward pass over the batch, a branch-free pass that
+    updates the state and all tangent columns in place (one flat workspace, see ``_W_*``), and,
+    only for the sets that cross or end their refractory period inside the step, a scalar pass
+    that redoes their step from the tangents saved before the update.
     """
     B = P.shape[0]
-    NP = jac.shape[2]
+    NP = _NS
     IA = NP - 1
     max_spikes = times.shape[1]
     n_chunks = (B + CHUNK - 1) // CHUNK
@@ -190,37 +273,24 @@ def _sens_kernel(P, amp, V0, r0, sV0, sr0, dt, n_steps, k_on, k_off, holding, t_
         lo = ch * CHUNK
         hi = min(B, lo + CHUNK)
         n = hi - lo
-        invC = np.empty(n)
-        gL = np.empty(n)
-        EL = np.empty(n)
-        cut = np.empty(n)
-        Vr = np.empty(n)
-        tref = np.empty(n)
-        Ion = np.empty(n)
-        V = np.empty(n)
-        Vn = np.empty(n)
-        ref_end = np.empty(n)
-        hh = np.empty(n)
-        ff = np.empty(n)
-        inref = np.empty(n, dtype=np.bool_)
-        sV = np.empty((NP, n))
-        sr = np.empty((NP, n))
-        sVn = np.empty((NP, n))
+        W = np.zeros(_W_LEN)
+        # voltage and its tangents, before the step, of the sets redone by the scalar pass
+        osV = np.empty((NP, n))
+        oV = np.empty(n)
+        idx = np.empty(n, dtype=np.int64)  # the sets redone, this step
         dth = np.empty(NP)
         for j in range(n):
             i = lo + j
-            invC[j] = 1.0 / P[i, P_C]
-            gL[j] = P[i, P_GL]
-            EL[j] = P[i, P_EL]
-            cut[j] = P[i, P_VTH]
-            Vr[j] = P[i, P_VR]
-            tref[j] = P[i, P_TREF]
-            Ion[j] = holding + amp[i]
-            V[j] = V0[i]
-            ref_end[j] = r0[i]
+            W[_W_INVC + j] = 1.0 / P[i, P_C]
+            for q in range(1, NP - 1):  # rows 1 to 5: the parameters in spec order
+                W[q * CHUNK + j] = P[i, q]
+            W[_W_ION + j] = holding + amp[i]
+            W[_W_GM + j] = -P[i, P_GL] * W[_W_INVC + j]
+            W[_W_V + j] = V0[i]
+            W[_W_REF + j] = r0[i]
             for p in range(NP):
-                sV[p, j] = sV0[i, p]
-                sr[p, j] = sr0[i, p]
+                W[_W_SV + p * CHUNK + j] = sV0[i, p]
+                W[_W_SR + p * CHUNK + j] = sr0[i, p]
             counts[i] = 0
             n_win[i] = 0
             status[i] = 0
@@ -228,90 +298,91 @@ def _sens_kernel(P, amp, V0, r0, sV0, sr0, dt, n_steps, k_on, k_off, holding, t_
             on = kk >= k_on and kk < k_off
             t0 = kk * dt
             t1 = t0 + dt
-            n_cross = 0
-            for j in range(n):
-                I = Ion[j] if on else holding
-                h = t1 - max(t0, ref_end[j])
+            n_special = _state_pass(W, n, on, holding, dt, t0, t1)
+            m = 0
+            if n_special > 0:
+                for j in range(n):
+                    if W[_W_SPEC + j] != 0.0:
+                        idx[m] = j
+                        m += 1
+                        oV[j] = W[_W_V + j]
+                        for p in range(NP):
+                            osV[p, j] = W[_W_SV + p * CHUNK + j]
+            _tangent_pass(W, n, on)
+            for q in range(m):
+                j = idx[q]
+                inref, cross = _special(W, j, t0, t1)
+                V = oV[j]
+                Vn = W[_W_VN + j]
+                ref_end = W[_W_REF + j]
+                cut = W[_W_CUT + j]
+                if inref:  # redo the tangent step with dh = -sr
+                    for p in range(NP):
+                        W[_W_SV + p * CHUNK + j] = osV[p, j]
+                    _tangent_set(W, j, V, on, True)
+                if not cross:
+                    continue
+                i = lo + j
+                invC = W[_W_INVC + j]
+                gL = W[_W_GL + j]
+                EL = W[_W_EL + j]
+                Vr = W[_W_VR + j]
+                if not math.isfinite(Vn):
+                    if status[i] == 0:
+                        status[i] = STATUS_BLOWUP
+                    W[_W_V + j] = Vr
+                    for p in range(NP):
+                        W[_W_SV + p * CHUNK + j] = 0.0
+                    W[_W_SV + P_VR * CHUNK + j] = 1.0
+                    continue
+                if Vn == V:
+                    theta = 0.0
+                    den = 0.0
+                else:
+                    den = Vn - V
+                    theta = (cut - V) / den
+                if not (theta >= 0.0 and theta <= 1.0) or den == 0.0:
+                    theta = 0.0 if not (theta >= 0.0 and theta <= 1.0) else theta
+                    for p in range(NP):
+                        dth[p] = 0.0
+                else:
+                    for p in range(NP):
+                        dth[p] = (-osV[p, j] - theta * (W[_W_SV + p * CHUNK + j]
+                                                       - osV[p, j])) / den
+                    dth[P_VTH] += 1.0 / den
+                start = max(t0, min(ref_end, t1))
+                ts = start + theta * (t1 - start)
+                # dT = dstart (1 - theta) + dtheta (t1 - start); the new r = T + t_ref
+                for p in range(NP):
+                    dstart = W[_W_SR + p * CHUNK + j] if inref else 0.0
+                    W[_W_SR + p * CHUNK + j] = dstart * (1.0 - theta) + dth[p] * (t1 - start)
+                if counts[i] < max_spikes:
+                    times[i, counts[i]] = ts
+                    for p in range(NP):
+                        jac[i, counts[i], p] = W[_W_SR + p * CHUNK + j]
+                counts[i] += 1
+                if ts >= t_win0 and ts < t_win1:
+                    n_win[i] += 1
+                W[_W_SR + P_TREF * CHUNK + j] += 1.0
+                I = W[_W_ION + j] if on else holding
+                ref_end = ts + W[_W_TREF + j]
+                W[_W_REF + j] = ref_end
+                h = t1 - ref_end
                 h = min(max(h, 0.0), dt)
-                f = (-gL[j] * (V[j] - EL[j]) + I) * invC[j]
-                Vn[j] = V[j] + h * f
-                n_cross += h > 0.0 and not (Vn[j] < cut[j])
-                hh[j] = h
-                ff[j] = f
-                inref[j] = ref_end[j] > t0 and ref_end[j] < t1
-            for p in range(NP):
-                for j in range(n):
-                    dh = -sr[p, j] if inref[j] else 0.0
-                    sVn[p, j] = sV[p, j] + dh * ff[j] + hh[j] * (-gL[j] * invC[j] * sV[p, j])
-            for j in range(n):
-                h = hh[j]
-                sVn[P_C, j] += h * (-ff[j] * invC[j])
-                sVn[P_GL, j] += h * (-(V[j] - EL[j]) * invC[j])
-                sVn[P_EL, j] += h * (gL[j] * invC[j])
+                f = (-gL * (Vr - EL) + I) * invC
+                W[_W_V + j] = Vr + h * f
+                live = ref_end > t0 and ref_end < t1
+                for p in range(NP):
+                    dh = -W[_W_SR + p * CHUNK + j] if live else 0.0
+                    W[_W_SV + p * CHUNK + j] = dh * f
+                W[_W_SV + P_VR * CHUNK + j] += 1.0 + h * W[_W_GM + j]
+                W[_W_SV + P_C * CHUNK + j] += h * (-f * invC)
+                W[_W_SV + P_GL * CHUNK + j] += h * (-(Vr - EL) * invC)
+                W[_W_SV + P_EL * CHUNK + j] += h * (gL * invC)
                 if on:
-                    sVn[IA, j] += h * invC[j]
-            if n_cross > 0:
-                for j in range(n):
-                    if Vn[j] < cut[j] or not hh[j] > 0.0:
-                        continue
-                    i = lo + j
-                    if not math.isfinite(Vn[j]):
-                        if status[i] == 0:
-                            status[i] = STATUS_BLOWUP
-                        Vn[j] = Vr[j]
-                        for p in range(NP):
-                            sVn[p, j] = 0.0
-                        sVn[P_VR, j] = 1.0
-                        continue
-                    if Vn[j] == V[j]:
-                        theta = 0.0
-                        den = 0.0
-                    else:
-                        den = Vn[j] - V[j]
-                        theta = (cut[j] - V[j]) / den
-                    if not (theta >= 0.0 and theta <= 1.0) or den == 0.0:
-                        theta = 0.0 if not (theta >= 0.0 and theta <= 1.0) else theta
-                        for p in range(NP):
-                            dth[p] = 0.0
-                    else:
-                        for p in range(NP):
-                            dth[p] = (-sV[p, j] - theta * (sVn[p, j] - sV[p, j])) / den
-                        dth[P_VTH] += 1.0 / den
-                    start = max(t0, min(ref_end[j], t1))
-                    ts = start + theta * (t1 - start)
-                    # dT = dstart (1 - theta) + dtheta (t1 - start); the new r = T + t_ref
-                    for p in range(NP):
-                        dstart = sr[p, j] if inref[j] else 0.0
-                        sr[p, j] = dstart * (1.0 - theta) + dth[p] * (t1 - start)
-                    if counts[i] < max_spikes:
-                        times[i, counts[i]] = ts
-                        for p in range(NP):
-                            jac[i, counts[i], p] = sr[p, j]
-                    counts[i] += 1
-                    if ts >= t_win0 and ts < t_win1:
-                        n_win[i] += 1
-                    sr[P_TREF, j] += 1.0
-                    I = Ion[j] if on else holding
-                    ref_end[j] = ts + tref[j]
-                    h = t1 - ref_end[j]
-                    h = min(max(h, 0.0), dt)
-                    f = (-gL[j] * (Vr[j] - EL[j]) + I) * invC[j]
-                    Vn[j] = Vr[j] + h * f
-                    live = ref_end[j] > t0 and ref_end[j] < t1
-                    for p in range(NP):
-                        dh = -sr[p, j] if live else 0.0
-                        sVn[p, j] = dh * f
-                    sVn[P_VR, j] += 1.0 + h * (-gL[j] * invC[j])
-                    sVn[P_C, j] += h * (-f * invC[j])
-                    sVn[P_GL, j] += h * (-(Vr[j] - EL[j]) * invC[j])
-                    sVn[P_EL, j] += h * (gL[j] * invC[j])
-                    if on:
-                        sVn[IA, j] += h * invC[j]
-            for j in range(n):
-                V[j] = Vn[j]
-            sV, sVn = sVn, sV
+                    W[_W_SV + IA * CHUNK + j] += h * invC
         for j in range(n):
-            if not math.isfinite(V[j]):
+            if not math.isfinite(W[_W_V + j]):
                 status[lo + j] = STATUS_BLOWUP
 
 
