@@ -313,6 +313,7 @@ def _sens_kernel(P, amp, v0, u0, sv0, su0, dt, n_steps, k_on, k_off, holding, t_
         osu = np.empty((NP, n))
         ov = np.empty(n)
         ou = np.empty(n)
+        idx = np.empty(n, dtype=np.int64)  # the sets crossing, this step
         dth = np.empty(NP)
         suc = np.empty(NP)
         tv = np.empty(NP)
@@ -335,10 +336,13 @@ def _sens_kernel(P, amp, v0, u0, sv0, su0, dt, n_steps, k_on, k_off, holding, t_
             on = kk >= k_on and kk < k_off
             gI = dt if on else 0.0  # amplitude column's forcing factor (0 outside the step)
             n_cross = _state_pass(W, n, on, holding, dt)
+            m = 0
             if n_cross > 0:
                 for j in range(n):
                     if W[_W_VN + j] < W[_W_CUT + j]:
                         continue
+                    idx[m] = j
+                    m += 1
                     ov[j] = W[_W_V + j]
                     ou[j] = W[_W_U + j]
                     for p in range(NP):
@@ -347,12 +351,11 @@ def _sens_kernel(P, amp, v0, u0, sv0, su0, dt, n_steps, k_on, k_off, holding, t_
             _tangent_pass(W, n, on, holding, dt, gI)
             if n_cross > 0:
                 t0 = kk * dt
-                for j in range(n):
+                for q in range(m):
+                    j = idx[q]
                     vn = W[_W_V + j]
                     un = W[_W_U + j]
                     cut = W[_W_CUT + j]
-                    if vn < cut:
-                        continue
                     i = lo + j
                     invC, k_, vr, vt, a, b = _set_params(W, j)
                     c = W[_W_C + j]
