@@ -339,6 +339,8 @@ def _sens_kernel(P, amp, v0, u0, sv0, su0, dt, n_steps, k_on, k_off, holding, t_
             m = 0
             if n_cross > 0:
                 for j in range(n):
+                    if m == n_cross:
+                        break
                     if W[_W_VN + j] < W[_W_CUT + j]:
                         continue
                     idx[m] = j

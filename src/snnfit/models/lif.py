@@ -302,6 +302,8 @@ def _sens_kernel(P, amp, V0, r0, sV0, sr0, dt, n_steps, k_on, k_off, holding, t_
             m = 0
             if n_special > 0:
                 for j in range(n):
+                    if m == n_special:
+                        break
                     if W[_W_SPEC + j] != 0.0:
                         idx[m] = j
                         m += 1
