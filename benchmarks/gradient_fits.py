@@ -253,7 +253,7 @@ def part_notebook(run: Runner, seeds, budget, optimizers):
 TUNE_TARGETS = (("naud2008:tonic", "adex"), ("naud2008:initial_burst", "adex"),
                 ("naud2008:delayed_accelerating", "adex"), ("izhikevich2007:IB", "izhikevich"))
 TUNE_COLUMNS = ("optimizer", "config", "target", "dim", "seed", "budget", "gamma",
-                "fe_to_0.9", "loss", "wall_s", "layer_fe_share")
+                "fe_to_0.9", "loss", "wall_s", "layer_fe_share", "layer_s_share", "steps")
 
 
 def _apply(config: dict):
@@ -290,7 +290,8 @@ def part_tune(grid_name: str, seeds, budget, dims):
                     row = {"optimizer": opt, "config": cfg_name, "target": label, "dim": dim,
                            "seed": seed, "budget": budget, "gamma": r["gamma"],
                            "fe_to_0.9": r["fe_to_0.9"], "loss": r["loss"],
-                           "wall_s": r["wall_s"], "layer_fe_share": r.get("layer_fe_share")}
+                           "wall_s": r["wall_s"], "layer_fe_share": r.get("layer_fe_share"),
+                           "layer_s_share": r.get("layer_s_share"), "steps": r.get("steps")}
                     rows.append({k: str(_fmt(row.get(k))) for k in TUNE_COLUMNS})
                     write_rows(TUNE_CSV, rows, TUNE_COLUMNS)
                     print(f"[tune {grid_name}] {cfg_name} {label} {dim} seed {seed}: gamma "
@@ -328,6 +329,32 @@ def tune_grids() -> dict:
     ]
     # third round: the snn start (screened weight sets or plain random), frozen otherwise
     g["snn_screen"] = [(f"snn_screen{sc}", "snn", {"snn.N_SCREEN": sc}) for sc in (0, 32)]
+    # fourth round, after the layer was made cheaper (2026-11-29): fewer input steps with an
+    # input rate that keeps the initial latents spread (T 30 at 40 Hz and T 20 at 60 Hz give
+    # about the spread of T 100 at 40 Hz), against T 100 at 40 Hz
+    g["snn_steps"] = [(f"snn_T{T}_rate{r}", "snn",
+                       {"frontend.DEFAULT_STEPS": T, "frontend.DEFAULT_RATE_HZ": float(r)})
+                      for T, r in ((100, 40), (30, 40), (30, 50), (20, 60))]
+    # fifth round: fewer, coarser steps (the layer's wall time is ~0.3 ms + ~0.09 ms per
+    # step, overhead-bound, so a larger population costs little time); 60 Hz inputs
+    g["snn_short"] = [(f"snn_T{T}_dt{dt}_pop{pop}_gain{gain}", "snn",
+                       {"frontend.DEFAULT_STEPS": T, "frontend.DEFAULT_DT_MS": float(dt),
+                        "frontend.DEFAULT_RATE_HZ": 60.0, "frontend.POPULATION": pop,
+                        "frontend.READOUT_GAIN": float(gain)})
+                      for T, dt, pop, gain in ((10, 2, 8, 10), (10, 2, 32, 10), (10, 2, 32, 20),
+                                               (20, 1, 32, 20))]
+    # sixth round: learning rate and population at T 10 x 2 ms, 60 Hz
+    short = {"frontend.DEFAULT_STEPS": 10, "frontend.DEFAULT_DT_MS": 2.0,
+             "frontend.DEFAULT_RATE_HZ": 60.0}
+    g["snn_short_lr"] = [(f"snn_T10_dt2_pop{pop}_lr{lr}", "snn",
+                          {**short, "frontend.POPULATION": pop, "snn.LR": lr})
+                         for pop, lr in ((8, 0.01), (8, 0.1), (8, 0.3), (16, 0.1))]
+    # the frozen settings against the previous front end's inputs (T 100 x 1 ms, 40 Hz),
+    # both charged the frozen SNN_STEP_COST per step
+    g["snn_defaults"] = [("snn_frozen", "snn", {}),
+                         ("snn_T100_dt1_rate40", "snn", {"frontend.DEFAULT_STEPS": 100,
+                                                         "frontend.DEFAULT_DT_MS": 1.0,
+                                                         "frontend.DEFAULT_RATE_HZ": 40.0})]
     return g
 
 

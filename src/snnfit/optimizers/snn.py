@@ -38,11 +38,16 @@ DECAY = 0.5
 PLATEAU = 8
 LR_MIN = 1e-4
 #: a layer pass of more networks is charged as several passes (the frozen per-step cost was
-#: measured with 4 networks; up to 16 measured within it at T = 20, 64 measured ~1.5x it)
+#: measured with 4 networks; up to 16 measured within it at T = 20, 64 measured ~1.5x it;
+#: with the current layer at T = 10: 16 networks ~1.08x, 32 ~1.25x the 4-network pass)
 MAX_NETS_PER_PASS = 16
 #: forward-equivalents per input time step of one layer pass (forward + backward, all
 #: networks): benchmarks/snn_cost.py measured a median of 0.65 (range 0.50-0.84 over k = 3, 8
-#: and T = 50, 100, 200 on a shared 2-core machine, 2026-11-29), rounded up to 0.7; frozen
+#: and T = 50, 100, 200 on a shared 2-core machine, 2026-11-29), rounded up to 0.7. After
+#: the layer's linear stages left the per-step loop (frontend.py; ~40 % less time per pass)
+#: it measured 0.35-0.46 per step at T = 20-200, but the default is now T = 10, where the
+#: per-pass overhead counts: 0.74-0.76 (4 networks, k = 3, 8; load 2.3 on 2 cores), 0.58-0.62
+#: from the fastest repeats; kept at 0.7 (a pass of the default layer is charged 7)
 SNN_STEP_COST = 0.7
 
 
@@ -71,7 +76,7 @@ class _Layer:
 
     def latents(self, W):
         t0 = time.perf_counter()
-        Z, _, rate = self.fe.latents_and_vjp(W)
+        Z, rate = self.fe.latents(W)  # forward only (no autograd graph)
         self.seconds += time.perf_counter() - t0
         self._charge(W.shape[0])
         return Z
