@@ -29,12 +29,12 @@ from .simulate import check_params_matrix, set_threads
 DEFAULT_MAX_SPIKES = 256
 
 #: Cost of one sensitivity pass (all spike times, all parameters and the amplitude) in forward
-#: ``resolved`` simulations of the same batch: the measured wall-time ratio rounded up
-#: (``benchmarks/gradient.py``, B = 64 and 1024, threads = 1, medians of 5-9 interleaved
-#: repeats on a shared 2-core machine; figures in ``docs/gradients.md``). AdEx 3.9-5.0 (one
-#: loaded run 6.6), LIF 4.2-4.8, Izhikevich 15-21: its forward step is so cheap (no exp,
-#: vectorised, ~1 ns per set and step) that carrying 20 tangent components costs 15-20 of it.
-SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL = {"adex": 6, "izhikevich": 21, "lif": 5}
+#: simulations of the same map and batch: the measured wall-time ratio rounded up
+#: (``benchmarks/gradient.py``, B = 64 and 1024, threads = 1, medians of 5 interleaved repeats
+#: on a shared 2-core machine; figures in ``docs/gradients.md``). Izhikevich 2.1-3.7 and LIF
+#: 1.7-2.7 since their kernels were vectorised over the batch (flat workspace, in-place tangent
+#: pass; were 15-21 and 4.2-4.8); AdEx 4.9-5.2 (resolved), 5.5-5.8 (resolved2).
+SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL = {"adex": 6, "izhikevich": 4, "lif": 3}
 
 #: One frozen factor for all models: the largest of the above (conservative).
 SENSITIVITY_COST_FORWARD_EQUIV = max(SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL.values())
