@@ -2,7 +2,8 @@
 
 Same batches as ``benchmarks/gradient.py`` (the cost preset, parameters jittered by 1 %), one
 thread, interleaved repeats, medians and minima. Run:
-``NUMBA_NUM_THREADS=1 .venv/bin/python benchmarks/sens_kernels.py [--models izhikevich lif]``
+``NUMBA_NUM_THREADS=1 .venv/bin/python benchmarks/sens_kernels.py [--models izhikevich lif]
+[--schemes resolved resolved2]`` (``resolved2``: AdEx only, the other models' map is resolved).
 """
 
 from __future__ import annotations
@@ -23,27 +24,32 @@ def main(argv=None):
     ap.add_argument("--models", nargs="+", default=list(COST_PRESETS))
     ap.add_argument("--batches", type=int, nargs="+", default=[64, 1024])
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--schemes", nargs="+", default=["resolved", "resolved2"],
+                    choices=["resolved", "resolved2"])
     args = ap.parse_args(argv)
     set_threads(1)
     prot = StepProtocol()
-    for model in args.models:
+    cases = [(m, s) for m in args.models for s in args.schemes
+             if s == "resolved" or m == "adex"]
+    for model, scheme in cases:
         for B in args.batches:
             P, A = batch_for(model, B)
-            simulate_batch(model, P[:2], A[:2], prot, "resolved", 1, 256)  # compile
-            spike_times_and_jacobian(model, P[:2], A[:2], prot, 1, 256)
+            simulate_batch(model, P[:2], A[:2], prot, scheme, 1, 256)  # compile
+            spike_times_and_jacobian(model, P[:2], A[:2], prot, 1, 256, scheme=scheme)
             tf, ts = [], []
             for _ in range(args.repeats):
                 t0 = time.perf_counter()
-                simulate_batch(model, P, A, prot, "resolved", 1, 256)
+                simulate_batch(model, P, A, prot, scheme, 1, 256)
                 tf.append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
-                spike_times_and_jacobian(model, P, A, prot, 1, 256)
+                spike_times_and_jacobian(model, P, A, prot, 1, 256, scheme=scheme)
                 ts.append(time.perf_counter() - t0)
             per = 1e9 / (B * prot.n_steps)
             for stat in (np.median, np.min):  # the minimum is the least disturbed by load
                 f, s = float(stat(tf)), float(stat(ts))
-                print(f"{model:10s} B={B:5d} {stat.__name__:6s} forward {f * per:6.2f} ns  "
-                      f"sensitivity {s * per:6.2f} ns  ratio {s / f:5.2f}", flush=True)
+                print(f"{model:10s} {scheme:9s} B={B:5d} {stat.__name__:6s} forward "
+                      f"{f * per:6.2f} ns  sensitivity {s * per:6.2f} ns  ratio {s / f:5.2f}",
+                      flush=True)
 
 
 if __name__ == "__main__":

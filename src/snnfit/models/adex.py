@@ -198,6 +198,248 @@ def _kernel(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
                 status[lo + j] = STATUS_BLOWUP
 
 
+# Sensitivity-kernel workspace (both maps): one flat array per chunk whose rows (CHUNK long, at
+# compile-time constant offsets) hold the per-set constants, the state, the forward pass's
+# exponential and the tangent columns, so that LLVM sees one base pointer with constant
+# distances and vectorises the batch loop without alias checks (as in izhikevich.py, lif.py).
+_NS = len(PARAMS) + 1  # tangent columns: the parameters and the amplitude
+_IA = _NS - 1
+# rows: 1/C, gL, EL, VT, DeltaT, 1/DeltaT, gL DeltaT, a, 1/tau_w, b, Vr, the cut (resolved) or
+# the switch level Vs (resolved2), holding + amplitude; state V, w and its Euler update Vn, wn;
+# the forward pass's exp(x), capped x and cap flag (1.0 where x > EXP_CAP); resolved2: pending
+# flag (1.0 while a spike is pending) and pending spike time
+(_W_INVC, _W_GL, _W_EL, _W_VT, _W_DT, _W_INVDT, _W_GLDT, _W_A, _W_INVTW, _W_B, _W_VR, _W_CUT,
+ _W_ION, _W_V, _W_W, _W_VN, _W_WN, _W_EX, _W_XX, _W_CAP, _W_PEND, _W_TSP) = (
+    r * CHUNK for r in range(22))
+_W_SV = 22 * CHUNK  # column p of dV/dp at _W_SV + p * CHUNK
+_W_SW = _W_SV + _NS * CHUNK  # column p of dw/dp
+_W_LEN = _W_SW + _NS * CHUNK
+
+
+@njit(cache=True)
+def _fill_workspace(W, P, amp, V0, w0, sV0, sw0, lo, n, holding, kappa):
+    """Workspace rows of the sets ``lo .. lo + n - 1``; the cut row is ``VT + kappa DeltaT``."""
+    for j in range(n):
+        i = lo + j
+        W[_W_INVC + j] = 1.0 / P[i, P_C]
+        W[_W_GL + j] = P[i, P_GL]
+        W[_W_EL + j] = P[i, P_EL]
+        W[_W_VT + j] = P[i, P_VT]
+        W[_W_DT + j] = P[i, P_DT]
+        W[_W_INVDT + j] = 1.0 / P[i, P_DT]
+        W[_W_GLDT + j] = P[i, P_GL] * P[i, P_DT]
+        W[_W_A + j] = P[i, P_A]
+        W[_W_INVTW + j] = 1.0 / P[i, P_TAUW]
+        W[_W_B + j] = P[i, P_B]
+        W[_W_VR + j] = P[i, P_VR]
+        W[_W_CUT + j] = P[i, P_VT] + kappa * P[i, P_DT]
+        W[_W_ION + j] = holding + amp[i]
+        W[_W_V + j] = V0[i]
+        W[_W_W + j] = w0[i]
+        for p in range(_NS):
+            W[_W_SV + p * CHUNK + j] = sV0[i, p]
+            W[_W_SW + p * CHUNK + j] = sw0[i, p]
+
+
+@njit(cache=True)
+def _state_pass(W, n, on, holding, dt, t1):
+    """Euler update ``(Vn, wn)`` of every set of the chunk, same arithmetic as :func:`_kernel`
+    and :func:`_kernel_r2` (a pending set is held: step ``dt * 0``; the ``resolved`` map never
+    sets the pending flag, and ``dt * 1.0 = dt``); stores ``exp(x)``, ``x`` and the cap flag
+    for the tangent pass. Returns how many sets have an event: a pending spike before ``t1``
+    (the step's end) or, not pending, ``Vn`` at or above the cut row."""
+    n_event = 0
+    for j in range(n):
+        I = W[_W_ION + j] if on else holding
+        V = W[_W_V + j]
+        w = W[_W_W + j]
+        x = (V - W[_W_VT + j]) * W[_W_INVDT + j]
+        cap = x > EXP_CAP
+        x = EXP_CAP if cap else x
+        e = math.exp(x)
+        W[_W_EX + j] = e
+        W[_W_XX + j] = x
+        W[_W_CAP + j] = 1.0 if cap else 0.0
+        dV = (-W[_W_GL + j] * (V - W[_W_EL + j]) + W[_W_GLDT + j] * e - w + I) * W[_W_INVC + j]
+        dw = (W[_W_A + j] * (V - W[_W_EL + j]) - w) * W[_W_INVTW + j]
+        pf = W[_W_PEND + j]
+        hdt = dt * (1.0 - pf)
+        Vn = V + hdt * dV
+        W[_W_VN + j] = Vn
+        W[_W_WN + j] = w + hdt * dw
+        ev = (W[_W_TSP + j] < t1) if pf != 0.0 else (not (Vn < W[_W_CUT + j]))
+        n_event += ev
+    return n_event
+
+
+@njit(inline="always")
+def _tangent(W, p, j, dt, Avv, invC, Awv, invtw, gv, gw, hv, hw):
+    """Column ``p`` of set ``j``: ``s <- s + dt (J_f s) (+ gv, + gw where hv, hw)``."""
+    sv = W[_W_SV + p * CHUNK + j]
+    sw = W[_W_SW + p * CHUNK + j]
+    tv = sv + dt * (Avv * sv - invC * sw)
+    tw = sw + dt * (Awv * sv - invtw * sw)
+    W[_W_SV + p * CHUNK + j] = tv + gv if hv else tv
+    W[_W_SW + p * CHUNK + j] = tw + gw if hw else tw
+
+
+@njit(cache=True)
+def _tangent_pass(W, n, on, holding, dt, gI):
+    """One Euler step of every tangent column in place, ``s' = s + dt (J_f s + df/dp)``
+    (branch-free: the capped exponential's terms by selects; ``gI`` is ``dt`` while the step
+    is on, else 0); the state moves to ``(Vn, wn)``. Crossing sets are redone by the caller;
+    a held (pending) set's tangents run on unused. ``Vpeak``'s column is not stepped (it
+    enters neither the map nor the initial state: zero throughout)."""
+    for j in range(n):
+        I = W[_W_ION + j] if on else holding
+        V = W[_W_V + j]
+        w = W[_W_W + j]
+        invC = W[_W_INVC + j]
+        gL = W[_W_GL + j]
+        DT = W[_W_DT + j]
+        a = W[_W_A + j]
+        invtw = W[_W_INVTW + j]
+        e = W[_W_EX + j]
+        x = W[_W_XX + j]
+        cap = W[_W_CAP + j] != 0.0
+        dV_ = V - W[_W_EL + j]
+        fV = (-gL * dV_ + W[_W_GLDT + j] * e - w + I) * invC
+        fw = (a * dV_ - w) * invtw
+        Avv = (-gL * invC) if cap else (-gL + gL * e) * invC
+        Awv = a * invtw
+        gVT = 0.0 if cap else dt * (-gL * e * invC)
+        gDT = dt * (gL * e * invC) if cap else dt * (gL * e * (1.0 - x) * invC)
+        _tangent(W, P_C, j, dt, Avv, invC, Awv, invtw, dt * (-fV * invC), 0.0, True, False)
+        _tangent(W, P_GL, j, dt, Avv, invC, Awv, invtw, dt * ((-dV_ + DT * e) * invC), 0.0,
+                 True, False)
+        _tangent(W, P_EL, j, dt, Avv, invC, Awv, invtw, dt * (gL * invC), dt * (-a * invtw),
+                 True, True)
+        _tangent(W, P_VT, j, dt, Avv, invC, Awv, invtw, gVT, 0.0, True, False)
+        _tangent(W, P_DT, j, dt, Avv, invC, Awv, invtw, gDT, 0.0, True, False)
+        _tangent(W, P_A, j, dt, Avv, invC, Awv, invtw, 0.0, dt * (dV_ * invtw), False, True)
+        _tangent(W, P_TAUW, j, dt, Avv, invC, Awv, invtw, 0.0, dt * (-fw * invtw), False, True)
+        _tangent(W, P_B, j, dt, Avv, invC, Awv, invtw, 0.0, 0.0, False, False)
+        _tangent(W, P_VR, j, dt, Avv, invC, Awv, invtw, 0.0, 0.0, False, False)
+        _tangent(W, _IA, j, dt, Avv, invC, Awv, invtw, gI * invC, 0.0, True, False)
+        W[_W_V + j] = W[_W_VN + j]
+        W[_W_W + j] = W[_W_WN + j]
+
+
+@njit(cache=True)
+def _stash(W, n, n_event, t1, idx, ov, ow, osv, osw):
+    """Indices of the event sets (as counted by :func:`_state_pass`) into ``idx``; for those
+    not pending, the state and tangents before the step into ``ov, ow, osv, osw``. Returns
+    their number."""
+    m = 0
+    for j in range(n):
+        if m == n_event:
+            break
+        if W[_W_PEND + j] != 0.0:
+            if W[_W_TSP + j] < t1:
+                idx[m] = j
+                m += 1
+            continue
+        if W[_W_VN + j] < W[_W_CUT + j]:
+            continue
+        idx[m] = j
+        m += 1
+        ov[j] = W[_W_V + j]
+        ow[j] = W[_W_W + j]
+        for p in range(_NS):
+            osv[p, j] = W[_W_SV + p * CHUNK + j]
+            osw[p, j] = W[_W_SW + p * CHUNK + j]
+    return m
+
+
+@njit(cache=True)
+def _blowup(W, j, status, i):
+    """If the Euler update of set ``j`` (batch row ``i``) is not finite: status blow-up, restart
+    at ``(Vr, 0)`` with ``dV/dVr = 1``; returns whether it was."""
+    if math.isfinite(W[_W_V + j]) and math.isfinite(W[_W_W + j]):
+        return False
+    if status[i] == 0:
+        status[i] = STATUS_BLOWUP
+    W[_W_V + j] = W[_W_VR + j]
+    W[_W_W + j] = 0.0
+    for p in range(_NS):
+        W[_W_SV + p * CHUNK + j] = 0.0
+        W[_W_SW + p * CHUNK + j] = 0.0
+    W[_W_SV + P_VR * CHUNK + j] = 1.0
+    return True
+
+
+@njit(cache=True)
+def _crossing(W, j, theta, den, dwn, osv, osw, kappa, dth, swx):
+    """Derivatives at a crossing of ``VT + kappa DeltaT`` at ``theta`` of the step of set ``j``
+    (``den = Vn - V``, ``dwn = wn - w``; tangents before the step ``osv, osw``, after it in the
+    workspace): ``dth = d theta/dp``, ``swx = d w/dp`` at the crossing."""
+    for p in range(_NS):
+        dth[p] = (-osv[p, j] - theta * (W[_W_SV + p * CHUNK + j] - osv[p, j])) / den
+    dth[P_VT] += 1.0 / den
+    dth[P_DT] += kappa / den
+    for p in range(_NS):
+        swx[p] = osw[p, j] + dth[p] * dwn + theta * (W[_W_SW + p * CHUNK + j] - osw[p, j])
+
+
+@njit(cache=True)
+def _record(i, ts, dT, t_win0, t_win1, times, counts, n_win, jac):
+    """Spike at ``ts`` of batch row ``i`` with derivatives ``dT``."""
+    if counts[i] < times.shape[1]:
+        times[i, counts[i]] = ts
+        for p in range(_NS):
+            jac[i, counts[i], p] = dT[p]
+    counts[i] += 1
+    if ts >= t_win0 and ts < t_win1:
+        n_win[i] += 1
+
+
+@njit(cache=True)
+def _remainder(W, j, wc, swc, dT, rest, I, on, tV, tw):
+    """Reset of set ``j`` at spike time ``T``: from ``(Vr, wc)`` one Euler step of length
+    ``rest`` (``drest = -dT``); tangents from ``swc = d wc/dp`` and ``dT = dT/dp``."""
+    invC = W[_W_INVC + j]
+    gL = W[_W_GL + j]
+    EL = W[_W_EL + j]
+    DT = W[_W_DT + j]
+    a = W[_W_A + j]
+    invtw = W[_W_INVTW + j]
+    Vr = W[_W_VR + j]
+    x = (Vr - W[_W_VT + j]) * W[_W_INVDT + j]
+    cap2 = x > EXP_CAP
+    if x > EXP_CAP:
+        x = EXP_CAP
+    e = math.exp(x)
+    dV = (-gL * (Vr - EL) + W[_W_GLDT + j] * e - wc + I) * invC
+    dw = (a * (Vr - EL) - wc) * invtw
+    W[_W_V + j] = Vr + rest * dV
+    W[_W_W + j] = wc + rest * dw
+    # tangent of the remainder step from (Vr, wc)
+    avv = (-gL * invC) if cap2 else (-gL + gL * e) * invC
+    for p in range(_NS):
+        tV[p] = -invC * swc[p]
+        tw[p] = -invtw * swc[p]
+    tV[P_VR] += avv
+    tw[P_VR] += a * invtw
+    dr = Vr - EL
+    tV[P_C] += -dV * invC
+    tV[P_GL] += (-dr + DT * e) * invC
+    tV[P_EL] += gL * invC
+    if not cap2:
+        tV[P_VT] += -gL * e * invC
+        tV[P_DT] += gL * e * (1.0 - x) * invC
+    else:
+        tV[P_DT] += gL * e * invC
+    if on:
+        tV[_IA] += invC
+    tw[P_EL] += -a * invtw
+    tw[P_A] += dr * invtw
+    tw[P_TAUW] += -dw * invtw
+    for p in range(_NS):
+        W[_W_SV + p * CHUNK + j] = -dT[p] * dV + rest * tV[p]
+        W[_W_SW + p * CHUNK + j] = swc[p] - dT[p] * dw + rest * tw[p]
+    W[_W_SV + P_VR * CHUNK + j] += 1.0
+
+
 @njit(cache=True, parallel=True)
 def _sens_kernel(P, amp, V0, w0, sV0, sw0, dt, n_steps, k_on, k_off, holding, t_win0, t_win1,
                  times, counts, n_win, status, jac):
@@ -219,194 +461,74 @@ def _sens_kernel(P, amp, V0, w0, sV0, sw0, dt, n_steps, k_on, k_off, holding, t_
 
     ``Vpeak`` does not enter the map (zero column). ``jac`` is ``(B, max_spikes, 11)`` (ms per
     unit of each parameter; ms/pA for the amplitude); rows past the spike count are untouched.
+
+    Layout (for speed): each step is a forward pass over the batch (:func:`_state_pass`), a
+    branch-free pass that updates the state and all tangent columns in place
+    (:func:`_tangent_pass`, one flat workspace, see ``_W_*``) and, only for the sets that
+    crossed the cut, a scalar pass applying the crossing to the tangents saved before the
+    update (:func:`_stash`).
     """
     B = P.shape[0]
-    NP = jac.shape[2]
-    IA = NP - 1
-    max_spikes = times.shape[1]
+    NP = _NS
     n_chunks = (B + CHUNK - 1) // CHUNK
     for c in prange(n_chunks):
         lo = c * CHUNK
         hi = min(B, lo + CHUNK)
         n = hi - lo
-        invC = np.empty(n)
-        gL = np.empty(n)
-        EL = np.empty(n)
-        VT = np.empty(n)
-        DT = np.empty(n)
-        invDT = np.empty(n)
-        gLDT = np.empty(n)
-        a = np.empty(n)
-        invtw = np.empty(n)
-        b = np.empty(n)
-        Vr = np.empty(n)
-        cut = np.empty(n)
-        Ion = np.empty(n)
-        V = np.empty(n)
-        w = np.empty(n)
-        Vn = np.empty(n)
-        wn = np.empty(n)
-        fV = np.empty(n)
-        fw = np.empty(n)
-        ex = np.empty(n)
-        xx = np.empty(n)
-        capped = np.empty(n, dtype=np.bool_)
-        AVV = np.empty(n)
-        sV = np.empty((NP, n))
-        sw = np.empty((NP, n))
-        sVn = np.empty((NP, n))
-        swn = np.empty((NP, n))
+        W = np.zeros(_W_LEN)
+        # state and tangents, before the step, of the sets crossing in it
+        osv = np.empty((NP, n))
+        osw = np.empty((NP, n))
+        ov = np.empty(n)
+        ow = np.empty(n)
+        idx = np.empty(n, dtype=np.int64)
         dth = np.empty(NP)
+        dT = np.empty(NP)
         swc = np.empty(NP)
         tV = np.empty(NP)
         tw = np.empty(NP)
+        _fill_workspace(W, P, amp, V0, w0, sV0, sw0, lo, n, holding, 5.0)
         for j in range(n):
-            i = lo + j
-            invC[j] = 1.0 / P[i, P_C]
-            gL[j] = P[i, P_GL]
-            EL[j] = P[i, P_EL]
-            VT[j] = P[i, P_VT]
-            DT[j] = P[i, P_DT]
-            invDT[j] = 1.0 / P[i, P_DT]
-            gLDT[j] = P[i, P_GL] * P[i, P_DT]
-            a[j] = P[i, P_A]
-            invtw[j] = 1.0 / P[i, P_TAUW]
-            b[j] = P[i, P_B]
-            Vr[j] = P[i, P_VR]
-            cut[j] = P[i, P_VT] + 5.0 * P[i, P_DT]
-            Ion[j] = holding + amp[i]
-            V[j] = V0[i]
-            w[j] = w0[i]
-            for p in range(NP):
-                sV[p, j] = sV0[i, p]
-                sw[p, j] = sw0[i, p]
-            counts[i] = 0
-            n_win[i] = 0
-            status[i] = 0
+            counts[lo + j] = 0
+            n_win[lo + j] = 0
+            status[lo + j] = 0
         for k in range(n_steps):
             on = k >= k_on and k < k_off
-            n_cross = 0
-            for j in range(n):
-                I = Ion[j] if on else holding
-                x = (V[j] - VT[j]) * invDT[j]
-                capped[j] = x > EXP_CAP
-                if x > EXP_CAP:
-                    x = EXP_CAP
-                e = math.exp(x)
-                xx[j] = x
-                ex[j] = e
-                dV = (-gL[j] * (V[j] - EL[j]) + gLDT[j] * e - w[j] + I) * invC[j]
-                dw = (a[j] * (V[j] - EL[j]) - w[j]) * invtw[j]
-                fV[j] = dV
-                fw[j] = dw
-                Vn[j] = V[j] + dt * dV
-                wn[j] = w[j] + dt * dw
-                n_cross += not (Vn[j] < cut[j])
-                AVV[j] = (-gL[j] * invC[j]) if capped[j] else (-gL[j] + gL[j] * e) * invC[j]
-            # tangent of the Euler step: s' = s + dt (J s + df/dp)
-            for p in range(NP):
-                for j in range(n):
-                    svp = sV[p, j]
-                    swp = sw[p, j]
-                    sVn[p, j] = svp + dt * (AVV[j] * svp - invC[j] * swp)
-                    swn[p, j] = swp + dt * (a[j] * invtw[j] * svp - invtw[j] * swp)
-            for j in range(n):
-                dV_ = V[j] - EL[j]
-                sVn[P_C, j] += dt * (-fV[j] * invC[j])
-                sVn[P_GL, j] += dt * ((-dV_ + DT[j] * ex[j]) * invC[j])
-                sVn[P_EL, j] += dt * (gL[j] * invC[j])
-                if not capped[j]:
-                    sVn[P_VT, j] += dt * (-gL[j] * ex[j] * invC[j])
-                    sVn[P_DT, j] += dt * (gL[j] * ex[j] * (1.0 - xx[j]) * invC[j])
-                else:
-                    sVn[P_DT, j] += dt * (gL[j] * ex[j] * invC[j])
-                if on:
-                    sVn[IA, j] += dt * invC[j]
-                swn[P_EL, j] += dt * (-a[j] * invtw[j])
-                swn[P_A, j] += dt * (dV_ * invtw[j])
-                swn[P_TAUW, j] += dt * (-fw[j] * invtw[j])
+            gI = dt if on else 0.0  # amplitude column's forcing factor (0 outside the step)
+            t0 = k * dt
+            n_cross = _state_pass(W, n, on, holding, dt, t0 + dt)
+            m = 0
             if n_cross > 0:
-                t0 = k * dt
-                for j in range(n):
-                    if Vn[j] < cut[j]:
-                        continue
-                    i = lo + j
-                    if not (math.isfinite(Vn[j]) and math.isfinite(wn[j])):
-                        if status[i] == 0:
-                            status[i] = STATUS_BLOWUP
-                        Vn[j] = Vr[j]
-                        wn[j] = 0.0
-                        for p in range(NP):
-                            sVn[p, j] = 0.0
-                            swn[p, j] = 0.0
-                        sVn[P_VR, j] = 1.0
-                        continue
-                    den = Vn[j] - V[j]
-                    theta = (cut[j] - V[j]) / den
-                    if not (theta >= 0.0 and theta <= 1.0):  # already above the cut
-                        theta = 0.0
-                        for p in range(NP):
-                            dth[p] = 0.0
-                    else:
-                        for p in range(NP):
-                            dth[p] = (-sV[p, j] - theta * (sVn[p, j] - sV[p, j])) / den
-                        dth[P_VT] += 1.0 / den
-                        dth[P_DT] += 5.0 / den
-                    ts = t0 + theta * dt
-                    if counts[i] < max_spikes:
-                        times[i, counts[i]] = ts
-                        for p in range(NP):
-                            jac[i, counts[i], p] = dt * dth[p]
-                    counts[i] += 1
-                    if ts >= t_win0 and ts < t_win1:
-                        n_win[i] += 1
-                    I = Ion[j] if on else holding
-                    wc = w[j] + theta * (wn[j] - w[j]) + b[j]
+                m = _stash(W, n, n_cross, t0 + dt, idx, ov, ow, osv, osw)
+            _tangent_pass(W, n, on, holding, dt, gI)
+            for q in range(m):
+                j = idx[q]
+                i = lo + j
+                if _blowup(W, j, status, i):
+                    continue
+                Vn = W[_W_V + j]
+                wn = W[_W_W + j]
+                V = ov[j]
+                w = ow[j]
+                den = Vn - V
+                theta = (W[_W_CUT + j] - V) / den
+                if not (theta >= 0.0 and theta <= 1.0):  # already above the cut
+                    theta = 0.0
                     for p in range(NP):
-                        swc[p] = sw[p, j] + dth[p] * (wn[j] - w[j]) + theta * (swn[p, j] - sw[p, j])
-                    swc[P_B] += 1.0
-                    rest = (1.0 - theta) * dt
-                    x = (Vr[j] - VT[j]) * invDT[j]
-                    cap2 = x > EXP_CAP
-                    if x > EXP_CAP:
-                        x = EXP_CAP
-                    e = math.exp(x)
-                    dV = (-gL[j] * (Vr[j] - EL[j]) + gLDT[j] * e - wc + I) * invC[j]
-                    dw = (a[j] * (Vr[j] - EL[j]) - wc) * invtw[j]
-                    Vn[j] = Vr[j] + rest * dV
-                    wn[j] = wc + rest * dw
-                    # tangent of the remainder step from (Vr, wc)
-                    avv = (-gL[j] * invC[j]) if cap2 else (-gL[j] + gL[j] * e) * invC[j]
-                    for p in range(NP):
-                        tV[p] = -invC[j] * swc[p]
-                        tw[p] = -invtw[j] * swc[p]
-                    tV[P_VR] += avv
-                    tw[P_VR] += a[j] * invtw[j]
-                    dr = Vr[j] - EL[j]
-                    tV[P_C] += -dV * invC[j]
-                    tV[P_GL] += (-dr + DT[j] * e) * invC[j]
-                    tV[P_EL] += gL[j] * invC[j]
-                    if not cap2:
-                        tV[P_VT] += -gL[j] * e * invC[j]
-                        tV[P_DT] += gL[j] * e * (1.0 - x) * invC[j]
-                    else:
-                        tV[P_DT] += gL[j] * e * invC[j]
-                    if on:
-                        tV[IA] += invC[j]
-                    tw[P_EL] += -a[j] * invtw[j]
-                    tw[P_A] += dr * invtw[j]
-                    tw[P_TAUW] += -dw * invtw[j]
-                    for p in range(NP):
-                        sVn[p, j] = -dt * dth[p] * dV + rest * tV[p]
-                        swn[p, j] = swc[p] - dt * dth[p] * dw + rest * tw[p]
-                    sVn[P_VR, j] += 1.0
-            for j in range(n):
-                V[j] = Vn[j]
-                w[j] = wn[j]
-            sV, sVn = sVn, sV
-            sw, swn = swn, sw
+                        dth[p] = 0.0
+                        swc[p] = osw[p, j] + dth[p] * (wn - w) + theta * (
+                            W[_W_SW + p * CHUNK + j] - osw[p, j])
+                else:
+                    _crossing(W, j, theta, den, wn - w, osv, osw, 5.0, dth, swc)
+                for p in range(NP):
+                    dT[p] = dt * dth[p]
+                _record(i, t0 + theta * dt, dT, t_win0, t_win1, times, counts, n_win, jac)
+                I = W[_W_ION + j] if on else holding
+                wc = w + theta * (wn - w) + W[_W_B + j]
+                swc[P_B] += 1.0
+                _remainder(W, j, wc, swc, dT, (1.0 - theta) * dt, I, on, tV, tw)
         for j in range(n):
-            if not (math.isfinite(V[j]) and math.isfinite(w[j])):
+            if not (math.isfinite(W[_W_V + j]) and math.isfinite(W[_W_W + j])):
                 status[lo + j] = STATUS_BLOWUP
 
 
@@ -604,48 +726,29 @@ def _sens_kernel_r2(P, amp, V0, w0, sV0, sw0, dt, n_steps, k_on, k_off, holding,
     through ``dx_q``), ``dtau = sum_q W_q [(dh DeltaT + h dDeltaT)/f_q - h DeltaT df_q/f_q^2]``
     and likewise ``dDelta w``. Spike time ``t_s + tau``: ``dT = dt dtheta + dtau``; reset
     ``w = w_s + Delta w + b``; the remainder ``rest = t_{k+1} - T`` has ``drest = -dT``.
+
+    Layout as :func:`_sens_kernel` (forward pass, branch-free in-place tangent pass, scalar
+    pass over the event sets only: the sets reaching ``Vs`` and the pending spikes falling in
+    the step). A held set's tangents are never read: its reset sets them from the pending
+    spike's derivatives ``stsp, swsp``.
     """
     B = P.shape[0]
-    NP = jac.shape[2]
-    IA = NP - 1
+    NP = _NS
+    IA = _IA
     NQ = R2_NODES.shape[0]
-    max_spikes = times.shape[1]
     n_chunks = (B + CHUNK - 1) // CHUNK
     for c in prange(n_chunks):
         lo = c * CHUNK
         hi = min(B, lo + CHUNK)
         n = hi - lo
-        invC = np.empty(n)
-        gL = np.empty(n)
-        EL = np.empty(n)
-        VT = np.empty(n)
-        DT = np.empty(n)
-        invDT = np.empty(n)
-        gLDT = np.empty(n)
-        a = np.empty(n)
-        invtw = np.empty(n)
-        b = np.empty(n)
-        Vr = np.empty(n)
-        Vs = np.empty(n)
-        Ion = np.empty(n)
-        V = np.empty(n)
-        w = np.empty(n)
-        Vn = np.empty(n)
-        wn = np.empty(n)
-        fV = np.empty(n)
-        fw = np.empty(n)
-        ex = np.empty(n)
-        xx = np.empty(n)
-        capped = np.empty(n, dtype=np.bool_)
-        AVV = np.empty(n)
-        pend = np.zeros(n, dtype=np.int64)  # 1 while a spike is pending (held set)
-        hdt = np.empty(n)
-        tsp = np.zeros(n)
+        W = np.zeros(_W_LEN)
+        # state and tangents, before the step, of the sets reaching Vs in it
+        osv = np.empty((NP, n))
+        osw = np.empty((NP, n))
+        ov = np.empty(n)
+        ow = np.empty(n)
+        idx = np.empty(n, dtype=np.int64)
         wsp = np.zeros(n)
-        sV = np.empty((NP, n))
-        sw = np.empty((NP, n))
-        sVn = np.empty((NP, n))
-        swn = np.empty((NP, n))
         stsp = np.zeros((NP, n))
         swsp = np.zeros((NP, n))
         dth = np.empty(NP)
@@ -654,233 +757,133 @@ def _sens_kernel_r2(P, amp, V0, w0, sV0, sw0, dt, n_steps, k_on, k_off, holding,
         dx0 = np.empty(NP)
         dfq = np.empty(NP)
         dVq = np.empty(NP)
+        dT = np.empty(NP)
+        swc = np.empty(NP)
         tV = np.empty(NP)
         tw = np.empty(NP)
+        _fill_workspace(W, P, amp, V0, w0, sV0, sw0, lo, n, holding, R2_KAPPA)
         for j in range(n):
-            i = lo + j
-            invC[j] = 1.0 / P[i, P_C]
-            gL[j] = P[i, P_GL]
-            EL[j] = P[i, P_EL]
-            VT[j] = P[i, P_VT]
-            DT[j] = P[i, P_DT]
-            invDT[j] = 1.0 / P[i, P_DT]
-            gLDT[j] = P[i, P_GL] * P[i, P_DT]
-            a[j] = P[i, P_A]
-            invtw[j] = 1.0 / P[i, P_TAUW]
-            b[j] = P[i, P_B]
-            Vr[j] = P[i, P_VR]
-            Vs[j] = P[i, P_VT] + R2_KAPPA * P[i, P_DT]
-            Ion[j] = holding + amp[i]
-            V[j] = V0[i]
-            w[j] = w0[i]
-            for p in range(NP):
-                sV[p, j] = sV0[i, p]
-                sw[p, j] = sw0[i, p]
-            counts[i] = 0
-            n_win[i] = 0
-            status[i] = 0
+            counts[lo + j] = 0
+            n_win[lo + j] = 0
+            status[lo + j] = 0
         for k in range(n_steps):
             on = k >= k_on and k < k_off
+            gI = dt if on else 0.0
             t0 = k * dt
-            n_event = 0
-            for j in range(n):
-                I = Ion[j] if on else holding
-                x = (V[j] - VT[j]) * invDT[j]
-                capped[j] = x > EXP_CAP
-                if x > EXP_CAP:
-                    x = EXP_CAP
-                e = math.exp(x)
-                xx[j] = x
-                ex[j] = e
-                dV = (-gL[j] * (V[j] - EL[j]) + gLDT[j] * e - w[j] + I) * invC[j]
-                dw = (a[j] * (V[j] - EL[j]) - w[j]) * invtw[j]
-                fV[j] = dV
-                fw[j] = dw
-                # a pending set is held: step 0 (0 * finite = 0); branch-free so it vectorises
-                hdt[j] = dt * (1 - pend[j])
-                Vn[j] = V[j] + hdt[j] * dV
-                wn[j] = w[j] + hdt[j] * dw
-                n_event += pend[j] * (tsp[j] < t0 + dt) + (1 - pend[j]) * (not (Vn[j] < Vs[j]))
-                AVV[j] = (-gL[j] * invC[j]) if capped[j] else (-gL[j] + gL[j] * e) * invC[j]
-            # tangents of the Euler step (for a held, pending set they run on unused: the reset
-            # sets them from the pending spike's derivatives, never from these)
-            for p in range(NP):
-                for j in range(n):
-                    svp = sV[p, j]
-                    swp = sw[p, j]
-                    sVn[p, j] = svp + dt * (AVV[j] * svp - invC[j] * swp)
-                    swn[p, j] = swp + dt * (a[j] * invtw[j] * svp - invtw[j] * swp)
-            for j in range(n):
-                dV_ = V[j] - EL[j]
-                sVn[P_C, j] += dt * (-fV[j] * invC[j])
-                sVn[P_GL, j] += dt * ((-dV_ + DT[j] * ex[j]) * invC[j])
-                sVn[P_EL, j] += dt * (gL[j] * invC[j])
-                if not capped[j]:
-                    sVn[P_VT, j] += dt * (-gL[j] * ex[j] * invC[j])
-                    sVn[P_DT, j] += dt * (gL[j] * ex[j] * (1.0 - xx[j]) * invC[j])
-                else:
-                    sVn[P_DT, j] += dt * (gL[j] * ex[j] * invC[j])
-                if on:
-                    sVn[IA, j] += dt * invC[j]
-                swn[P_EL, j] += dt * (-a[j] * invtw[j])
-                swn[P_A, j] += dt * (dV_ * invtw[j])
-                swn[P_TAUW, j] += dt * (-fw[j] * invtw[j])
+            t1 = t0 + dt
+            n_event = _state_pass(W, n, on, holding, dt, t1)
+            m = 0
             if n_event > 0:
-                for j in range(n):
-                    i = lo + j
-                    I = Ion[j] if on else holding
-                    if pend[j] == 1:
-                        if not (tsp[j] < t0 + dt):
-                            continue
-                    elif not (Vn[j] < Vs[j]):
-                        if not (math.isfinite(Vn[j]) and math.isfinite(wn[j])):
-                            if status[i] == 0:
-                                status[i] = STATUS_BLOWUP
-                            Vn[j] = Vr[j]
-                            wn[j] = 0.0
-                            for p in range(NP):
-                                sVn[p, j] = 0.0
-                                swn[p, j] = 0.0
-                            sVn[P_VR, j] = 1.0
-                            continue
-                        if V[j] < Vs[j]:
-                            den = Vn[j] - V[j]
-                            theta = (Vs[j] - V[j]) / den
-                            Vx = Vs[j]
-                            wx = w[j] + theta * (wn[j] - w[j])
-                            for p in range(NP):
-                                dth[p] = (-sV[p, j] - theta * (sVn[p, j] - sV[p, j])) / den
-                            dth[P_VT] += 1.0 / den
-                            dth[P_DT] += R2_KAPPA / den
-                            for p in range(NP):
-                                sVx[p] = 0.0
-                                swx[p] = (sw[p, j] + dth[p] * (wn[j] - w[j])
-                                          + theta * (swn[p, j] - sw[p, j]))
-                            sVx[P_VT] = 1.0
-                            sVx[P_DT] = R2_KAPPA
-                        else:
-                            theta = 0.0
-                            Vx = V[j]
-                            wx = w[j]
-                            for p in range(NP):
-                                dth[p] = 0.0
-                                sVx[p] = sV[p, j]
-                                swx[p] = sw[p, j]
-                        x0 = (Vx - VT[j]) * invDT[j]
-                        xc = x0 if x0 < EXP_CAP else EXP_CAP
-                        f0 = (-gL[j] * (Vx - EL[j]) + gLDT[j] * math.exp(xc) - wx + I) * invC[j]
-                        if not (f0 > 0.0):
-                            continue
-                        for p in range(NP):
-                            dx0[p] = sVx[p] * invDT[j]
-                        dx0[P_VT] -= invDT[j]
-                        dx0[P_DT] -= x0 * invDT[j]
-                        for p in range(NP):
-                            stsp[p, j] = dt * dth[p]
-                            swsp[p, j] = swx[p]
-                        swsp[P_B, j] += 1.0
-                        tau = 0.0
-                        dwu = 0.0
-                        if x0 < 5.0:
-                            h = 0.5 * (5.0 - x0)
-                            for q in range(NQ):
-                                xi = R2_NODES[q]
-                                xq = x0 + h * (xi + 1.0)
-                                Vq = VT[j] + DT[j] * xq
-                                eq = math.exp(xq)
-                                fq = (-gL[j] * (Vq - EL[j]) + gLDT[j] * eq - wx + I) * invC[j]
-                                wq = h * R2_WEIGHTS[q] * DT[j] / fq
-                                gq = (a[j] * (Vq - EL[j]) - wx) * invtw[j]
-                                tau += wq
-                                dwu += wq * gq
-                                # d f_q / dp (per unit of each column)
-                                for p in range(NP):
-                                    dxq = dx0[p] * 0.5 * (1.0 - xi)
-                                    dVq[p] = DT[j] * dxq
-                                    dfq[p] = ((-gL[j] + gL[j] * eq) * dVq[p] - swx[p]) * invC[j]
-                                dVq[P_VT] += 1.0
-                                dVq[P_DT] += xq
-                                dfq[P_VT] += -gL[j] * invC[j]
-                                dfq[P_DT] += (-gL[j] * xq + gL[j] * eq) * invC[j]
-                                dfq[P_C] += -fq * invC[j]
-                                dfq[P_GL] += (-(Vq - EL[j]) + DT[j] * eq) * invC[j]
-                                dfq[P_EL] += gL[j] * invC[j]
-                                if on:
-                                    dfq[IA] += invC[j]
-                                # d w_q / dp with w_q = h W_q DeltaT / f_q
-                                for p in range(NP):
-                                    dh = -0.5 * dx0[p]
-                                    dwq = R2_WEIGHTS[q] * dh * DT[j] / fq - wq * dfq[p] / fq
-                                    dgq = (a[j] * dVq[p] - swx[p]) * invtw[j]
-                                    stsp[p, j] += dwq
-                                    swsp[p, j] += dwq * gq + wq * dgq
-                                dwqDT = h * R2_WEIGHTS[q] / fq  # explicit DeltaT factor
-                                stsp[P_DT, j] += dwqDT
-                                swsp[P_DT, j] += dwqDT * gq
-                                swsp[P_EL, j] += wq * (-a[j] * invtw[j])
-                                swsp[P_A, j] += wq * (Vq - EL[j]) * invtw[j]
-                                swsp[P_TAUW, j] += wq * (-gq * invtw[j])
-                        pend[j] = 1
-                        tsp[j] = t0 + theta * dt + tau
-                        wsp[j] = wx + dwu + b[j]
-                        Vn[j] = Vx
-                        wn[j] = wx
-                        for p in range(NP):
-                            sVn[p, j] = sVx[p]
-                            swn[p, j] = swx[p]
-                    else:
+                m = _stash(W, n, n_event, t1, idx, ov, ow, osv, osw)
+            _tangent_pass(W, n, on, holding, dt, gI)
+            for q in range(m):
+                j = idx[q]
+                i = lo + j
+                I = W[_W_ION + j] if on else holding
+                if W[_W_PEND + j] == 0.0:
+                    if _blowup(W, j, status, i):
                         continue
-                    if tsp[j] < t0 + dt:
-                        ts = tsp[j]
-                        if counts[i] < max_spikes:
-                            times[i, counts[i]] = ts
+                    Vn = W[_W_V + j]
+                    wn = W[_W_W + j]
+                    V = ov[j]
+                    w = ow[j]
+                    Vs = W[_W_CUT + j]
+                    VT = W[_W_VT + j]
+                    DT = W[_W_DT + j]
+                    invDT = W[_W_INVDT + j]
+                    invC = W[_W_INVC + j]
+                    gL = W[_W_GL + j]
+                    EL = W[_W_EL + j]
+                    a = W[_W_A + j]
+                    invtw = W[_W_INVTW + j]
+                    if V < Vs:
+                        den = Vn - V
+                        theta = (Vs - V) / den
+                        Vx = Vs
+                        wx = w + theta * (wn - w)
+                        _crossing(W, j, theta, den, wn - w, osv, osw, R2_KAPPA, dth, swx)
+                        for p in range(NP):
+                            sVx[p] = 0.0
+                        sVx[P_VT] = 1.0
+                        sVx[P_DT] = R2_KAPPA
+                    else:
+                        theta = 0.0
+                        Vx = V
+                        wx = w
+                        for p in range(NP):
+                            dth[p] = 0.0
+                            sVx[p] = osv[p, j]
+                            swx[p] = osw[p, j]
+                    x0 = (Vx - VT) * invDT
+                    xc = x0 if x0 < EXP_CAP else EXP_CAP
+                    f0 = (-gL * (Vx - EL) + W[_W_GLDT + j] * math.exp(xc) - wx + I) * invC
+                    if not (f0 > 0.0):
+                        continue
+                    for p in range(NP):
+                        dx0[p] = sVx[p] * invDT
+                    dx0[P_VT] -= invDT
+                    dx0[P_DT] -= x0 * invDT
+                    for p in range(NP):
+                        stsp[p, j] = dt * dth[p]
+                        swsp[p, j] = swx[p]
+                    swsp[P_B, j] += 1.0
+                    tau = 0.0
+                    dwu = 0.0
+                    if x0 < 5.0:
+                        h = 0.5 * (5.0 - x0)
+                        for qq in range(NQ):
+                            xi = R2_NODES[qq]
+                            xq = x0 + h * (xi + 1.0)
+                            Vq = VT + DT * xq
+                            eq = math.exp(xq)
+                            fq = (-gL * (Vq - EL) + W[_W_GLDT + j] * eq - wx + I) * invC
+                            wq = h * R2_WEIGHTS[qq] * DT / fq
+                            gq = (a * (Vq - EL) - wx) * invtw
+                            tau += wq
+                            dwu += wq * gq
+                            # d f_q / dp (per unit of each column)
                             for p in range(NP):
-                                jac[i, counts[i], p] = stsp[p, j]
-                        counts[i] += 1
-                        if ts >= t_win0 and ts < t_win1:
-                            n_win[i] += 1
-                        pend[j] = 0
-                        rest = t0 + dt - ts
-                        x = (Vr[j] - VT[j]) * invDT[j]
-                        cap2 = x > EXP_CAP
-                        if x > EXP_CAP:
-                            x = EXP_CAP
-                        e = math.exp(x)
-                        dV = (-gL[j] * (Vr[j] - EL[j]) + gLDT[j] * e - wsp[j] + I) * invC[j]
-                        dw = (a[j] * (Vr[j] - EL[j]) - wsp[j]) * invtw[j]
-                        Vn[j] = Vr[j] + rest * dV
-                        wn[j] = wsp[j] + rest * dw
-                        avv = (-gL[j] * invC[j]) if cap2 else (-gL[j] + gL[j] * e) * invC[j]
-                        for p in range(NP):
-                            tV[p] = -invC[j] * swsp[p, j]
-                            tw[p] = -invtw[j] * swsp[p, j]
-                        tV[P_VR] += avv
-                        tw[P_VR] += a[j] * invtw[j]
-                        dr = Vr[j] - EL[j]
-                        tV[P_C] += -dV * invC[j]
-                        tV[P_GL] += (-dr + DT[j] * e) * invC[j]
-                        tV[P_EL] += gL[j] * invC[j]
-                        if not cap2:
-                            tV[P_VT] += -gL[j] * e * invC[j]
-                            tV[P_DT] += gL[j] * e * (1.0 - x) * invC[j]
-                        else:
-                            tV[P_DT] += gL[j] * e * invC[j]
-                        if on:
-                            tV[IA] += invC[j]
-                        tw[P_EL] += -a[j] * invtw[j]
-                        tw[P_A] += dr * invtw[j]
-                        tw[P_TAUW] += -dw * invtw[j]
-                        for p in range(NP):
-                            sVn[p, j] = -stsp[p, j] * dV + rest * tV[p]
-                            swn[p, j] = swsp[p, j] - stsp[p, j] * dw + rest * tw[p]
-                        sVn[P_VR, j] += 1.0
-            for j in range(n):
-                V[j] = Vn[j]
-                w[j] = wn[j]
-            sV, sVn = sVn, sV
-            sw, swn = swn, sw
+                                dxq = dx0[p] * 0.5 * (1.0 - xi)
+                                dVq[p] = DT * dxq
+                                dfq[p] = ((-gL + gL * eq) * dVq[p] - swx[p]) * invC
+                            dVq[P_VT] += 1.0
+                            dVq[P_DT] += xq
+                            dfq[P_VT] += -gL * invC
+                            dfq[P_DT] += (-gL * xq + gL * eq) * invC
+                            dfq[P_C] += -fq * invC
+                            dfq[P_GL] += (-(Vq - EL) + DT * eq) * invC
+                            dfq[P_EL] += gL * invC
+                            if on:
+                                dfq[IA] += invC
+                            # d w_q / dp with w_q = h W_q DeltaT / f_q
+                            for p in range(NP):
+                                dh = -0.5 * dx0[p]
+                                dwq = R2_WEIGHTS[qq] * dh * DT / fq - wq * dfq[p] / fq
+                                dgq = (a * dVq[p] - swx[p]) * invtw
+                                stsp[p, j] += dwq
+                                swsp[p, j] += dwq * gq + wq * dgq
+                            dwqDT = h * R2_WEIGHTS[qq] / fq  # explicit DeltaT factor
+                            stsp[P_DT, j] += dwqDT
+                            swsp[P_DT, j] += dwqDT * gq
+                            swsp[P_EL, j] += wq * (-a * invtw)
+                            swsp[P_A, j] += wq * (Vq - EL) * invtw
+                            swsp[P_TAUW, j] += wq * (-gq * invtw)
+                    W[_W_PEND + j] = 1.0
+                    W[_W_TSP + j] = t0 + theta * dt + tau
+                    wsp[j] = wx + dwu + W[_W_B + j]
+                    W[_W_V + j] = Vx
+                    W[_W_W + j] = wx
+                    # (the held set's tangents are not needed: the reset sets them)
+                if W[_W_TSP + j] < t1:  # the pending spike falls in this step
+                    ts = W[_W_TSP + j]
+                    for p in range(NP):
+                        dT[p] = stsp[p, j]
+                        swc[p] = swsp[p, j]
+                    _record(i, ts, dT, t_win0, t_win1, times, counts, n_win, jac)
+                    W[_W_PEND + j] = 0.0
+                    _remainder(W, j, wsp[j], swc, dT, t1 - ts, I, on, tV, tw)
         for j in range(n):
-            if not (math.isfinite(V[j]) and math.isfinite(w[j])):
+            if not (math.isfinite(W[_W_V + j]) and math.isfinite(W[_W_W + j])):
                 status[lo + j] = STATUS_BLOWUP
 
 
