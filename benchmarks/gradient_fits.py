@@ -349,12 +349,36 @@ def tune_grids() -> dict:
     g["snn_short_lr"] = [(f"snn_T10_dt2_pop{pop}_lr{lr}", "snn",
                           {**short, "frontend.POPULATION": pop, "snn.LR": lr})
                          for pop, lr in ((8, 0.01), (8, 0.1), (8, 0.3), (16, 0.1))]
-    # the frozen settings against the previous front end's inputs (T 100 x 1 ms, 40 Hz),
-    # both charged the frozen SNN_STEP_COST per step
+    # seventh round (frozen front end): initial weight scale, plateau length, restart floor
+    g["snn_sched"] = [("snn_wscale0.5", "snn", {"frontend.WEIGHT_SCALE": 0.5}),
+                      ("snn_wscale2", "snn", {"frontend.WEIGHT_SCALE": 2.0}),
+                      ("snn_plateau16", "snn", {"snn.PLATEAU": 16}),
+                      ("snn_lrmin1e-3", "snn", {"snn.LR_MIN": 1e-3}),
+                      ("snn_starts8", "snn", {"snn.N_STARTS": 8})]
+    # eighth round: around the best initial weight scale of the seventh
+    g["snn_wscale"] = [(f"snn_wscale{w}", "snn", {"frontend.WEIGHT_SCALE": w})
+                       for w in (0.25, 0.35, 0.7)]
+    g["snn_wscale"] += [(f"snn_wscale0.5_lr{lr}", "snn",
+                         {"frontend.WEIGHT_SCALE": 0.5, "snn.LR": lr}) for lr in (0.01, 0.1)]
+    # the frozen settings against the best initial weight scales, in one run (the cell-model
+    # costs changed between the rounds above: Izhikevich's sensitivity pass 21 -> 4)
+    g["snn_check"] = [("snn_frozen", "snn", {})] + [
+        (f"snn_wscale{w}", "snn", {"frontend.WEIGHT_SCALE": w}) for w in (0.35, 0.5, 0.7)]
+    # ninth round, initial weight scale 0.5: recentred readout offset (is the gain of 0.5 the
+    # low initial latents?), and fewer, longer steps (cheaper layer)
+    ws = {"frontend.WEIGHT_SCALE": 0.5}
+    g["snn_ws_more"] = [(f"snn_wscale0.5_offset{o}", "snn", {**ws, "frontend.READOUT_OFFSET": o})
+                        for o in (0.1, 0.15)] + [
+        (f"snn_wscale0.5_T{T}_dt{dt}", "snn", {**ws, "frontend.DEFAULT_STEPS": T,
+                                               "frontend.DEFAULT_DT_MS": dt})
+        for T, dt in ((8, 2.5), (6, 3.0))]
+    # the frozen settings against the previous front end's (T 100 x 1 ms, 40 Hz, initial
+    # weights N(0, 1)), both charged the frozen SNN_STEP_COST per step
     g["snn_defaults"] = [("snn_frozen", "snn", {}),
-                         ("snn_T100_dt1_rate40", "snn", {"frontend.DEFAULT_STEPS": 100,
-                                                         "frontend.DEFAULT_DT_MS": 1.0,
-                                                         "frontend.DEFAULT_RATE_HZ": 40.0})]
+                         ("snn_previous_frontend", "snn", {"frontend.DEFAULT_STEPS": 100,
+                                                           "frontend.DEFAULT_DT_MS": 1.0,
+                                                           "frontend.DEFAULT_RATE_HZ": 40.0,
+                                                           "frontend.WEIGHT_SCALE": 1.0})]
     return g
 
 
