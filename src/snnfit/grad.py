@@ -31,10 +31,11 @@ DEFAULT_MAX_SPIKES = 256
 #: Cost of one sensitivity pass (all spike times, all parameters and the amplitude) in forward
 #: simulations of the same map and batch: the measured wall-time ratio rounded up
 #: (``benchmarks/gradient.py``, B = 64 and 1024, threads = 1, medians of 5 interleaved repeats
-#: on a shared 2-core machine; figures in ``docs/gradients.md``). Izhikevich 2.1-3.7 and LIF
-#: 1.7-2.7 since their kernels were vectorised over the batch (flat workspace, in-place tangent
-#: pass; were 15-21 and 4.2-4.8); AdEx 4.9-5.2 (resolved), 5.5-5.8 (resolved2).
-SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL = {"adex": 6, "izhikevich": 4, "lif": 3}
+#: on a shared 2-core machine; figures in ``docs/gradients.md``). Since the kernels were
+#: vectorised over the batch (flat workspace, in-place tangent pass, scalar work only for the
+#: crossing sets): AdEx 1.5-1.7 (resolved and resolved2; up to 2.9 in a loaded run), Izhikevich
+#: 2.1-3.7, LIF 1.7-2.7 (before: 4-5.6, 15-21, 4.2-4.8).
+SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL = {"adex": 2, "izhikevich": 4, "lif": 3}
 
 #: One frozen factor for all models: the largest of the above (conservative).
 SENSITIVITY_COST_FORWARD_EQUIV = max(SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL.values())
