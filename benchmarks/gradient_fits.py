@@ -372,13 +372,23 @@ def tune_grids() -> dict:
         (f"snn_wscale0.5_T{T}_dt{dt}", "snn", {**ws, "frontend.DEFAULT_STEPS": T,
                                                "frontend.DEFAULT_DT_MS": dt})
         for T, dt in ((8, 2.5), (6, 3.0))]
-    # the frozen settings against the previous front end's (T 100 x 1 ms, 40 Hz, initial
-    # weights N(0, 1)), both charged the frozen SNN_STEP_COST per step
+    # tenth round: more networks per layer pass (the pass's time hardly grows with the
+    # networks, its charge not at all up to MAX_NETS_PER_PASS; each network's cell-model
+    # gradient is charged in full)
+    g["snn_nets"] = [("snn_frozen", "snn", {})] + [
+        (f"snn_starts{n}", "snn", {"snn.N_STARTS": n}) for n in (8, 16)]
+    # the layer-free control with its frozen settings, for the same comparison
+    g["direct_frozen"] = [("direct_frozen", "direct", {})]
+    # the frozen settings against the previous ones (T 100 x 1 ms, 40 Hz, initial weights
+    # N(0, 1), 4 networks, charged 0.7 per step; the layer's code is the current one, which
+    # computes the same latents as the previous)
     g["snn_defaults"] = [("snn_frozen", "snn", {}),
-                         ("snn_previous_frontend", "snn", {"frontend.DEFAULT_STEPS": 100,
+                         ("snn_previous_settings", "snn", {"frontend.DEFAULT_STEPS": 100,
                                                            "frontend.DEFAULT_DT_MS": 1.0,
                                                            "frontend.DEFAULT_RATE_HZ": 40.0,
-                                                           "frontend.WEIGHT_SCALE": 1.0})]
+                                                           "frontend.WEIGHT_SCALE": 1.0,
+                                                           "snn.N_STARTS": 4,
+                                                           "snn.SNN_STEP_COST": 0.7})]
     return g
 
 

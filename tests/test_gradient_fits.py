@@ -114,9 +114,10 @@ def test_gradient_descent_makes_progress(targets, optimizer, budget, factor):
     ``factor`` from its first recorded value within ``budget`` forward-equivalents.
 
     The first value is the best of the screened starts (docs/gradient_fits.md). Measured
-    (seed 0): direct 12338 -> 10.5 ms^2 at 2500; snn 134763 -> 320 ms^2 at 6018 with the
-    cheap layer (T = 10 steps of 2 ms, initial weight scale 0.5, 182 steps; with T = 100
-    and scale 1 it was 667 -> 241 and the floor was a twofold fall)."""
+    (seed 0): direct 12338 -> 10.5 ms^2 at 2500; snn 134763 -> 164 ms^2 at 6016 with the
+    cheap layer (T = 10 steps of 2 ms, initial weight scale 0.5, 16 networks, 131 steps;
+    with T = 100, scale 1 and 4 networks it was 667 -> 241 and the floor was a twofold
+    fall)."""
     path, _ = targets["preset"]
     rec = run_fit(str(path), FitSettings(model="adex", optimizer=optimizer, current="recorded",
                                          budget=budget, seed=0))

@@ -32,23 +32,26 @@ from .adam import PlateauSchedule
 
 #: frozen after the tuning protocol of docs/gradient_fits.md
 N_SCREEN = 32
-N_STARTS = 4
+#: networks trained side by side, one layer pass for all (was 4; 16 fill a pass: the pass's
+#: time hardly grows with the networks, so the layer's share of a fit falls; tuning round 10)
+N_STARTS = 16
 LR = 0.03
 DECAY = 0.5
 PLATEAU = 8
 LR_MIN = 1e-4
 #: a layer pass of more networks is charged as several passes (the frozen per-step cost was
 #: measured with 4 networks; up to 16 measured within it at T = 20, 64 measured ~1.5x it;
-#: with the current layer at T = 10: 16 networks ~1.08x, 32 ~1.25x the 4-network pass)
+#: with the current layer at T = 10: 16 networks ~1.03-1.1x, 32 ~1.25x the 4-network pass)
 MAX_NETS_PER_PASS = 16
 #: forward-equivalents per input time step of one layer pass (forward + backward, all
 #: networks): benchmarks/snn_cost.py measured a median of 0.65 (range 0.50-0.84 over k = 3, 8
 #: and T = 50, 100, 200 on a shared 2-core machine, 2026-11-29), rounded up to 0.7. After
 #: the layer's linear stages left the per-step loop (frontend.py; ~40 % less time per pass)
-#: it measured 0.35-0.46 per step at T = 20-200, but the default is now T = 10, where the
-#: per-pass overhead counts: 0.74-0.76 (4 networks, k = 3, 8; load 2.3 on 2 cores), 0.58-0.62
-#: from the fastest repeats; kept at 0.7 (a pass of the default layer is charged 7)
-SNN_STEP_COST = 0.7
+#: it measured 0.37-0.43 per step at T = 100, but the default is now T = 10, where the
+#: per-pass overhead counts: 0.72-0.75 for 4 and 8 networks, 0.74-0.84 for 16 (k = 3, 8;
+#: --repeats 41, load 1.9 on 2 cores; 0.63-0.75 from the fastest repeats); rounded up to 0.8
+#: (was 0.7; a pass of the default layer is charged 8)
+SNN_STEP_COST = 0.8
 
 
 def settings() -> dict:
