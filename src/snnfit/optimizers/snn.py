@@ -49,8 +49,9 @@ MAX_NETS_PER_PASS = 16
 #: the layer's linear stages left the per-step loop (frontend.py; ~40 % less time per pass)
 #: it measured 0.37-0.43 per step at T = 100, but the default is now T = 10, where the
 #: per-pass overhead counts: 0.72-0.75 for 4 and 8 networks, 0.74-0.84 for 16 (k = 3, 8;
-#: --repeats 41, load 1.9 on 2 cores; 0.63-0.75 from the fastest repeats); rounded up to 0.8
-#: (was 0.7; a pass of the default layer is charged 8)
+#: --repeats 41, load 1.9 on 2 cores; 0.63-0.75 from the fastest repeats), 0.48-0.60 in a
+#: quieter minute (load 0.6), 0.64-0.79 in the next: the layer slows more under load than
+#: the simulation; the upper end, rounded: 0.8 (was 0.7; a default pass is charged 8)
 SNN_STEP_COST = 0.8
 
 
