@@ -379,6 +379,13 @@ def tune_grids() -> dict:
         (f"snn_starts{n}", "snn", {"snn.N_STARTS": n}) for n in (8, 16)]
     # the layer-free control with its frozen settings, for the same comparison
     g["direct_frozen"] = [("direct_frozen", "direct", {})]
+    # direct at the cheaper sensitivity passes (AdEx 6 -> 2, Izhikevich 21 -> 4 forward-
+    # equivalents per step): more trajectories side by side, smaller screens, larger rate
+    g["direct_cheap"] = [("direct_frozen", "direct", {})] + [
+        (f"direct_starts{n}_screen{sc}_lr{lr}", "direct",
+         {"direct.N_STARTS": n, "direct.N_SCREEN": sc, "direct.LR": lr})
+        for n, sc, lr in ((4, 32, 0.03), (8, 32, 0.03), (1, 8, 0.03), (1, 32, 0.1),
+                          (4, 64, 0.03))]
     # the frozen settings against the previous ones (T 100 x 1 ms, 40 Hz, initial weights
     # N(0, 1), 4 networks, charged 0.7 per step; the layer's code is the current one, which
     # computes the same latents as the previous)
