@@ -108,3 +108,43 @@ def test_resolved2_through_the_cli(tmp_path):
     out = subprocess.run(cmd, capture_output=True, text=True)
     assert out.returncode == 2 and out.stderr.strip().count("\n") == 0
     assert "resolved3" in out.stderr
+
+
+def test_resolved2_current_search_brackets_the_count():
+    # the search under resolved2: inside the bracket the count in the step is n, just below
+    # it n - 1 (searched with the same map)
+    from snnfit.search import FOUND, search_current
+
+    model, P, A = preset_batch(["naud2008:adapting", "naud2008:tonic"])
+    n = np.array([5, 20])
+    sr = search_current(model, P, n, PROT, "resolved2", threads=1)
+    assert np.all(sr.status == FOUND)
+    lo, hi = sr.bracket_pA[:, 0], sr.bracket_pA[:, 1]
+    inside = simulate_batch(model, P, 0.5 * (lo + hi), PROT, "resolved2", 1, 64)
+    below = simulate_batch(model, P, lo - np.maximum(1.0, 0.01 * lo), PROT, "resolved2", 1, 64)
+    assert np.array_equal(inside.n_in_step, n)
+    assert np.all(below.n_in_step < n)
+
+
+def test_fit_with_resolved2_direct_and_cmaes(tmp_path):
+    # a fit on the resolved2 map: the record says so, and replaying its best point with the
+    # same map reproduces the recorded spike times and loss
+    from snnfit.fit import FitSettings, run_fit
+    from snnfit.loss import spike_time_loss
+    from snnfit.models import get_spec
+    from snnfit.targets import preset_target, write_target
+
+    tpath = tmp_path / "t.json"
+    write_target(tpath, preset_target("naud2008:adapting", "resolved2"))
+    for opt in ("direct", "cmaes"):
+        rec = run_fit(str(tpath), FitSettings(model="adex", dim="full", optimizer=opt,
+                                              seed=0, budget=600, current="recorded",
+                                              scheme="resolved2", threads=1, progress=False))
+        assert rec["scheme"] == "resolved2"
+        P = get_spec("adex").vector(rec["params"])[None]
+        r = simulate_batch("adex", P, rec["amplitude_pA"][0], PROT, "resolved2", 1, 64)
+        t = r.spike_times(0)
+        assert np.allclose(t, rec["spike_times_ms"][0], rtol=0, atol=1e-9)
+        target = rec["target_spike_times_ms"][0]
+        assert abs(spike_time_loss([t], [np.asarray(target)]) - rec["loss"]) < 1e-6 * max(
+            1.0, rec["loss"])
