@@ -53,6 +53,8 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")  # before numba is imported
 
 import numpy as np  # noqa: E402
 
+from csvrows import _fmt, num, read_rows, write_rows  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "benchmarks"
 CA1_SPIKES = ROOT.parent / "shared" / "data" / "recordings" / "ca1_pyramidal" / "spikes.csv"
@@ -82,37 +84,12 @@ COLUMNS = ("part", "target", "target_scheme", "target_spikes", "model", "optimiz
 # ------------------------------------------------------------------------------- helpers
 
 
-def _fmt(v):
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return "" if not math.isfinite(v) else f"{v:.6g}"
-    return v
 
 
-def read_rows(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
 
 
-def write_rows(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: _fmt(r.get(k)) for k in COLUMNS})
-    os.replace(tmp, path)
 
 
-def num(v) -> float:
-    """CSV cell -> float (empty -> NaN)."""
-    if v is None or v == "":
-        return math.nan
-    return float(v)
 
 
 def src_commit() -> str:
@@ -175,7 +152,7 @@ class Runner:
     def add(self, row: dict) -> None:
         row = {k: str(_fmt(row.get(k))) for k in COLUMNS}  # as read back from the CSV
         self.rows.append(row)
-        write_rows(self.csv, self.rows)
+        write_rows(self.csv, self.rows, COLUMNS)
 
     def fit(self, part, target_path, target_label, target_scheme, model, optimizer, seed,
             budget, sweeps=None, tag=""):

@@ -38,7 +38,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import os
@@ -49,6 +48,8 @@ from pathlib import Path
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")  # before numba is imported
 
 import numpy as np  # noqa: E402
+
+from csvrows import _fmt, num, read_rows, write_rows  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "benchmarks"
@@ -80,36 +81,12 @@ KEY = ("part", "target", "dim", "optimizer", "seed", "budget")
 # ------------------------------------------------------------------------------- helpers
 
 
-def _fmt(v):
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return "" if not math.isfinite(v) else f"{v:.6g}"
-    return v
 
 
-def num(v) -> float:
-    if v is None or v == "":
-        return math.nan
-    return float(v)
 
 
-def read_rows(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
 
 
-def write_rows(path: Path, rows: list[dict], columns=COLUMNS) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: _fmt(r.get(k)) for k in columns})
-    os.replace(tmp, path)
 
 
 def preset_file(name: str) -> Path:
@@ -219,7 +196,7 @@ class Runner:
         self.rows = [r for r in self.rows
                      if tuple(str(r[k]) for k in KEY) != tuple(str(x) for x in key)]
         self.rows.append(row)
-        write_rows(CSV, self.rows)
+        write_rows(CSV, self.rows, COLUMNS)
         print(f"[{part}] {label} {model} {dim} {optimizer} seed {seed}: gamma {row['gamma']} "
               f"fe_to_0.9 {row['fe_to_0.9'] or '-'} s_to_0.9 {row['s_to_0.9'] or '-'} "
               f"wall {float(row['wall_s']):.1f} s  n_spikes {row['n_spikes']} "

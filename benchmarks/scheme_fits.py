@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import math
 import os
 import sys
 from pathlib import Path
@@ -31,30 +30,14 @@ COLUMNS = ("target", "scheme", "optimizer", "seed", "budget", "gamma", "fe_to_0.
            "wall_s")
 
 
-def target_file(name: str, scheme: str) -> Path:
-    from snnfit.targets import preset_target, write_target
-
-    p = OUT / "targets" / f"{name.replace(':', '_')}_{scheme}.json"
-    if not p.exists():
-        p.parent.mkdir(parents=True, exist_ok=True)
-        write_target(p, preset_target(name, scheme))
-    return p
-
-
-def first_fe(history, goal=0.9):
-    for h in history:
-        g = h.get("gamma_at_best")
-        if g is not None and g >= goal:
-            return float(h["simulations"])
-    return math.nan
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--optimizers", default="direct,cmaes")
     ap.add_argument("--seeds", default="100,101")
     ap.add_argument("--budget", type=int, default=20000)
     a = ap.parse_args(argv)
+    from fits import target_file  # the fit benchmarks' targets (same files)
+    from gradient_fits import first_reach
     from snnfit.fit import FitSettings, run_fit
     from snnfit.simulate import set_threads
 
@@ -71,7 +54,8 @@ def main(argv=None) -> int:
                     rec = run_fit(str(target_file(name, scheme)), st)
                     row = dict(target=name, scheme=scheme, optimizer=opt, seed=seed,
                                budget=a.budget, gamma=rec.get("gamma"),
-                               **{"fe_to_0.9": first_fe(rec["history"])}, loss=rec["loss"],
+                               **{"fe_to_0.9": first_reach(rec["history"])["fe_to_0.9"]},
+                               loss=rec["loss"],
                                wall_s=rec["wall_s"])
                     rows.append(row)
                     print(f"{name:32s} {scheme:9s} {opt:6s} seed {seed}: gamma "

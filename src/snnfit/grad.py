@@ -23,7 +23,7 @@ from .errors import UserError
 from .models import adex, get_model, izhikevich, lif
 from .models.base import STATUS_OK, STATUS_SPONTANEOUS
 from .protocol import StepProtocol
-from .simulate import check_params_matrix, set_threads
+from .simulate import checked_batch, set_threads
 
 #: default number of spike times (and Jacobian rows) kept per set
 DEFAULT_MAX_SPIKES = 256
@@ -40,13 +40,14 @@ SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL = {"adex": 2, "izhikevich": 4, "lif": 3}
 #: One frozen factor for all models: the largest of the above (conservative).
 SENSITIVITY_COST_FORWARD_EQUIV = max(SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL.values())
 
-_SENS = {
-    mod.MODEL.name: (mod._sens_kernel, mod.initial_state_sensitivity)
-    for mod in (adex, izhikevich, lif) if hasattr(mod, "_sens_kernel")
+_SENS = {mod.MODEL.name: (mod._sens_kernel, mod.initial_state_sensitivity)
+         for mod in (adex, izhikevich, lif)}
+#: sensitivity kernels per map (``resolved2``: LIF and Izhikevich use their resolved map, see
+#: :func:`snnfit.models.kernel_for`)
+_SENS_BY_SCHEME = {
+    "resolved": _SENS,
+    "resolved2": {**_SENS, "adex": (adex._sens_kernel_r2, adex.initial_state_sensitivity)},
 }
-#: sensitivity kernels of the ``resolved2`` scheme (LIF and Izhikevich: their resolved map,
-#: see :func:`snnfit.models.kernel_for`)
-_SENS2 = {**_SENS, "adex": (adex._sens_kernel_r2, adex.initial_state_sensitivity)}
 
 
 def spike_times_and_jacobian(
@@ -74,27 +75,11 @@ def spike_times_and_jacobian(
     step boundary) the value is the one-sided derivative of the branch taken.
     """
     m = get_model(model)
-    if scheme == "resolved2":
-        if model not in _SENS2:
-            raise UserError(f"scheme: resolved2 is not available for {model} "
-                            "(available: resolved)")
-        kern, init_sens = _SENS2[model]
-    elif scheme == "resolved":
-        if model not in _SENS:
-            raise UserError(f"model: no sensitivity kernel for {model!r}")
-        kern, init_sens = _SENS[model]
-    else:
+    if scheme not in _SENS_BY_SCHEME:
         raise UserError(f"scheme: exact gradients need resolved or resolved2, got {scheme!r}")
-    P = np.ascontiguousarray(P, dtype=np.float64)
-    n_p = len(m.spec.params)
-    if P.ndim != 2 or P.shape[1] != n_p:
-        raise UserError(f"params: expected shape (B, {n_p}), got {P.shape}")
-    B = P.shape[0]
-    amps = np.ascontiguousarray(np.broadcast_to(np.asarray(amplitudes, np.float64), (B,)))
-    if check:
-        check_params_matrix(model, P)
-        if not np.all(np.isfinite(amps)):
-            raise UserError("amplitude_pA: expected finite numbers")
+    kern, init_sens = _SENS_BY_SCHEME[scheme][model]
+    P, amps = checked_batch(model, P, amplitudes, check)
+    B, n_p = P.shape
     max_spikes = int(max_spikes)
     if max_spikes < 1:
         raise UserError(f"max_spikes: must be >= 1, got {max_spikes}")

@@ -71,6 +71,23 @@ def check_params_matrix(model: str, P: np.ndarray, where: str = "") -> None:
             raise UserError(f"{where}{ps.name}: must be {cond} {ps.unit}, got {col[i]:g}")
 
 
+def checked_batch(model: str, P, amplitudes, check: bool = True):
+    """``(P, amps)`` as contiguous float64 ``(B, n_params)`` and ``(B,)`` (a scalar amplitude is
+    broadcast); with ``check``, the parameters against the spec and the amplitudes finite
+    (one-line UserError otherwise). Shared by the forward and the sensitivity passes."""
+    n_p = len(get_model(model).spec.params)
+    P = np.ascontiguousarray(P, dtype=np.float64)
+    if P.ndim != 2 or P.shape[1] != n_p:
+        raise UserError(f"params: expected shape (B, {n_p}), got {P.shape}")
+    amps = np.ascontiguousarray(np.broadcast_to(np.asarray(amplitudes, np.float64),
+                                                (P.shape[0],)))
+    if check:
+        check_params_matrix(model, P)
+        if not np.all(np.isfinite(amps)):
+            raise UserError("amplitude_pA: expected finite numbers")
+    return P, amps
+
+
 def simulate_batch(
     model: str,
     P: np.ndarray,
@@ -88,15 +105,8 @@ def simulate_batch(
     (and are simulated from the rest state without holding current).
     """
     m = get_model(model)
-    P = np.ascontiguousarray(P, dtype=np.float64)
-    if P.ndim != 2 or P.shape[1] != len(m.spec.params):
-        raise UserError(f"params: expected shape (B, {len(m.spec.params)}), got {P.shape}")
+    P, amps = checked_batch(model, P, amplitudes, check)
     B = P.shape[0]
-    amps = np.ascontiguousarray(np.broadcast_to(np.asarray(amplitudes, np.float64), (B,)))
-    if check:
-        check_params_matrix(model, P)
-        if not np.all(np.isfinite(amps)):
-            raise UserError("amplitude_pA: expected finite numbers")
     kernel, resolved = kernel_for(m, check_scheme(scheme))
     set_threads(threads)
     x0, y0, spont = m.initial_state(P, float(protocol.holding_pA))
