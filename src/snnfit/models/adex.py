@@ -87,6 +87,50 @@ SPEC = ModelSpec(
 )
 
 
+@njit(cache=True)
+def _chunk_constants(P, amp, holding, lo, n):
+    """Per-set constants of the forward kernels for sets ``lo .. lo + n``: ``1/C, gL, EL, VT,
+    DeltaT, 1/DeltaT, gL DeltaT, a, 1/tau_w, b, Vr, holding + amplitude``."""
+    invC = np.empty(n)
+    gL = np.empty(n)
+    EL = np.empty(n)
+    VT = np.empty(n)
+    DT = np.empty(n)
+    invDT = np.empty(n)
+    gLDT = np.empty(n)
+    a = np.empty(n)
+    invtw = np.empty(n)
+    b = np.empty(n)
+    Vr = np.empty(n)
+    Ion = np.empty(n)
+    for j in range(n):
+        i = lo + j
+        invC[j] = 1.0 / P[i, P_C]
+        gL[j] = P[i, P_GL]
+        EL[j] = P[i, P_EL]
+        VT[j] = P[i, P_VT]
+        DT[j] = P[i, P_DT]
+        invDT[j] = 1.0 / P[i, P_DT]
+        gLDT[j] = P[i, P_GL] * P[i, P_DT]
+        a[j] = P[i, P_A]
+        invtw[j] = 1.0 / P[i, P_TAUW]
+        b[j] = P[i, P_B]
+        Vr[j] = P[i, P_VR]
+        Ion[j] = holding + amp[i]
+    return invC, gL, EL, VT, DT, invDT, gLDT, a, invtw, b, Vr, Ion
+
+
+@njit(inline="always")
+def _reset_step(Vr, EL, VT, invDT, gL, gLDT, a, invC, invtw, wc, I, rest):
+    """One Euler step of length ``rest`` from the reset state ``(Vr, wc)``: ``(V, w)``."""
+    x = (Vr - VT) * invDT
+    if x > EXP_CAP:
+        x = EXP_CAP
+    dV = (-gL * (Vr - EL) + gLDT * math.exp(x) - wc + I) * invC
+    dw = (a * (Vr - EL) - wc) * invtw
+    return Vr + rest * dV, wc + rest * dw
+
+
 @njit(cache=True, parallel=True)
 def _kernel(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_win0, t_win1,
             times, counts, n_win, status, trace_x, trace_y, record):
@@ -97,39 +141,19 @@ def _kernel(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
         lo = c * CHUNK
         hi = min(B, lo + CHUNK)
         n = hi - lo
-        invC = np.empty(n)
-        gL = np.empty(n)
-        EL = np.empty(n)
-        VT = np.empty(n)
-        invDT = np.empty(n)
-        gLDT = np.empty(n)
-        a = np.empty(n)
-        invtw = np.empty(n)
-        b = np.empty(n)
-        Vr = np.empty(n)
+        invC, gL, EL, VT, DT, invDT, gLDT, a, invtw, b, Vr, Ion = _chunk_constants(
+            P, amp, holding, lo, n)
         cut = np.empty(n)
-        Ion = np.empty(n)
         V = np.empty(n)
         w = np.empty(n)
         Vn = np.empty(n)
         wn = np.empty(n)
         for j in range(n):
             i = lo + j
-            invC[j] = 1.0 / P[i, P_C]
-            gL[j] = P[i, P_GL]
-            EL[j] = P[i, P_EL]
-            VT[j] = P[i, P_VT]
-            invDT[j] = 1.0 / P[i, P_DT]
-            gLDT[j] = P[i, P_GL] * P[i, P_DT]
-            a[j] = P[i, P_A]
-            invtw[j] = 1.0 / P[i, P_TAUW]
-            b[j] = P[i, P_B]
-            Vr[j] = P[i, P_VR]
             if resolved:
                 cut[j] = P[i, P_VT] + 5.0 * P[i, P_DT]
             else:
                 cut[j] = P[i, P_VPEAK]
-            Ion[j] = holding + amp[i]
             V[j] = V0[i]
             w[j] = w0[i]
             counts[i] = 0
@@ -176,13 +200,9 @@ def _kernel(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
                         I = Ion[j] if on else holding
                         wc = w[j] + theta * (wn[j] - w[j]) + b[j]
                         rest = (1.0 - theta) * dt
-                        x = (Vr[j] - VT[j]) * invDT[j]
-                        if x > EXP_CAP:
-                            x = EXP_CAP
-                        dV = (-gL[j] * (Vr[j] - EL[j]) + gLDT[j] * math.exp(x) - wc + I) * invC[j]
-                        dw = (a[j] * (Vr[j] - EL[j]) - wc) * invtw[j]
-                        Vn[j] = Vr[j] + rest * dV
-                        wn[j] = wc + rest * dw
+                        Vn[j], wn[j] = _reset_step(Vr[j], EL[j], VT[j], invDT[j], gL[j],
+                                                   gLDT[j], a[j], invC[j], invtw[j], wc, I,
+                                                   rest)
                     else:
                         Vn[j] = Vr[j]
                         wn[j] += b[j]
@@ -576,19 +596,9 @@ def _kernel_r2(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_wi
         lo = c * CHUNK
         hi = min(B, lo + CHUNK)
         n = hi - lo
-        invC = np.empty(n)
-        gL = np.empty(n)
-        EL = np.empty(n)
-        VT = np.empty(n)
-        DT = np.empty(n)
-        invDT = np.empty(n)
-        gLDT = np.empty(n)
-        a = np.empty(n)
-        invtw = np.empty(n)
-        b = np.empty(n)
-        Vr = np.empty(n)
+        invC, gL, EL, VT, DT, invDT, gLDT, a, invtw, b, Vr, Ion = _chunk_constants(
+            P, amp, holding, lo, n)
         Vs = np.empty(n)
-        Ion = np.empty(n)
         V = np.empty(n)
         w = np.empty(n)
         Vn = np.empty(n)
@@ -599,19 +609,7 @@ def _kernel_r2(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_wi
         wsp = np.zeros(n)
         for j in range(n):
             i = lo + j
-            invC[j] = 1.0 / P[i, P_C]
-            gL[j] = P[i, P_GL]
-            EL[j] = P[i, P_EL]
-            VT[j] = P[i, P_VT]
-            DT[j] = P[i, P_DT]
-            invDT[j] = 1.0 / P[i, P_DT]
-            gLDT[j] = P[i, P_GL] * P[i, P_DT]
-            a[j] = P[i, P_A]
-            invtw[j] = 1.0 / P[i, P_TAUW]
-            b[j] = P[i, P_B]
-            Vr[j] = P[i, P_VR]
             Vs[j] = P[i, P_VT] + R2_KAPPA * P[i, P_DT]
-            Ion[j] = holding + amp[i]
             V[j] = V0[i]
             w[j] = w0[i]
             counts[i] = 0
@@ -691,14 +689,9 @@ def _kernel_r2(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_wi
                             n_win[i] += 1
                         pend[j] = 0
                         rest = t0 + dt - ts
-                        x = (Vr[j] - VT[j]) * invDT[j]
-                        if x > EXP_CAP:
-                            x = EXP_CAP
-                        dV = (-gL[j] * (Vr[j] - EL[j]) + gLDT[j] * math.exp(x) - wsp[j]
-                              + I) * invC[j]
-                        dw = (a[j] * (Vr[j] - EL[j]) - wsp[j]) * invtw[j]
-                        Vn[j] = Vr[j] + rest * dV
-                        wn[j] = wsp[j] + rest * dw
+                        Vn[j], wn[j] = _reset_step(Vr[j], EL[j], VT[j], invDT[j], gL[j],
+                                                   gLDT[j], a[j], invC[j], invtw[j], wsp[j],
+                                                   I, rest)
             for j in range(n):
                 V[j] = Vn[j]
                 w[j] = wn[j]
