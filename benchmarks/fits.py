@@ -112,7 +112,7 @@ def csv_path() -> Path:
 
 
 def target_file(name: str, scheme: str) -> Path:
-    from snnfit.targets import preset_target, write_target
+    from snnfit.data.targets import preset_target, write_target
 
     p = OUT / "targets" / f"{name.replace(':', '_')}_{scheme}.json"
     if not p.exists():
@@ -121,7 +121,7 @@ def target_file(name: str, scheme: str) -> Path:
 
 
 def ca1_target_file(cell: str) -> Path:
-    from snnfit.targets import recording_target, write_target
+    from snnfit.data.targets import recording_target, write_target
 
     p = OUT / "targets" / f"ca1_{cell}.json"
     if not p.exists():
@@ -157,7 +157,7 @@ class Runner:
     def fit(self, part, target_path, target_label, target_scheme, model, optimizer, seed,
             budget, sweeps=None, tag=""):
         from snnfit.fit import FitSettings, run_fit
-        from snnfit.targets import load_target
+        from snnfit.data.targets import load_target
 
         t = load_target(target_path)
         if sweeps:
@@ -199,8 +199,8 @@ class Runner:
         return row, fpath
 
     def evaluate(self, fit_row, fpath, target_path, sweeps, heldout):
-        from snnfit.fitio import evaluate_fit
-        from snnfit.targets import load_target
+        from snnfit.fit.record import evaluate_fit
+        from snnfit.data.targets import load_target
 
         ev = evaluate_fit(fpath, target_path, sweeps)
         t = load_target(target_path)
@@ -236,7 +236,7 @@ def part_selfcons(run: Runner, seeds, budget):
 
 
 def part_random(run: Runner, seeds, budget):
-    from snnfit.targets import load_target
+    from snnfit.data.targets import load_target
 
     have = {(r["target"], r["target_scheme"], r["model"], r["seed"], r["budget"])
             for r in run.rows if r["optimizer"] == "cmaes" and r["part"] in ("selfcons",
@@ -254,7 +254,7 @@ def part_random(run: Runner, seeds, budget):
 
 
 def part_ca1(run: Runner, seeds, budget):
-    from snnfit.targets import load_target
+    from snnfit.data.targets import load_target
 
     if not CA1_SPIKES.exists():
         print(f"ca1: skipped, {CA1_SPIKES} not found", flush=True)
@@ -575,7 +575,7 @@ def main(argv=None) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     rows = read_rows(csv_path())
     if not a.summary_only:
-        from snnfit.simulate import set_threads
+        from snnfit.sim.simulate import set_threads
 
         set_threads(1)
         run = Runner(parts, rows)

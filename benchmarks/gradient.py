@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from snnfit.grad import prediction_errors, spike_times_and_jacobian
-from snnfit.models import get_spec, resolve_preset
-from snnfit.protocol import StepProtocol
-from snnfit.simulate import simulate_batch
+from snnfit.sim.grad import prediction_errors, spike_times_and_jacobian
+from snnfit.sim.models import get_spec, resolve_preset
+from snnfit.sim.protocol import StepProtocol
+from snnfit.sim.simulate import simulate_batch
 
 NAUD = ["tonic", "adapting", "initial_burst", "regular_bursting", "delayed_accelerating",
         "delayed_regular_bursting", "transient"]
@@ -112,7 +112,7 @@ def main(argv=None):
     ap.add_argument("--scheme", default="resolved2", choices=("resolved2", "resolved"),
                     help="map of gradient.csv (the other goes to gradient_<scheme>.csv)")
     args = ap.parse_args(argv)
-    from snnfit.simulate import set_threads
+    from snnfit.sim.simulate import set_threads
 
     set_threads(1)
     out = Path(args.out)

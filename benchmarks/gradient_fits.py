@@ -19,7 +19,7 @@ Parts (``--part``, default ``all`` = presets + notebook):
     four spikes in the sweep, each within 2 ms of its target.
 ``tune`` (not part of ``all``)
     The tuning protocol of ``docs/gradient_fits.md``: a grid of optimiser settings (module
-    constants of ``snnfit.optimizers.direct`` / ``snn`` / ``snnfit.frontend`` set for the run)
+    constants of ``snnfit.fit.optimizers.direct`` / ``snn`` / ``snnfit.fit.frontend`` set for the run)
     on a small tuning set with seeds 100+ (never the benchmark seeds), written to
     ``results/benchmarks/gradient_tuning.csv``.
 
@@ -90,7 +90,7 @@ KEY = ("part", "target", "dim", "optimizer", "seed", "budget")
 
 
 def preset_file(name: str) -> Path:
-    from snnfit.targets import preset_target, write_target
+    from snnfit.data.targets import preset_target, write_target
 
     p = OUT / "targets" / f"{name.replace(':', '_')}_resolved.json"
     if not p.exists():
@@ -99,7 +99,7 @@ def preset_file(name: str) -> Path:
 
 
 def notebook_file() -> Path:
-    from snnfit.targets import times_target, write_target
+    from snnfit.data.targets import times_target, write_target
 
     p = OUT / "targets" / "times_100_300_500_700_d1000.json"
     if not p.exists():
@@ -109,7 +109,7 @@ def notebook_file() -> Path:
 
 def preset_targets():
     """(label, model, path, n_spikes) of the benchmark's preset targets (>= 3 spikes)."""
-    from snnfit.targets import load_target
+    from snnfit.data.targets import load_target
 
     out = []
     for label, model in ([(f"naud2008:{n}", "adex") for n in NAUD]
@@ -135,7 +135,7 @@ def first_reach(history: list[dict], goal: float = GAMMA_GOAL) -> dict:
 
 def frozen_settings(optimizer: str) -> str:
     from snnfit import frontend
-    from snnfit.optimizers import direct, snn
+    from snnfit.fit.optimizers import direct, snn
 
     if optimizer == "direct":
         return json.dumps(direct.settings())
@@ -236,7 +236,7 @@ TUNE_COLUMNS = ("optimizer", "config", "target", "dim", "seed", "budget", "gamma
 def _apply(config: dict):
     """Set module constants for one tuning configuration; returns the old values."""
     from snnfit import frontend
-    from snnfit.optimizers import direct, snn
+    from snnfit.fit.optimizers import direct, snn
 
     mods = {"direct": direct, "snn": snn, "frontend": frontend}
     old = {}
@@ -248,7 +248,7 @@ def _apply(config: dict):
 
 
 def part_tune(grid_name: str, seeds, budget, dims):
-    from snnfit.targets import load_target
+    from snnfit.data.targets import load_target
 
     grids = tune_grids()
     rows = read_rows(TUNE_CSV)

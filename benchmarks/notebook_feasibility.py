@@ -47,9 +47,9 @@ WIDE = {"C": (None, 1000.0), "gL": (0.5, None), "tau_w": (None, 3000.0), "b": (N
 
 
 def make_problem(box: str):
-    from snnfit.models import get_spec
-    from snnfit.protocol import StepProtocol
-    from snnfit.simulate import simulate_batch
+    from snnfit.sim.models import get_spec
+    from snnfit.sim.protocol import StepProtocol
+    from snnfit.sim.simulate import simulate_batch
 
     spec = get_spec("adex")
     lo, hi = spec.lower().copy(), spec.upper().copy()
@@ -93,8 +93,8 @@ def make_problem(box: str):
 def four_spike_width(P, amp, rel=0.05, n=2001):
     """Width (pA) of the amplitude set within +-5 % of ``amp`` that gives exactly four spikes
     in the window (on a grid of ``n`` points)."""
-    from snnfit.protocol import StepProtocol
-    from snnfit.simulate import simulate_batch
+    from snnfit.sim.protocol import StepProtocol
+    from snnfit.sim.simulate import simulate_batch
 
     prot = StepProtocol(delay_ms=100.0, duration_ms=1000.0, t_stop_ms=1200.0)
     A = np.linspace(amp * (1 - rel), amp * (1 + rel), n)
@@ -105,7 +105,7 @@ def four_spike_width(P, amp, rel=0.05, n=2001):
 def main(argv=None) -> int:
     import cma
 
-    from snnfit.simulate import set_threads
+    from snnfit.sim.simulate import set_threads
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=4)

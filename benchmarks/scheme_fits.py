@@ -39,7 +39,7 @@ def main(argv=None) -> int:
     from fits import target_file  # the fit benchmarks' targets (same files)
     from gradient_fits import first_reach
     from snnfit.fit import FitSettings, run_fit
-    from snnfit.simulate import set_threads
+    from snnfit.sim.simulate import set_threads
 
     set_threads(1)
     rows = []

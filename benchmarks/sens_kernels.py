@@ -14,9 +14,9 @@ import time
 import numpy as np
 from gradient import COST_PRESETS, batch_for
 
-from snnfit.grad import spike_times_and_jacobian
-from snnfit.protocol import StepProtocol
-from snnfit.simulate import set_threads, simulate_batch
+from snnfit.sim.grad import spike_times_and_jacobian
+from snnfit.sim.protocol import StepProtocol
+from snnfit.sim.simulate import set_threads, simulate_batch
 
 
 def main(argv=None):

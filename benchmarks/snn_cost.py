@@ -31,11 +31,11 @@ def main() -> None:
 
     import torch
 
-    from snnfit.frontend import SpikingFrontEnd, default_inputs
-    from snnfit.models import get_spec, resolve_preset
-    from snnfit.optimizers.snn import N_STARTS, SNN_STEP_COST
-    from snnfit.protocol import StepProtocol
-    from snnfit.simulate import simulate_batch
+    from snnfit.fit.frontend import SpikingFrontEnd, default_inputs
+    from snnfit.sim.models import get_spec, resolve_preset
+    from snnfit.fit.optimizers.snn import N_STARTS, SNN_STEP_COST
+    from snnfit.sim.protocol import StepProtocol
+    from snnfit.sim.simulate import simulate_batch
 
     torch.set_num_threads(1)
     m, preset = resolve_preset("naud2008:adapting")

@@ -1,7 +1,7 @@
 """Independent references for the simulator tests: analytic, naive pure-Python, scipy, Brian 2.
 
 Nothing here imports the kernels. The naive simulators are written from the conventions in
-``snnfit.models.base`` / the model docstrings (one neuron, plain Python floats, divisions
+``snnfit.sim.models.base`` / the model docstrings (one neuron, plain Python floats, divisions
 written as in the equations), so they share no code with the batched numba kernels.
 
 Conventions restated (ms, mV, pA, nS, pF): step ``k`` covers ``[k dt, (k+1) dt)`` and its

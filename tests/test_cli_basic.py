@@ -13,8 +13,8 @@ import pytest
 
 import reference as R
 from snnfit.cli import main
-from snnfit.models import MODELS, all_presets
-from snnfit.protocol import StepProtocol
+from snnfit.sim.models import MODELS, all_presets
+from snnfit.sim.protocol import StepProtocol
 
 
 def run(capsys, *argv):

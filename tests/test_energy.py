@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from snnfit.energy import DEFAULT_WATTS_PER_CORE, EnergyMeter, EnergyReading
+from snnfit.fit.energy import DEFAULT_WATTS_PER_CORE, EnergyMeter, EnergyReading
 from snnfit.errors import UserError
 
 

@@ -10,7 +10,7 @@ import pytest
 from snnfit.cli import main
 from snnfit.fit import FitSettings, run_fit
 from snnfit.loss import spike_time_loss
-from snnfit.targets import preset_target, times_target, write_target
+from snnfit.data.targets import preset_target, times_target, write_target
 
 FIT_KEYS = {"target", "model", "scheme", "dim", "k", "optimizer", "seed", "current", "status",
             "params", "amplitude_pA", "spike_times_ms", "gamma", "spike_time_rmse_ms",

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from snnfit.fit import FitSettings, run_fit
-from snnfit.fitio import evaluate_fit
+from snnfit.fit.record import evaluate_fit
 from snnfit.metrics import gamma_factor
-from snnfit.targets import load_target, preset_target, recording_target, write_target
+from snnfit.data.targets import load_target, preset_target, recording_target, write_target
 
 CA1_CELL = "001_150303_A2_CA1py_MPG"
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from snnfit.grad import (loss_and_grad, prediction_errors, spike_times_and_jacobian,
+from snnfit.sim.grad import (loss_and_grad, prediction_errors, spike_times_and_jacobian,
                          spike_times_torch)
 from snnfit.loss import batch_loss, batch_loss_grad, spike_time_loss
-from snnfit.models import get_spec, resolve_preset
-from snnfit.protocol import StepProtocol
-from snnfit.simulate import simulate_batch
+from snnfit.sim.models import get_spec, resolve_preset
+from snnfit.sim.protocol import StepProtocol
+from snnfit.sim.simulate import simulate_batch
 
 NAUD = ["tonic", "adapting", "initial_burst", "regular_bursting", "delayed_accelerating",
         "delayed_regular_bursting", "transient"]

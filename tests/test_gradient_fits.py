@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from snnfit.fit import FitProblem, FitSettings, run_fit
-from snnfit.space import build_space
-from snnfit.targets import (load_target, preset_target, recording_target, times_target,
+from snnfit.fit.space import build_space
+from snnfit.data.targets import (load_target, preset_target, recording_target, times_target,
                             write_target)
 
 from test_fit import FIT_KEYS, HISTORY_KEYS
@@ -84,7 +84,7 @@ def test_reduced_gradient_matches_finite_differences(targets):
 
 
 def test_every_latent_connected_to_the_weights(targets):
-    from snnfit.frontend import SpikingFrontEnd, default_inputs
+    from snnfit.fit.frontend import SpikingFrontEnd, default_inputs
 
     path, _ = targets["preset"]
     settings = FitSettings(model="adex", optimizer="snn", current="recorded", budget=10**9)
@@ -130,7 +130,7 @@ def test_frontend_latents_reach_below_half():
     latent could go below 0.5 (half of every parameter range out of reach). A silent layer
     (zero weights) must give the analytic latent sigmoid(-gain * offset) < 0.5."""
     from snnfit import frontend
-    from snnfit.frontend import SpikingFrontEnd, default_inputs
+    from snnfit.fit.frontend import SpikingFrontEnd, default_inputs
 
     inp = default_inputs(0)
     fe = SpikingFrontEnd(inp["spikes"], inp["dt_ms"], 4)
@@ -161,7 +161,7 @@ def test_frontend_matches_norse_lif_and_li():
     import torch
 
     from snnfit import frontend
-    from snnfit.frontend import SpikingFrontEnd, default_inputs
+    from snnfit.fit.frontend import SpikingFrontEnd, default_inputs
 
     inp = default_inputs(0)
     k, n = 3, 2

@@ -9,7 +9,7 @@ import pytest
 
 from snnfit.cli import main
 from snnfit.errors import UserError
-from snnfit.inputs import load_inputs, poisson_inputs, save_inputs
+from snnfit.data.inputs import load_inputs, poisson_inputs, save_inputs
 
 
 def test_same_seed_same_array_different_seed_differs():

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 import reference as R
-from snnfit.models import all_presets, get_model
-from snnfit.models.izhikevich import _ROWS_2003
-from snnfit.protocol import StepProtocol
-from snnfit.simulate import simulate, simulate_batch
+from snnfit.sim.models import all_presets, get_model
+from snnfit.sim.models.izhikevich import _ROWS_2003
+from snnfit.sim.protocol import StepProtocol
+from snnfit.sim.simulate import simulate, simulate_batch
 
 PRESETS = all_presets()
 DEFAULT = StepProtocol()

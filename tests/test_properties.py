@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snnfit.models import get_model
-from snnfit.params import to_physical
-from snnfit.protocol import StepProtocol
-from snnfit.simulate import STATUS_BLOWUP, simulate_batch
+from snnfit.sim.models import get_model
+from snnfit.sim.params import to_physical
+from snnfit.sim.protocol import StepProtocol
+from snnfit.sim.simulate import STATUS_BLOWUP, simulate_batch
 
 SHORT = dict(delay_ms=20.0, duration_ms=150.0, t_stop_ms=200.0)
 B = 8

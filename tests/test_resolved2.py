@@ -17,9 +17,9 @@ import sys
 import numpy as np
 import pytest
 
-from snnfit.grad import prediction_errors, spike_times_and_jacobian
-from snnfit.protocol import StepProtocol
-from snnfit.simulate import simulate_batch
+from snnfit.sim.grad import prediction_errors, spike_times_and_jacobian
+from snnfit.sim.protocol import StepProtocol
+from snnfit.sim.simulate import simulate_batch
 from test_grad import NAUD, PROT, S, assert_fd, preset_batch, random_firing_sets
 
 ULPS = 128.0
@@ -113,7 +113,7 @@ def test_resolved2_through_the_cli(tmp_path):
 def test_resolved2_current_search_brackets_the_count():
     # the search under resolved2: inside the bracket the count in the step is n, just below
     # it n - 1 (searched with the same map)
-    from snnfit.search import FOUND, search_current
+    from snnfit.sim.search import FOUND, search_current
 
     model, P, A = preset_batch(["naud2008:adapting", "naud2008:tonic"])
     n = np.array([5, 20])
@@ -131,8 +131,8 @@ def test_fit_with_resolved2_direct_and_cmaes(tmp_path):
     # same map reproduces the recorded spike times and loss
     from snnfit.fit import FitSettings, run_fit
     from snnfit.loss import spike_time_loss
-    from snnfit.models import get_spec
-    from snnfit.targets import preset_target, write_target
+    from snnfit.sim.models import get_spec
+    from snnfit.data.targets import preset_target, write_target
 
     tpath = tmp_path / "t.json"
     write_target(tpath, preset_target("naud2008:adapting", "resolved2"))

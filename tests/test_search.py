@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from snnfit.errors import UserError
-from snnfit.models import all_presets, get_model
-from snnfit.protocol import StepProtocol
-from snnfit.search import FOUND, INFEASIBLE, SILENT, SPONTANEOUS, search_current
-from snnfit.simulate import simulate_batch
+from snnfit.sim.models import all_presets, get_model
+from snnfit.sim.protocol import StepProtocol
+from snnfit.sim.search import FOUND, INFEASIBLE, SILENT, SPONTANEOUS, search_current
+from snnfit.sim.simulate import simulate_batch
 
 DEFAULT = StepProtocol()
 PRESETS = all_presets()

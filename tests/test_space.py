@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from snnfit.errors import UserError
-from snnfit.models import get_spec
-from snnfit.space import build_space
+from snnfit.sim.models import get_spec
+from snnfit.fit.space import build_space
 
 
 @pytest.mark.parametrize("model", ["lif", "adex", "izhikevich"])

@@ -1,4 +1,4 @@
-"""snnfit.study and snnfit.figures: statistics against exact and analytic values, answers on
+"""snnfit.study and snnfit.study.figures: statistics against exact and analytic values, answers on
 hand-made tables with known effects, tables from hand-made fit JSONs."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from snnfit import study
+from snnfit.study import core as study
 from snnfit.errors import UserError
 
 
@@ -124,7 +124,7 @@ def test_dim_label_rejects_bad():
 
 
 def test_add_truth_sweeps_factor_one_reproduces_the_preset_sweep():
-    from snnfit.targets import preset_target
+    from snnfit.data.targets import preset_target
 
     t = preset_target("naud2008:adapting", scheme="resolved")
     t2 = study.add_truth_sweeps(t, [1.0, 1.5])
@@ -136,7 +136,7 @@ def test_add_truth_sweeps_factor_one_reproduces_the_preset_sweep():
 
 
 def test_add_truth_sweeps_leaves_targets_without_truth():
-    from snnfit.targets import times_target
+    from snnfit.data.targets import times_target
 
     t = times_target([100, 300], 1000)
     assert study.add_truth_sweeps(t, [1.5]) is t
@@ -333,7 +333,7 @@ def test_study_figures_write_png_and_svg(tmp_path):
                            "forward_equivalents": [10.0, 100.0], "n": [2, 2],
                            "median": [5.0, 1.0], "ci_low": [4.0, 1.0],
                            "ci_high": [6.0, 1.2]})
-    from snnfit.figures import FIGURES, study_figures
+    from snnfit.study.figures import FIGURES, study_figures
 
     made = study_figures(fits, held, curves, tmp_path / "fig")
     assert len(made) == 2 * len(FIGURES)
@@ -379,14 +379,14 @@ def test_aggregate_cli_bad_dir_exits_2(tmp_path, capsys):
 
 
 def test_space_kind():
-    from snnfit.figures import space_kind
+    from snnfit.study.figures import space_kind
 
     assert [space_kind(d) for d in ("full", "pca-3", "random-2", "a+b+tau_w")] == [
         "full", "pca", "random", "subset"]
 
 
 def test_dimensionality_figure_with_spaces(tmp_path):
-    from snnfit.figures import dimensionality, save
+    from snnfit.study.figures import dimensionality, save
 
     rows = [dict(model=m, dim=d, k=k, gamma=g, forward_equivalents=100.0, wall_s=1.0,
                  joules=2.0) for m in ("lif", "adex")

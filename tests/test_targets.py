@@ -15,8 +15,8 @@ import pytest
 
 from snnfit import cli
 from snnfit.errors import UserError
-from snnfit.protocol import StepProtocol
-from snnfit.targets import (
+from snnfit.sim.protocol import StepProtocol
+from snnfit.data.targets import (
     Sweep,
     Target,
     load_target,
@@ -63,7 +63,7 @@ def test_round_trip_and_subset(tmp_path, capsys):
         Sweep("8", StepProtocol(), None, np.array([150.0])),
     ])
     path = tmp_path / "t.json"
-    from snnfit.targets import write_target
+    from snnfit.data.targets import write_target
     write_target(path, tgt)
     raw = json.loads(path.read_text())
     assert raw["schema_version"] == 1 and raw["kind"] == "recording" and raw["truth"] is None
@@ -412,7 +412,7 @@ def test_options_that_do_not_apply(tmp_path, capsys):
 
 
 def _preset_names():
-    from snnfit.models import all_presets
+    from snnfit.sim.models import all_presets
 
     return sorted(all_presets())
 
@@ -420,8 +420,8 @@ def _preset_names():
 @pytest.mark.parametrize("scheme", [None, "euler", "resolved"])
 @pytest.mark.parametrize("name", _preset_names())
 def test_preset_reproduces_simulate(tmp_path, capsys, name, scheme):
-    from snnfit.models import resolve_preset
-    from snnfit.simulate import simulate
+    from snnfit.sim.models import resolve_preset
+    from snnfit.sim.simulate import simulate
 
     out = tmp_path / "p.json"
     argv = ["make-target", "--preset", name, "--out", str(out)]
@@ -460,8 +460,8 @@ def test_preset_unknown(tmp_path, capsys):
 def test_prior_draw(tmp_path, capsys, model, seed, scheme):
     """The kept draw is the first of a one-at-a-time sequence of uniform draws (same seeded
     Generator) that fires 3..60 spikes, none before the onset, at 300 pA; rejections counted."""
-    from snnfit.models import get_model
-    from snnfit.simulate import simulate
+    from snnfit.sim.models import get_model
+    from snnfit.sim.simulate import simulate
 
     out = tmp_path / "p.json"
     argv = ["make-target", "--prior", model, "--seed", str(seed)]

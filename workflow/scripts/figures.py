@@ -1,8 +1,8 @@
-"""Rule figures: the study's summary figures (snnfit.figures.study_figures)."""
+"""Rule figures: the study's summary figures (snnfit.study.figures.study_figures)."""
 
 import sys
 
-from snnfit.figures import study_figures
+from snnfit.study.figures import study_figures
 from snnfit.study import read_tables
 
 sys.stderr = open(snakemake.log[0], "w")

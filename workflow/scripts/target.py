@@ -4,7 +4,7 @@
 import sys
 
 from snnfit.study import add_truth_sweeps
-from snnfit.targets import load_target, write_target
+from snnfit.data.targets import load_target, write_target
 
 sys.stderr = open(snakemake.log[0], "w")
 target = load_target(snakemake.input[0])

@@ -27,7 +27,7 @@ def number(value: str, field: str) -> float:
 
 
 def protocol_from_args(args):
-    from ..protocol import StepProtocol
+    from ..sim.protocol import StepProtocol
 
     return StepProtocol(
         delay_ms=number(args.delay, "--delay"),
@@ -48,8 +48,8 @@ def add_params_args(p: argparse.ArgumentParser, required_model: bool = True) -> 
 
 def params_from_args(args) -> tuple[str, dict, float | None]:
     """(model, complete params dict, preset amplitude or None)."""
-    from ..models import get_model, resolve_preset
-    from ..params import parse_assignments
+    from ..sim.models import get_model, resolve_preset
+    from ..sim.params import parse_assignments
 
     amp = None
     model = args.model

@@ -28,7 +28,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..bench import run_bench
+    from ..sim.bench import run_bench
     from ..errors import UserError
 
     try:

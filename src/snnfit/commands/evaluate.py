@@ -13,7 +13,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..fitio import evaluate_fit
+    from ..fit.record import evaluate_fit
     from ..io import atomic_write_json
 
     sweeps = [s.strip() for s in args.sweeps.split(",") if s.strip()] if args.sweeps else None

@@ -52,8 +52,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..energy import DEFAULT_WATTS_PER_CORE
-    from ..fit import FitSettings, run_fit
+    from ..fit.energy import DEFAULT_WATTS_PER_CORE
+    from ..fit.engine import FitSettings, run_fit
     from ..io import atomic_write_json
     from ..loss import DEFAULT_COUNT_PENALTY_MS
 

@@ -30,7 +30,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..inputs import check_input_args, poisson_inputs, save_inputs
+    from ..data.inputs import check_input_args, poisson_inputs, save_inputs
 
     check_input_args(args.n_channels, args.rate_hz, args.steps, args.dt_ms, args.seed,
                      names=_FLAGS)

@@ -8,7 +8,7 @@ Exactly one source:
 - ``--recording spikes.csv [--cell ID] [--sweep N]... [--sweeps-csv F] [--citation TEXT]``
 
 The file is validated in full and written atomically (nothing is written on error).
-See :mod:`snnfit.targets` for the format.
+See :mod:`snnfit.data.targets` for the format.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..models import MODELS
+    from ..sim.models import MODELS
 
     if args.json:
         out = {}

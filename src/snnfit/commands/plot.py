@@ -14,7 +14,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from ..io import atomic_write
-    from ..plotting import plot_fit
+    from ..study.plotting import plot_fit
 
     out = args.out or str(Path(args.fit).with_suffix(".png"))
     fig = plot_fit(args.fit)

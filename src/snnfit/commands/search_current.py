@@ -22,8 +22,8 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from ..errors import UserError
-    from ..models import get_model
-    from ..search import search_current
+    from ..sim.models import get_model
+    from ..sim.search import search_current
 
     if not args.model and not args.preset:
         raise UserError("--model or --preset is required")

@@ -23,10 +23,10 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from ..errors import UserError
     from ..io import atomic_write_text, dumps_json
-    from ..simulate import simulate
+    from ..sim.simulate import simulate
 
     if args.fit:
-        from ..fitio import replay_fit
+        from ..fit.record import replay_fit
 
         out = replay_fit(args.fit)
         sys.stdout.write(dumps_json(out))

@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from .errors import UserError
-from .io import atomic_write_text
+from ..errors import UserError
+from ..io import atomic_write_text
 from .models import get_model, resolve_preset
 from .models.base import EXP_CAP, SCHEMES
 from .protocol import StepProtocol

@@ -4,7 +4,7 @@ Kernel conventions (every model file follows them):
 
 * A kernel simulates a batch of ``B`` parameter sets, each with its own step amplitude, in one
   call. Parameters arrive as a float64 matrix ``P`` of shape ``(B, n_params)`` in the order of
-  the model's :class:`~snnfit.params.ModelSpec`; the initial state as arrays of shape ``(B,)``.
+  the model's :class:`~snnfit.sim.params.ModelSpec`; the initial state as arrays of shape ``(B,)``.
 * Time is the outer loop and the batch the inner loop (so the inner loop vectorises); ``prange``
   runs over chunks of ``CHUNK`` parameter sets; the caller sets the thread count.
 * Step ``k`` covers ``[k dt, (k+1) dt)``; its input is ``holding + amplitude`` for

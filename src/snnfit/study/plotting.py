@@ -12,10 +12,10 @@ def plot_fit(fit_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .fitio import load_fit
-    from .models import get_model
-    from .protocol import StepProtocol
-    from .simulate import simulate
+    from ..fit.record import load_fit
+    from ..sim.models import get_model
+    from ..sim.protocol import StepProtocol
+    from ..sim.simulate import simulate
 
     d = load_fit(fit_path)
     protocols = d.get("protocols") or [StepProtocol().to_dict()]

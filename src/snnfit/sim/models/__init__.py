@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import UserError
+from ...errors import UserError
 from ..params import ModelSpec, Preset
 from . import adex, izhikevich, lif
 from .base import SCHEMES, STATUS_NAMES, Model

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError
-from .models import get_model
-from .protocol import StepProtocol
+from ..errors import UserError
+from ..sim.models import get_model
+from ..sim.protocol import StepProtocol
 
 FIT_REQUIRED = ("model", "scheme", "params", "amplitude_pA", "current")
 
@@ -39,7 +39,7 @@ def load_fit(path: str | Path) -> dict:
 
 def replay_fit(path: str | Path) -> dict:
     """Re-simulate a fit on its own sweeps with its own scheme (``snnfit simulate --fit``)."""
-    from .simulate import simulate
+    from ..sim.simulate import simulate
 
     d = load_fit(path)
     out = []
@@ -59,9 +59,9 @@ def evaluate_fit(fit_path: str | Path, target_path: str | Path, sweeps=None) -> 
     Amplitudes: with ``current == recorded`` each target sweep's own amplitude; with
     ``search`` the fit's amplitude when the target has none, else the sweep's own.
     """
-    from .metrics import all_metrics
-    from .simulate import simulate
-    from .targets import load_target, subset_sweeps
+    from ..metrics import all_metrics
+    from ..sim.simulate import simulate
+    from ..data.targets import load_target, subset_sweeps
 
     d = load_fit(fit_path)
     target = load_target(target_path)

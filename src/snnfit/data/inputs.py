@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError
+from ..errors import UserError
 
 INPUT_KEYS = ("spikes", "dt_ms", "rate_hz", "seed", "n_channels")
 
@@ -155,7 +155,7 @@ def load_inputs(path: str | os.PathLike) -> dict:
 def save_inputs(path: str | os.PathLike, spikes: np.ndarray, dt_ms: float, rate_hz: float,
                 seed: int) -> None:
     """Validate, then write an inputs ``.npz`` atomically (nothing is written on bad input)."""
-    from .io import atomic_write
+    from ..io import atomic_write
 
     path = Path(path)
     if path.is_dir():

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import UserError
+from ..errors import UserError
 from .models import get_model
 from .protocol import StepProtocol
 from .simulate import STATUS_SPONTANEOUS, simulate_batch

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from .errors import UserError
+from ..errors import UserError
 
 _EPS = 1e-9
 

@@ -10,7 +10,7 @@ one amplitude x one sweep. Every simulation counts: the current search's grid an
 points (each counted as a whole simulation although it stops at the end of the step), the
 amplitude search inside the bracket, and the re-simulation of each new best point (to score
 it with Gamma). Passes of other kinds (a sensitivity pass, a pass of the spiking layer) are
-charged as frozen constant multiples of one simulation (see :mod:`snnfit.grad`). The last
+charged as frozen constant multiples of one simulation (see :mod:`snnfit.sim.grad`). The last
 batch may overshoot the budget by less than one batch. ``history`` holds, after every batch
 or step, ``{simulations, wall_s, cpu_s, joules, best_loss, gamma_at_best}``. Compilation
 (numba) is excluded: the kernels are warmed before the meter starts.
@@ -37,16 +37,16 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from .. import __version__
 from .energy import DEFAULT_WATTS_PER_CORE, EnergyMeter
-from .errors import UserError
-from .loss import DEFAULT_COUNT_PENALTY_MS, batch_loss, fail_loss
-from .models import get_model
-from .protocol import StepProtocol
-from .search import FOUND, SILENT, SPONTANEOUS, search_current
-from .simulate import STATUS_OK, simulate_batch
+from ..errors import UserError
+from ..loss import DEFAULT_COUNT_PENALTY_MS, batch_loss, fail_loss
+from ..sim.models import get_model
+from ..sim.protocol import StepProtocol
+from ..sim.search import FOUND, SILENT, SPONTANEOUS, search_current
+from ..sim.simulate import STATUS_OK, simulate_batch
 from .space import ReducedSpace, build_space
-from .targets import Target, load_target, subset_sweeps
+from ..data.targets import Target, load_target, subset_sweeps
 
 CURRENT_MODES = ("search", "recorded")
 OPTIMIZERS = ("cmaes", "random", "snn", "direct")
@@ -295,10 +295,10 @@ class FitProblem:
         the failure penalty and, as a surrogate, the gradient of the loss at the top of the
         range (silent: the count surrogate asks for more spikes) or at amplitude 0 (spontaneous:
         fewer spikes), which moves the parameters toward the target count.
-        Costs: a sensitivity pass is charged :data:`snnfit.grad.SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL`
+        Costs: a sensitivity pass is charged :data:`snnfit.sim.grad.SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL`
         forward-equivalents per set and sweep.
         """
-        from . import grad
+        from ..sim import grad
 
         s = self.settings
         Z = np.clip(np.atleast_2d(np.asarray(Z, dtype=np.float64)), 0.0, 1.0)
@@ -353,7 +353,7 @@ class FitProblem:
         ``I_e`` is defined by a spike crossing the end of the step window; implicit function
         theorem on that spike time ``T(p, I) = t_end``. Charged as sensitivity passes.
         """
-        from . import grad
+        from ..sim import grad
 
         sw = self.sweeps[j]
         B, n_p = P.shape
@@ -421,7 +421,7 @@ class FitProblem:
         return out
 
     def _gamma_of_best(self) -> float | None:
-        from .metrics import gamma_factor
+        from ..metrics import gamma_factor
 
         trains = self.best_trains()
         return gamma_factor(trains, [sw.times for sw in self.sweeps],
@@ -445,7 +445,7 @@ def _warm_up(model: str, scheme: str, threads: int, optimizer: str = "cmaes") ->
     proto = StepProtocol(delay_ms=1.0, duration_ms=2.0, t_stop_ms=4.0, dt_ms=0.1)
     simulate_batch(model, P, np.array([100.0]), proto, scheme, threads, max_spikes=2)
     if optimizer in ("snn", "direct"):
-        from . import grad
+        from ..sim import grad
 
         grad.spike_times_and_jacobian(model, P, np.array([100.0]), proto, threads, max_spikes=2,
                                       scheme=_grad_scheme(scheme))
@@ -453,7 +453,7 @@ def _warm_up(model: str, scheme: str, threads: int, optimizer: str = "cmaes") ->
         import norse.torch  # noqa: F401  (slow first import)
     if optimizer == "cmaes":
         import cma  # noqa: F401  (about 1 s to import)
-    from .metrics import gamma_factor
+    from ..metrics import gamma_factor
 
     gamma_factor([np.array([1.0])], [np.array([1.0])], [4.0])
 
@@ -531,8 +531,8 @@ def param_error(space: ReducedSpace, params: dict, target: Target, settings: Fit
 def run_fit(target_path: str, settings: FitSettings) -> dict:
     """Run one fit and return the fit record (the JSON written by ``snnfit fit``)."""
     from . import optimizers
-    from .metrics import all_metrics
-    from .simulate import set_threads
+    from ..metrics import all_metrics
+    from ..sim.simulate import set_threads
 
     settings.check()
     target = load_target(target_path)

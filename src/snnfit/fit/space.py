@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import UserError
-from .models import get_model, resolve_preset
-from .params import parse_assignments
+from ..errors import UserError
+from ..sim.models import get_model, resolve_preset
+from ..sim.params import parse_assignments
 
 #: sample size and firing window (spikes) of the pca directions' sample
 PCA_SAMPLE = 1024
@@ -235,9 +235,9 @@ def build_space(
 
 def _pca_directions(model, lower, upper, base_vec, free, k, rng, scheme, threads):
     """Principal directions (unit coordinates of the free parameters) of sets that fire."""
-    from .protocol import StepProtocol
-    from .simulate import simulate_batch
-    from .targets import PRIOR_AMPLITUDE_PA
+    from ..sim.protocol import StepProtocol
+    from ..sim.simulate import simulate_batch
+    from ..data.targets import PRIOR_AMPLITUDE_PA
 
     nf = len(free)
     U = rng.uniform(0.0, 1.0, (PCA_SAMPLE, nf))

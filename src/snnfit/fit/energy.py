@@ -47,7 +47,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UserError
+from ..errors import UserError
 
 #: Intel Xeon Gold 6154: 200 W TDP / 18 cores (Intel ARK) = 11.1 W per busy core.
 DEFAULT_WATTS_PER_CORE = 200.0 / 18.0

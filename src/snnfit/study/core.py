@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from .errors import UserError
+from ..errors import UserError
 
 #: metric keys of a fit or evaluation JSON (the columns of the tables)
 METRICS = ("loss", "gamma", "spike_time_rmse_ms", "count_error", "van_rossum",
@@ -105,7 +105,7 @@ def target_class(target: dict) -> str:
 
 
 def add_truth_sweeps(target, factors: Sequence[float]):
-    """A copy of a :class:`~snnfit.targets.Target` with ground truth and one sweep, with one
+    """A copy of a :class:`~snnfit.data.targets.Target` with ground truth and one sweep, with one
     more sweep per amplitude factor: the truth simulated at ``factor x`` the first sweep's
     amplitude (same protocol and scheme), sweep ids ``"1"``, ``"2"``, ... These are the
     held-out sweeps of synthetic targets (fit on sweep ``"0"``, predict the others).
@@ -114,8 +114,8 @@ def add_truth_sweeps(target, factors: Sequence[float]):
     """
     from dataclasses import replace
 
-    from .simulate import simulate
-    from .targets import Sweep, Target
+    from ..sim.simulate import simulate
+    from ..data.targets import Sweep, Target
 
     if not factors or target.truth is None or len(target.sweeps) != 1:
         return target

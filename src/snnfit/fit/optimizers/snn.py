@@ -1,4 +1,4 @@
-"""``snn``: the spiking front end (:mod:`snnfit.frontend`) trained by gradient descent.
+"""``snn``: the spiking front end (:mod:`snnfit.fit.frontend`) trained by gradient descent.
 
 The weights of a Norse LIF layer produce the k latents; the fit engine's map takes them to
 the model's parameters. Each step: a forward pass of the layer, the loss and its exact
@@ -111,7 +111,7 @@ def _screen(problem, layer, n_keep: int) -> np.ndarray:
 
 def run(problem) -> dict:
     from ..frontend import SpikingFrontEnd, default_inputs
-    from ..inputs import load_inputs
+    from ...data.inputs import load_inputs
 
     s = problem.settings
     inputs = load_inputs(s.inputs) if s.inputs else default_inputs(s.seed)

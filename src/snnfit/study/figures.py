@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import atomic_write
+from ..io import atomic_write
 
 
 def _plt():
@@ -230,7 +230,7 @@ FIGURES = {
 def study_figures(fits, heldout, curves, out_dir: str | os.PathLike) -> list[str]:
     """Every summary figure of the study into ``out_dir`` (PNG and SVG); the arms of the
     tables (column ``arms``) select the fits of each figure."""
-    from .study import in_arm
+    from .core import in_arm
 
     out_dir = Path(out_dir)
     made = []

@@ -18,8 +18,8 @@ from typing import Sequence
 
 import numpy as np
 
-from . import loss as _loss
-from .errors import UserError
+from .. import loss as _loss
+from ..errors import UserError
 from .models import adex, get_model, izhikevich, lif
 from .models.base import STATUS_OK, STATUS_SPONTANEOUS
 from .protocol import StepProtocol
@@ -43,7 +43,7 @@ SENSITIVITY_COST_FORWARD_EQUIV = max(SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL.val
 _SENS = {mod.MODEL.name: (mod._sens_kernel, mod.initial_state_sensitivity)
          for mod in (adex, izhikevich, lif)}
 #: sensitivity kernels per map (``resolved2``: LIF and Izhikevich use their resolved map, see
-#: :func:`snnfit.models.kernel_for`)
+#: :func:`snnfit.sim.models.kernel_for`)
 _SENS_BY_SCHEME = {
     "resolved": _SENS,
     "resolved2": {**_SENS, "adex": (adex._sens_kernel_r2, adex.initial_state_sensitivity)},
@@ -68,7 +68,7 @@ def spike_times_and_jacobian(
     Returns ``(times, counts, n_in_step, status, jac)``: ``times (B, max_spikes)`` ms, NaN
     padded (identical to ``simulate_batch(..., scheme="resolved")``), ``counts (B,)`` all
     spikes of the sweep, ``n_in_step (B,)``, ``status (B,)`` (codes of
-    :data:`snnfit.models.base.STATUS_NAMES`), ``jac (B, max_spikes, n_params + 1)``:
+    :data:`snnfit.sim.models.base.STATUS_NAMES`), ``jac (B, max_spikes, n_params + 1)``:
     ``dT_s/dp`` in ms per unit of each parameter, the last column ms/pA for the amplitude;
     zero past the count. Parameters that do not enter the map (AdEx ``Vpeak``) have zero
     columns. At a kink of the map (a spike appearing, a clipped theta, a refractory end on a
@@ -212,7 +212,7 @@ def _make_function():
 
 
 def __getattr__(name):
-    # SpikeTimes is built on first use so that importing snnfit.grad does not import torch
+    # SpikeTimes is built on first use so that importing snnfit.sim.grad does not import torch
     if name == "SpikeTimes":
         fn = _make_function()
         globals()["SpikeTimes"] = fn

@@ -51,7 +51,7 @@ def settings() -> dict:
 
 
 def default_inputs(seed: int) -> dict:
-    from .inputs import poisson_inputs
+    from ..data.inputs import poisson_inputs
 
     spikes = poisson_inputs(DEFAULT_CHANNELS, DEFAULT_RATE_HZ, DEFAULT_STEPS, DEFAULT_DT_MS,
                             seed)

@@ -12,7 +12,7 @@ A target is a JSON file (``schema_version`` 1)::
                  "amplitude_pA": 119.06 or null,
                  "spike_times_ms": [...]}]}
 
-All times are ms from the start of the sweep (see :mod:`snnfit.protocol`). Sweep ids are
+All times are ms from the start of the sweep (see :mod:`snnfit.sim.protocol`). Sweep ids are
 strings (a recording's sweep number, ``"0"`` for a single simulated or fixed sweep).
 
 Four ways to make one (``snnfit make-target``):
@@ -44,9 +44,9 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from . import __version__
-from .errors import UserError
-from .protocol import StepProtocol
+from .. import __version__
+from ..errors import UserError
+from ..sim.protocol import StepProtocol
 
 SCHEMA_VERSION = 1
 KINDS = ("preset", "prior", "times", "recording")
@@ -286,7 +286,7 @@ def load_target(path: str | Path) -> Target:
 
 def write_target(path: str | Path, target: Target) -> None:
     """Validate ``target`` (as :func:`load_target` would) and write it atomically."""
-    from .io import atomic_write_json
+    from ..io import atomic_write_json
 
     d = target.to_dict()
     target_from_dict(d, str(path))  # nothing written if invalid
@@ -336,8 +336,8 @@ def _check_scheme(scheme: str) -> str:
 def preset_target(name: str, scheme: str = "euler", command: str | None = None) -> Target:
     """The preset's own spike train: its params at its amplitude in the default
     :class:`StepProtocol` (delay 100, duration 1000, t_stop 1200, dt 0.1 ms, holding 0)."""
-    from .models import resolve_preset
-    from .simulate import simulate
+    from ..sim.models import resolve_preset
+    from ..sim.simulate import simulate
 
     _check_scheme(scheme)
     model_name, preset = resolve_preset(name)
@@ -363,7 +363,7 @@ def prior_amplitude_pA(model: str) -> float:
     model, fixed so that a draw is judged on its parameters alone. With the default fit boxes
     and the ``resolved`` scheme, about 17 % (lif), 52 % (adex) and 42 % (izhikevich) of the
     uniform draws fire 3 to 60 spikes at 300 pA."""
-    from .models import get_model
+    from ..sim.models import get_model
 
     get_model(model)  # one-line UserError for an unknown model
     return PRIOR_AMPLITUDE_PA
@@ -377,8 +377,8 @@ def prior_target(model: str, seed: int, scheme: str = "resolved",
     ``PRIOR_MIN_SPIKES <= count <= PRIOR_MAX_SPIKES`` at :func:`prior_amplitude_pA` in the
     default protocol, none of them before the step onset, is kept;
     ``provenance["rejected_draws"]`` counts the draws before it."""
-    from .models import get_model
-    from .simulate import simulate, simulate_batch
+    from ..sim.models import get_model
+    from ..sim.simulate import simulate, simulate_batch
 
     _check_scheme(scheme)
     spec = get_model(model).spec

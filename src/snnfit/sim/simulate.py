@@ -8,7 +8,7 @@ from typing import Mapping
 import numba
 import numpy as np
 
-from .errors import UserError
+from ..errors import UserError
 from .models import check_scheme, get_model, kernel_for
 from .models.base import STATUS_BLOWUP, STATUS_NAMES, STATUS_OK, STATUS_SPONTANEOUS
 from .protocol import StepProtocol

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 
-from ..errors import UserError
+from ...errors import UserError
 
 _MODULES = {"cmaes": "cmaes", "random": "random_search", "snn": "snn", "direct": "direct"}
 
@@ -14,9 +14,9 @@ def get(name: str):
     if name not in _MODULES:
         raise UserError(f"--optimizer: expected one of {', '.join(_MODULES)}, got {name!r}")
     try:
-        mod = importlib.import_module(f"snnfit.optimizers.{_MODULES[name]}")
+        mod = importlib.import_module(f"snnfit.fit.optimizers.{_MODULES[name]}")
     except ModuleNotFoundError as exc:
-        if exc.name == f"snnfit.optimizers.{_MODULES[name]}":
+        if exc.name == f"snnfit.fit.optimizers.{_MODULES[name]}":
             raise UserError(f"--optimizer {name}: not available in this version") from None
         raise
     return mod.run
