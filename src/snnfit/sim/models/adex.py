@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..params import ModelSpec, ParamSpec, Preset
-from .base import CHUNK, EXP_CAP, STATUS_BLOWUP, Model
+from .base import CHUNK, EXP_CAP, STATUS_BLOWUP, Model, SchemeMap, scheme_table
 
 P_C, P_GL, P_EL, P_VT, P_DT, P_A, P_TAUW, P_B, P_VR, P_VPEAK = range(10)
 
@@ -974,5 +974,20 @@ def initial_state_sensitivity(P: np.ndarray, holding_pA: float):
     return sV, sw
 
 
-MODEL = Model(spec=SPEC, kernel=_kernel, initial_state=initial_state,
-              state_names=("V_mV", "w_pA"), cut_name="Vpeak", kernel_resolved2=_kernel_r2)
+#: the cut of the resolved maps is VT + 5 DeltaT: Vpeak does not enter them
+_VPEAK_UNUSED = {"Vpeak": "no role under the resolved scheme (cut VT + 5 DeltaT)"}
+
+MODEL = Model(
+    spec=SPEC,
+    maps=scheme_table(
+        SchemeMap("euler", "euler", _kernel, gradients="resolved"),
+        SchemeMap("resolved", "resolved", _kernel, gradients="resolved",
+                  sensitivity=_sens_kernel, sensitivity_cost=2, unused=_VPEAK_UNUSED),
+        SchemeMap("resolved2", "resolved2", _kernel_r2, gradients="resolved2",
+                  sensitivity=_sens_kernel_r2, sensitivity_cost=2, unused=_VPEAK_UNUSED),
+    ),
+    initial_state=initial_state,
+    initial_state_sensitivity=initial_state_sensitivity,
+    state_names=("V_mV", "w_pA"),
+    cut_name="Vpeak",
+)

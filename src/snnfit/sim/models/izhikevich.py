@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..params import ModelSpec, ParamSpec, Preset
-from .base import CHUNK, STATUS_BLOWUP, Model
+from .base import CHUNK, STATUS_BLOWUP, Model, SchemeMap, fallback, scheme_table
 
 # The defaults (the base point of reduced fits) are a generic point of the box, deliberately
 # none of the presets, so that no fit to a preset target starts at its ground truth.
@@ -493,5 +493,20 @@ def initial_state_sensitivity(P: np.ndarray, holding_pA: float):
     return sv, su
 
 
-MODEL = Model(spec=SPEC, kernel=_kernel, initial_state=initial_state,
-              state_names=("v_mV", "u_pA"), cut_name="vpeak")
+_RESOLVED = SchemeMap("resolved", "resolved", _kernel, gradients="resolved",
+                      sensitivity=_sens_kernel, sensitivity_cost=4)
+
+MODEL = Model(
+    spec=SPEC,
+    maps=scheme_table(
+        SchemeMap("euler", "euler", _kernel, gradients="resolved"),
+        _RESOLVED,
+        # the quadratic upswing is resolved well enough at 0.1 ms that resolved2 is not needed
+        # (usefulness of the resolved gradients, docs/gradients.md)
+        fallback(_RESOLVED, "resolved2"),
+    ),
+    initial_state=initial_state,
+    initial_state_sensitivity=initial_state_sensitivity,
+    state_names=("v_mV", "u_pA"),
+    cut_name="vpeak",
+)

@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..params import ModelSpec, ParamSpec, Preset
-from .base import CHUNK, STATUS_BLOWUP, Model
+from .base import CHUNK, STATUS_BLOWUP, Model, SchemeMap, fallback, scheme_table
 
 P_C, P_GL, P_EL, P_VTH, P_VR, P_TREF = range(6)
 
@@ -420,5 +420,20 @@ def initial_state_sensitivity(P: np.ndarray, holding_pA: float):
     return sV, sr
 
 
-MODEL = Model(spec=SPEC, kernel=_kernel, initial_state=initial_state,
-              state_names=("V_mV", "ref_end_ms"), cut_name="Vth")
+_RESOLVED = SchemeMap("resolved", "resolved", _kernel, gradients="resolved",
+                      sensitivity=_sens_kernel, sensitivity_cost=3)
+
+MODEL = Model(
+    spec=SPEC,
+    maps=scheme_table(
+        SchemeMap("euler", "euler", _kernel, gradients="resolved"),
+        _RESOLVED,
+        # resolved2 improves the crossing of a fast upswing; the LIF has none (its threshold
+        # crossing is that of a slow trajectory)
+        fallback(_RESOLVED, "resolved2"),
+    ),
+    initial_state=initial_state,
+    initial_state_sensitivity=initial_state_sensitivity,
+    state_names=("V_mV", "ref_end_ms"),
+    cut_name="Vth",
+)
