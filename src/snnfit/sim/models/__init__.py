@@ -12,19 +12,14 @@ from __future__ import annotations
 from ...errors import UserError
 from ..params import ModelSpec, Preset
 from . import adex, izhikevich, lif
-from .base import SCHEMES, STATUS_NAMES, Model, SchemeMap, check_scheme
+from .base import SCHEMES, STATUS_NAMES, Model, SchemeMap, check_scheme, lookup
 
 MODELS: dict[str, Model] = {m.name: m for m in (lif.MODEL, adex.MODEL, izhikevich.MODEL)}
 
 
 def get_model(name: str) -> Model:
     """The :class:`Model` called ``name`` (one-line UserError if unknown)."""
-    try:
-        return MODELS[name]
-    except KeyError:
-        raise UserError(
-            f"model: unknown model {name!r} (expected one of {', '.join(MODELS)})"
-        ) from None
+    return lookup(MODELS, name, "model")
 
 
 def get_spec(name: str) -> ModelSpec:

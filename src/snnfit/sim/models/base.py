@@ -91,14 +91,19 @@ def fallback(entry: SchemeMap, scheme: str) -> SchemeMap:
     return replace(entry, scheme=scheme)
 
 
-def check_scheme(scheme: str) -> int:
-    """The code of scheme ``scheme`` (one-line UserError if unknown)."""
+def lookup(table: Mapping, key: str, what: str):
+    """``table[key]``, or a one-line UserError naming ``what`` and the known keys."""
     try:
-        return SCHEMES[scheme]
+        return table[key]
     except KeyError:
         raise UserError(
-            f"scheme: unknown scheme {scheme!r} (expected one of {', '.join(SCHEMES)})"
+            f"{what}: unknown {what} {key!r} (expected one of {', '.join(table)})"
         ) from None
+
+
+def check_scheme(scheme: str) -> int:
+    """The code of scheme ``scheme`` (one-line UserError if unknown)."""
+    return lookup(SCHEMES, scheme, "scheme")
 
 
 @dataclass(frozen=True)
@@ -145,3 +150,15 @@ def scheme_table(*entries: SchemeMap) -> dict[str, SchemeMap]:
         if e.runs not in SCHEMES or table[e.gradients].sensitivity is None:
             raise ValueError(f"scheme table: {e.scheme}: no sensitivity kernel for its gradients")
     return table
+
+
+def without_resolved2(kernel: Callable, sensitivity: Callable,
+                      sensitivity_cost: int) -> dict[str, SchemeMap]:
+    """The scheme table of a model with no ``resolved2`` map of its own: ``kernel`` runs
+    ``euler`` and ``resolved`` (``sensitivity`` is the ``resolved`` map's), ``resolved2`` falls
+    back to ``resolved``, a fit under ``euler`` uses the ``resolved`` gradients, and every
+    parameter enters every map."""
+    resolved = SchemeMap("resolved", "resolved", kernel, gradients="resolved",
+                         sensitivity=sensitivity, sensitivity_cost=sensitivity_cost)
+    return scheme_table(SchemeMap("euler", "euler", kernel, gradients="resolved"), resolved,
+                        fallback(resolved, "resolved2"))
