@@ -509,3 +509,40 @@ def test_registry_unused_parameters_are_those_without_effect(model):
             J = spike_times_and_jacobian(model, P, A, DEFAULT, 1, 300, scheme=scheme)[4]
             for name in spec.names:
                 assert np.all(J[:, :, spec.index(name)] == 0.0) == (name in unused), name
+
+
+def test_cached_kernels_equal_a_fresh_build():
+    """numba's cache checks only a kernel's own file, not the inline helpers of
+    ``_kernel_parts.py`` or the constants of ``base.py``: the cached LIF kernels (which use every
+    helper) must give bit for bit what a fresh build of their source gives (else: delete
+    src/snnfit/sim/models/__pycache__/*.nb[ic])."""
+    import numba
+
+    from snnfit.sim.models import lif
+
+    proto = StepProtocol(delay_ms=10.0, duration_ms=80.0, t_stop_ms=100.0)
+    P = np.repeat(lif.SPEC.vector(LIF)[None], 4, axis=0)
+    P[3, 0] = 1e-300  # a blow-up
+    A = np.array([300.0, 260.0, 1000.0, 300.0])
+    x0, y0, _ = lif.initial_state(P, 0.0)
+    sx0, sy0 = lif.initial_state_sensitivity(P, 0.0)
+    runs = {}
+    for name, fwd, sens in (("cached", lif._kernel, lif._sens_kernel),
+                            ("fresh", numba.njit(parallel=True)(lif._kernel.py_func),
+                             numba.njit(parallel=True)(lif._sens_kernel.py_func))):
+        out = []
+        for code in (0, 1):  # a few stored spikes, the rest only counted
+            o = (np.empty((4, 3)), np.zeros(4, np.int64), np.zeros(4, np.int64),
+                 np.zeros(4, np.int8), np.empty((4, proto.n_steps + 1)),
+                 np.empty((4, proto.n_steps + 1)))
+            fwd(P, A, x0, y0, code, proto.dt_ms, proto.n_steps, proto.step_on, proto.step_off,
+                0.0, proto.delay_ms, proto.stim_end_ms, *o, True)
+            out += o
+        o = (np.empty((4, 3)), np.zeros(4, np.int64), np.zeros(4, np.int64),
+             np.zeros(4, np.int8), np.zeros((4, 3, P.shape[1] + 1)))
+        sens(P, A, x0, y0, sx0, sy0, proto.dt_ms, proto.n_steps, proto.step_on,
+             proto.step_off, 0.0, proto.delay_ms, proto.stim_end_ms, *o)
+        runs[name] = out + list(o)
+    assert runs["cached"][1].max() > 3 and runs["cached"][3][3] == 2  # overflow, blow-up
+    for a, b in zip(runs["cached"], runs["fresh"]):
+        assert a.tobytes() == b.tobytes(), "stale numba cache of the model kernels"

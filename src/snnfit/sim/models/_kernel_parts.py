@@ -6,9 +6,10 @@ written out in it (results bit for bit the same, and speed within noise: ``snnfi
 Like the kernels they serve they are pure: float64 arrays and scalars in, outputs written in
 place.
 
-numba's cache (``cache=True`` on the kernels) checks only the kernel's own source file: after
-editing this file, touch the model files (or delete their ``__pycache__``) so that the kernels
-are compiled again.
+numba's cache (``cache=True`` on the kernels) checks only the content of the kernel's own
+source file: after editing this file (or a constant of ``base.py``) delete the cached kernels,
+``src/snnfit/sim/models/__pycache__/*.nbi`` and ``*.nbc``, or they keep the old code
+(``tests/test_models.py`` compares the cached LIF kernels with a fresh build to catch that).
 """
 
 from __future__ import annotations

@@ -163,9 +163,9 @@ def _kernel(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
         lo, n = chunk(ch, B)
         invC, gL, EL, VT, DT, invDT, gLDT, a, invtw, b, Vr, Ion = _chunk_constants(
             P, amp, holding, lo, n)
+        cut = np.empty(n)
         V, w, Vn, wn = _chunk_state(V0, w0, lo, n, counts, n_win, status, trace_x, trace_y,
                                     record)
-        cut = np.empty(n)
         for j in range(n):
             i = lo + j
             if resolved:
@@ -578,9 +578,9 @@ def _kernel_r2(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_wi
         lo, n = chunk(ch, B)
         invC, gL, EL, VT, DT, invDT, gLDT, a, invtw, b, Vr, Ion = _chunk_constants(
             P, amp, holding, lo, n)
+        Vs = np.empty(n)
         V, w, Vn, wn = _chunk_state(V0, w0, lo, n, counts, n_win, status, trace_x, trace_y,
                                     record)
-        Vs = np.empty(n)
         for j in range(n):
             Vs[j] = P[lo + j, P_VT] + R2_KAPPA * P[lo + j, P_DT]
         pend = np.zeros(n, dtype=np.int64)  # 1 while a spike is pending (held set)
