@@ -28,9 +28,9 @@ Four ways to make one (``snnfit make-target``):
 
 :func:`load_target` reads and validates a target file; :func:`subset_sweeps` keeps some
 sweeps (held-out evaluation); :func:`target_class` gives the study's class of a target
-(:data:`TARGET_CLASSES`); :func:`recording_sweeps` lists a recording's cells and sweeps. Bad input raises :class:`~snnfit.errors.UserError` with one
-line naming the file and the row (``line N``: the physical line of the file, header = line 1)
-or the field.
+(:data:`TARGET_CLASSES`); :func:`recording_sweeps` lists a recording's cells and sweeps.
+Bad input raises :class:`~snnfit.errors.UserError` with one line naming the file and the row
+(``line N``: the physical line of the file, header = line 1) or the field.
 """
 
 from __future__ import annotations
