@@ -41,7 +41,8 @@ def _fit(target, **kw):
 
 
 def test_record_contract_and_accounting(adapting):
-    rec = _fit(adapting, optimizer="cmaes", budget=600, seed=1)
+    result = _fit(adapting, optimizer="cmaes", budget=600, seed=1)
+    rec = result.to_json()
     assert FIT_KEYS <= set(rec)
     assert all(HISTORY_KEYS <= set(h) for h in rec["history"])
     json.dumps(rec, allow_nan=False)  # JSON-safe
@@ -66,23 +67,23 @@ def test_record_contract_and_accounting(adapting):
 def test_deterministic_across_threads(adapting):
     a = _fit(adapting, optimizer="cmaes", budget=300, seed=4, threads=1)
     b = _fit(adapting, optimizer="cmaes", budget=300, seed=4, threads=2)
-    assert a["params"] == b["params"]
-    assert a["spike_times_ms"] == b["spike_times_ms"]
+    assert a.params == b.params
+    assert a.spike_times_ms == b.spike_times_ms
     c = _fit(adapting, optimizer="cmaes", budget=300, seed=5)
-    assert c["params"] != a["params"]
+    assert c.params != a.params
 
 
 def test_cmaes_regression_floor(adapting, izh_rs):
     # acceptance (benchmarks/fits.py) asks Gamma >= 0.9 at budget 20,000; floor here
     rec = _fit(adapting, optimizer="cmaes", budget=4000, seed=0)
-    assert rec["gamma"] >= 0.9
+    assert rec.gamma >= 0.9
     rec = _fit(izh_rs, model="izhikevich", optimizer="cmaes", budget=4000, seed=0)
-    assert rec["gamma"] >= 0.8
+    assert rec.gamma >= 0.8
 
 
 def test_cmaes_beats_random(adapting):
-    cm = [_fit(adapting, optimizer="cmaes", budget=1500, seed=s)["loss"] for s in range(3)]
-    rs = [_fit(adapting, optimizer="random", budget=1500, seed=s)["loss"] for s in range(3)]
+    cm = [_fit(adapting, optimizer="cmaes", budget=1500, seed=s).loss for s in range(3)]
+    rs = [_fit(adapting, optimizer="random", budget=1500, seed=s).loss for s in range(3)]
     assert np.median(cm) < np.median(rs)
 
 
@@ -90,15 +91,15 @@ def test_search_current_times_target(tmp_path):
     t = tmp_path / "times.json"
     write_target(t, times_target([100, 300, 500, 700], 1000.0))
     rec = _fit(t, optimizer="cmaes", budget=800, current="search", seed=0)
-    assert rec["amplitude_pA"][0] > 0
-    assert rec["count_error"] == 0  # the current search enforces the count
-    assert "C" not in rec["space"]["free"]
-    assert rec["param_error"] is None  # no ground truth
+    assert rec.amplitude_pA[0] > 0
+    assert rec.count_error == 0  # the current search enforces the count
+    assert "C" not in rec.space["free"]
+    assert rec.param_error is None  # no ground truth
 
 
 def test_search_mode_param_error_ratios(adapting):
     rec = _fit(adapting, optimizer="random", budget=300, current="search", seed=0)
-    pe = rec["param_error"]
+    pe = rec.param_error
     assert "tau_m" in pe and "gL/C" in pe and "b/C" in pe and "C" not in pe
 
 
