@@ -354,13 +354,13 @@ class FitProblem:
             top = float(s.max_amplitude_pA or get_model(self.model).spec.max_amplitude_pA)
             for j, sw in enumerate(self.sweeps):
                 r = self.search_amplitudes(P, sw)
-                ok = np.zeros(B, dtype=bool)
-                ok[r.found] = True
+                # failed searches: the failure loss, and the gradient at the top of the
+                # range (silent) or at 0 pA (spontaneous) as a surrogate
                 a = np.where(r.status == SILENT, top, 0.0)
                 if r.found.size:
                     a[r.found] = r.amplitude_pA[r.found]
                     edge_terms.append((j, r.found, r.lo, r.hi, r.amplitude_pA[r.found]))
-                extra += np.where(ok, 0.0, r.loss) / n_sw
+                extra += np.where(r.status == FOUND, 0.0, r.loss) / n_sw
                 amps[:, j] = a
         loss, gP, gA = grad.loss_and_grad(self.model, P, amps,
                                           [sw.protocol for sw in self.sweeps],
