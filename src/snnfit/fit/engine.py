@@ -6,15 +6,16 @@ Optimisers never own the objective (pycma's ask/tell style): they receive a
 spent. The problem keeps the best point, the accounting and the history.
 
 Accounting, in forward-equivalents (:attr:`FitProblem.forward_equivalents`, the record's
-``evaluations``): one simulation is one parameter set x one amplitude x one sweep. Every simulation counts: the current search's grid and bisection
-points (each counted as a whole simulation although it stops at the end of the step), the
-amplitude search inside the bracket, and the re-simulation of each new best point (to score
-it with Gamma). Passes of other kinds (a sensitivity pass, a pass of the spiking layer) are
-charged as frozen constant multiples of one simulation (see :mod:`snnfit.sim.grad`). The last
-batch may overshoot the budget by less than one batch. :attr:`FitProblem.candidates` counts the
-parameter sets evaluated. ``history`` holds, after every batch or step, ``{simulations,
-wall_s, cpu_s, joules, best_loss, gamma_at_best}`` (``simulations``: forward-equivalents spent
-so far). Compilation (numba) is excluded: the kernels are warmed before the meter starts.
+``evaluations``): one simulation is one parameter set x one amplitude x one sweep. Every
+simulation counts: the current search's grid and bisection points (each counted as a whole
+simulation although it stops at the end of the step), the amplitude search inside the
+bracket, and the re-simulation of each new best point (to score it with Gamma). Passes of
+other kinds (a sensitivity pass, a pass of the spiking layer) are charged as frozen constant
+multiples of one simulation (see :mod:`snnfit.sim.grad`). The last batch may overshoot the
+budget by less than one batch. :attr:`FitProblem.candidates` counts the parameter sets
+evaluated. ``history`` holds, after every batch or step, ``{simulations, wall_s, cpu_s,
+joules, best_loss, gamma_at_best}`` (``simulations``: forward-equivalents spent so far).
+Compilation (numba) is excluded: the kernels are warmed before the meter starts.
 
 Current (``current``): ``recorded`` uses each sweep's own amplitude (several sweeps are fitted
 jointly); ``search`` runs the current search for every parameter set and sweep (the target
