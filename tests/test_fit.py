@@ -235,3 +235,33 @@ def test_searched_current_losses_match_a_scalar_reference(amp_iters):
     loss_g, _ = problem.loss_and_grad(Z)
     found = sr.status == FOUND
     np.testing.assert_allclose(loss_g[found], losses[found], rtol=1e-9)
+
+
+def test_progress_hook_sees_every_charge_and_the_best(adapting):
+    from snnfit.data.targets import load_target
+    from snnfit.fit import FitProblem
+    from snnfit.fit.space import build_space
+
+    calls = []
+    settings = FitSettings(model="adex", current="recorded", budget=10**6)
+    problem = FitProblem(build_space("adex", "full", current="recorded"), load_target(adapting),
+                         settings,
+                         progress=lambda p: calls.append((p.forward_equivalents, p.best_loss)))
+    Z = np.random.default_rng(0).uniform(0.0, 1.0, (3, problem.k))
+    losses = problem.evaluate(Z)
+    # 3 simulations; the new best, re-simulated to score its Gamma; the history entry
+    best = float(losses.min())
+    assert calls == [(3, np.inf), (4, best), (4, best)]
+
+
+def test_optimizer_settings_are_passed_and_checked(adapting):
+    from snnfit.fit.optimizers.direct import DirectSettings
+    from snnfit.fit.optimizers.random_search import RandomSettings
+
+    rec = _fit(adapting, optimizer="random", budget=64, seed=0,
+               optimizer_settings=RandomSettings(batch=16))
+    info = rec.optimizer_info
+    assert info["batch_size"] == 16 and info["batches"] >= 4  # one batch of 64 by default
+    assert rec.candidates <= 16 * info["batches"]
+    with pytest.raises(TypeError, match="RandomSettings"):
+        _fit(adapting, optimizer="random", budget=64, optimizer_settings=DirectSettings())

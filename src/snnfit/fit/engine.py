@@ -460,31 +460,6 @@ class FitProblem:
 # ---------------------------------------------------------------------- driver
 
 
-class ProgressBar:
-    """A tqdm bar on stderr of the forward-equivalents spent (capped at the budget), with the
-    best loss and its Gamma; a :class:`FitProblem` progress hook."""
-
-    def __init__(self, budget: int, desc: str):
-        from tqdm import tqdm
-
-        self.budget = budget
-        self.bar = tqdm(total=budget, unit="sim", desc=desc, file=sys.stderr,
-                        dynamic_ncols=True)
-        self._best = None
-
-    def __call__(self, problem: FitProblem) -> None:
-        best = (problem.best_loss, problem.best_gamma)
-        if best != self._best:
-            self._best = best
-            g = problem.best_gamma
-            self.bar.set_postfix(loss=f"{problem.best_loss:.4g}",
-                                 gamma="-" if g is None else f"{g:.3f}", refresh=False)
-        self.bar.update(min(problem.forward_equivalents, self.budget) - self.bar.n)
-
-    def close(self) -> None:
-        self.bar.close()
-
-
 def _grad_scheme(scheme: str) -> str:
     """The map whose exact gradients the gradient optimisers use: the fit's own, ``resolved``
     under ``euler`` (Euler's spike times are pinned to the grid: derivative 0 almost everywhere)."""
@@ -580,6 +555,31 @@ def param_error(space: ReducedSpace, params: dict, target: Target, settings: Fit
         out["tau_m"] = abs((params["C"] / params["gL"]) / (tp["C"] / tp["gL"]) - 1.0) \
             if params["gL"] > 0 and tp["gL"] > 0 else None
     return out
+
+
+class ProgressBar:
+    """A tqdm bar on stderr of the forward-equivalents spent (capped at the budget), with the
+    best loss and its Gamma; a :class:`FitProblem` progress hook."""
+
+    def __init__(self, budget: int, desc: str):
+        from tqdm import tqdm
+
+        self.budget = budget
+        self.bar = tqdm(total=budget, unit="sim", desc=desc, file=sys.stderr,
+                        dynamic_ncols=True)
+        self._best = None
+
+    def __call__(self, problem: FitProblem) -> None:
+        best = (problem.best_loss, problem.best_gamma)
+        if best != self._best:
+            self._best = best
+            g = problem.best_gamma
+            self.bar.set_postfix(loss=f"{problem.best_loss:.4g}",
+                                 gamma="-" if g is None else f"{g:.3f}", refresh=False)
+        self.bar.update(min(problem.forward_equivalents, self.budget) - self.bar.n)
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def run_fit(target_path: str, settings: FitSettings) -> FitResult:
