@@ -129,12 +129,13 @@ def test_schema_input_defaults_are_the_front_ends():
     # the schema (YAML) cannot import the package: its defaults must equal the front end's
     import yaml
 
-    from snnfit.fit import frontend
+    from snnfit.fit.frontend import FrontEndSettings
 
+    fe = FrontEndSettings()
     schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
     props = schema["properties"]["inputs"]["properties"]
-    defaults = {"n_channels": frontend.DEFAULT_CHANNELS, "rate_hz": frontend.DEFAULT_RATE_HZ,
-                "steps": frontend.DEFAULT_STEPS, "dt_ms": frontend.DEFAULT_DT_MS}
+    defaults = {"n_channels": fe.input_channels, "rate_hz": fe.input_rate_hz,
+                "steps": fe.input_steps, "dt_ms": fe.input_dt_ms}
     assert {k: p["default"] for k, p in props.items()} == defaults
     # and the default study runs the front end at its defaults
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
