@@ -14,6 +14,7 @@ import pytest
 from scipy.stats import norm
 
 import snnfit.study as study
+from snnfit.errors import UserError
 from snnfit.study.answers import _error
 
 
@@ -138,6 +139,11 @@ def _fit_json(model="adex", gamma=0.5, seed=1, optimizer="cmaes", dim="full", lo
         "victor_purpura": 1.0, "latency_error_ms": 1.0, "isi_error_ms": 2.0,
         "param_error": {"a": 0.1, "b": 0.3}, "evaluations": 100, "wall_s": 1.0,
         "cpu_s": 0.9, "joules": 10.0, "energy_source": "estimate",
+        "target_kind": "preset", "budget": 100, "sweep_ids": ["0"],
+        "protocols": [{"delay_ms": 100.0, "duration_ms": 1000.0, "t_stop_ms": 1200.0,
+                       "dt_ms": 0.1, "holding_pA": 0.0}],
+        "candidates": 10, "energy_note": None, "space": {}, "optimizer_info": {},
+        "provenance": {},
         "history": history or [{"simulations": 10, "wall_s": 0.1, "cpu_s": 0.1,
                                 "joules": 1.0, "best_loss": 5.0, "gamma_at_best": 0.1},
                                {"simulations": 100, "wall_s": 1.0, "cpu_s": 0.9,
@@ -146,8 +152,10 @@ def _fit_json(model="adex", gamma=0.5, seed=1, optimizer="cmaes", dim="full", lo
 
 
 def test_fit_row_flattens_and_nulls_to_nan():
-    row = study.fit_row(_fit_json(), target="t", target_class_="preset", dim="full",
-                        budget=100)
+    from snnfit.fit.record import FitResult
+
+    row = study.fit_row(FitResult.from_json(_fit_json()), target="t", target_class_="preset",
+                        dim="full", budget=100)
     assert row["param_a"] == 1.0 and row["param_b"] == 2.0
     assert row["param_error"] == pytest.approx(0.2)
     assert row["param_error_b"] == 0.3
@@ -162,7 +170,7 @@ def test_build_tables_and_best_fit(tmp_path):
         p.write_text(json.dumps(_fit_json(model=model, gamma=g)))
         h = tmp_path / f"h{i}.json"
         ev = {k: v for k, v in _fit_json(model=model, gamma=g / 2).items()
-              if k not in ("history",)}
+              if k not in ("history",)}  # an evaluation JSON (snnfit evaluate): no history
         ev["sweep_ids"] = ["1"]
         h.write_text(json.dumps(ev))
         recs.append(study.FitRecord(str(p), "t", "full", 100, "preset", str(h),
@@ -368,3 +376,14 @@ def test_dimensionality_figure_with_spaces(tmp_path):
             for d, k, g in (("full", 9, 0.9), ("pca-3", 3, 0.5), ("a+b", 2, None))]
     made = save(dimensionality(pd.DataFrame(rows)), tmp_path / "dim")
     assert all((tmp_path / p.split("/")[-1]).stat().st_size > 1000 for p in made)
+
+
+def test_tables_refuse_a_record_with_a_missing_key(tmp_path):
+    # a fit record read back by the study: a missing key is a one-line error naming the file
+    # and the key (it used to become NaN silently)
+    d = _fit_json()
+    del d["count_error"]
+    p = tmp_path / "f.json"
+    p.write_text(json.dumps(d))
+    with pytest.raises(UserError, match=r"f\.json.*count_error"):
+        study.build_tables([study.FitRecord(str(p), "t", "full", 100, "preset")])

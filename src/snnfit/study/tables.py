@@ -56,25 +56,26 @@ def _first(v: Any) -> Any:
     return v
 
 
-def fit_row(fit: dict, *, target: str, target_class_: str, dim: str, budget: int,
+def fit_row(fit, *, target: str, target_class_: str, dim: str, budget: int,
             path: str = "") -> dict:
-    """One tidy row of a fit (or evaluation) JSON. Identity columns come from the study
-    (the fit's path), metrics and costs from the JSON; missing or null values become NaN."""
+    """One tidy row of a fit (a :class:`~snnfit.fit.record.FitResult`). Identity columns come
+    from the study (the fit's path), metrics and costs from the record; null metrics (undefined
+    for these trains, e.g. no spike pair) become NaN."""
     row: dict[str, Any] = {
         "target": target,
         "target_class": target_class_,
-        "model": fit.get("model"),
+        "model": fit.model,
         "dim": dim,
-        "k": _num(fit.get("k")),
-        "optimizer": fit.get("optimizer"),
-        "current": fit.get("current"),
-        "seed": fit.get("seed"),
+        "k": _num(fit.k),
+        "optimizer": fit.optimizer,
+        "current": fit.current,
+        "seed": fit.seed,
         "budget": int(budget),
-        "status": fit.get("status"),
+        "status": fit.status,
     }
     for m in METRICS:
-        row[m] = _num(fit.get(m))
-    pe = fit.get("param_error")
+        row[m] = _num(getattr(fit, m))
+    pe = fit.param_error
     if isinstance(pe, dict):
         vals = [_num(v) for v in pe.values()]
         vals = [v for v in vals if not math.isnan(v)]
@@ -82,29 +83,30 @@ def fit_row(fit: dict, *, target: str, target_class_: str, dim: str, budget: int
         for name, v in pe.items():
             row[f"param_error_{name}"] = _num(v)
     else:
-        row["param_error"] = _num(pe)
-    row["forward_equivalents"] = _num(fit.get("evaluations"))
+        row["param_error"] = math.nan
+    row["forward_equivalents"] = _num(fit.forward_equivalents)
     for c in ("wall_s", "cpu_s", "joules"):
-        row[c] = _num(fit.get(c))
-    row["energy_source"] = fit.get("energy_source")
-    row["amplitude_pA"] = _num(_first(fit.get("amplitude_pA")))
-    for name, v in (fit.get("params") or {}).items():
+        row[c] = _num(getattr(fit, c))
+    row["energy_source"] = fit.energy_source
+    row["amplitude_pA"] = _num(_first(fit.amplitude_pA))
+    for name, v in fit.params.items():
         row[f"param_{name}"] = _num(v)
     row["path"] = path
     return row
 
 
-def history_rows(fit: dict, ident: dict) -> list[dict]:
-    """The optimisation history of a fit as tidy rows (identity columns + one point each)."""
+def history_rows(fit, ident: dict) -> list[dict]:
+    """The optimisation history of a fit (a ``FitResult``; its history rows are checked by
+    ``FitResult.from_json``) as tidy rows (identity columns + one point each)."""
     out = []
-    for h in fit.get("history") or []:
+    for h in fit.history:
         r = dict(ident)
-        r["forward_equivalents"] = _num(h.get("simulations"))
-        r["wall_s"] = _num(h.get("wall_s"))
-        r["cpu_s"] = _num(h.get("cpu_s"))
-        r["joules"] = _num(h.get("joules"))
-        r["best_loss"] = _num(h.get("best_loss"))
-        r["gamma_at_best"] = _num(h.get("gamma_at_best"))
+        r["forward_equivalents"] = _num(h["simulations"])
+        r["wall_s"] = _num(h["wall_s"])
+        r["cpu_s"] = _num(h["cpu_s"])
+        r["joules"] = _num(h["joules"])
+        r["best_loss"] = _num(h["best_loss"])
+        r["gamma_at_best"] = _num(h["gamma_at_best"])
         out.append(r)
     return out
 
@@ -144,10 +146,11 @@ def build_tables(records: Iterable[FitRecord]):
 
     import pandas as pd
 
+    from ..fit.record import FitResult
+
     fits, held, hist = [], [], []
     for rec in records:
-        with open(rec.path, encoding="utf-8") as fh:
-            fit = json.load(fh)
+        fit = FitResult.load(rec.path)
         row = fit_row(fit, target=rec.target, target_class_=rec.target_class, dim=rec.dim,
                       budget=rec.budget, path=rec.path)
         row["arms"] = rec.arms
@@ -304,13 +307,12 @@ def study_tables(fits, heldout, history, stats: StatsConfig | None = None,
 def best_fit_path(paths: Sequence[str | Path]) -> str:
     """The fit JSON with the highest Gamma among ``paths`` (ties: lowest loss, then the
     first); fits with null Gamma count as -inf."""
-    import json
+    from ..fit.record import FitResult
 
     best, best_key = None, None
     for p in paths:
-        with open(p, encoding="utf-8") as fh:
-            d = json.load(fh)
-        g, loss = _num(d.get("gamma")), _num(d.get("loss"))
+        d = FitResult.load(p)
+        g, loss = _num(d.gamma), _num(d.loss)
         key = (-math.inf if math.isnan(g) else g, -(math.inf if math.isnan(loss) else loss))
         if best_key is None or key > best_key:
             best, best_key = str(p), key
