@@ -47,6 +47,8 @@ import numpy as np
 from .. import __version__
 from ..errors import UserError
 from ..sim.protocol import StepProtocol
+from .epochs import multi_epoch_notice
+from .quality import left_out_notice, sweep_is_fittable
 
 SCHEMA_VERSION = 1
 KINDS = ("preset", "prior", "times", "recording")
@@ -570,6 +572,7 @@ class _SweepInfo:
     t_stop_ms: float | None = None
     dt_ms: float = DEFAULT_DT_MS
     spikes: list[tuple[int, float]] = field(default_factory=list)
+    quality: str | None = None  # sweeps.csv's quality column (None: absent)
 
 
 def _stim(path: Path, line: int, row: dict) -> tuple[float, float, float]:
@@ -667,6 +670,7 @@ def read_recording(spikes_csv: str | Path, sweeps_csv: str | Path | None = None,
                             f"{sweeps_path}: line {line}: {col} {v:g} for cell {cell} sweep "
                             f"{sweep} differs from {ref:g} in {spikes_csv} line {info.line}")
             info.holding_pA, info.t_stop_ms, info.dt_ms = holding, t_stop, dt
+            info.quality = row.get("quality")
             ordered.setdefault(cell, {})[sweep] = info
         for cell, sw in cells.items():
             for sweep, info in sw.items():
@@ -692,6 +696,21 @@ def read_recording(spikes_csv: str | Path, sweeps_csv: str | Path | None = None,
     return cells
 
 
+def _fittable_keys(spikes_csv: Path, cell: str, keys: list[str], available: dict,
+                   notice: Any) -> list[str]:
+    """The sweeps the quality rule keeps (one notice per sweep left out)."""
+    kept = [k for k in keys if sweep_is_fittable(available[k].quality)]
+    for k in keys:
+        if k not in kept:
+            print(left_out_notice(str(spikes_csv), cell, k, available[k].quality),
+                  file=notice or sys.stderr)
+    if not kept:
+        raise UserError(f"{spikes_csv}: cell {cell}: no sweep of quality 'ok' among "
+                        f"{', '.join(keys)}")
+    multi_epoch_notice(spikes_csv, cell, kept, notice)
+    return kept
+
+
 def recording_target(spikes_csv: str | Path, cell: str | None = None,
                      sweeps: Sequence[Any] | None = None, sweeps_csv: str | Path | None = None,
                      citation: str | None = None, command: str | None = None,
@@ -702,7 +721,8 @@ def recording_target(spikes_csv: str | Path, cell: str | None = None,
     file order) selects sweeps by number. Per sweep: ``delay_ms = stim_start``,
     ``duration_ms = stim_end - stim_start``, holding, ``t_stop_ms`` and ``dt_ms`` from
     ``sweeps.csv``. ``citation`` defaults to the ``Cite ...`` line of a ``README.md`` beside
-    the CSV.
+    the CSV. Only sweeps whose ``quality`` is ``ok`` are used (:mod:`snnfit.data.quality`);
+    each other sweep is left out with a one-line notice.
     """
     spikes_csv = Path(spikes_csv)
     cells = read_recording(spikes_csv, sweeps_csv, notice=notice)
@@ -729,6 +749,7 @@ def recording_target(spikes_csv: str | Path, cell: str | None = None,
             keys.append(k)
     else:
         keys = list(available)
+    keys = _fittable_keys(spikes_csv, cell, keys, available, notice)
     out = []
     for k in keys:
         info = available[k]
