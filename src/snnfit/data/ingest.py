@@ -57,6 +57,8 @@ MIN_STEP_PA = 1.0
 #: a current that changes value at no more than this fraction of its samples is a noise-free
 #: command waveform (ABF epoch table, an NWB stimulus series): not filtered
 COMMAND_MAX_CHANGES = 0.01
+#: a recorded current may take this long (ms) on each side of an edge to settle (transients)
+TRANSIENT_MS = 2.0
 #: in a noise-free command, an epoch shorter than this (ms) means the current is not
 #: piecewise constant (a ramp or a sine sampled by the DAC)
 MIN_EPOCH_MS = 1.0
@@ -142,11 +144,13 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _merge(plateaus: list[tuple[int, int]], f: np.ndarray, thr: float) -> list[list]:
-    """Join neighbouring plateaus whose levels differ by less than ``thr``."""
+    """Join neighbouring plateaus whose levels differ by less than ``thr`` where the current
+    between them stays within ``thr`` of that level too."""
     out: list[list] = []
     for s, e in plateaus:
         level = float(np.median(f[s:e]))
-        if out and abs(level - out[-1][2]) < thr:
+        if out and abs(level - out[-1][2]) < thr \
+                and np.all(np.abs(f[out[-1][1]:s] - out[-1][2]) < thr):
             out[-1][1] = e
         else:
             out.append([s, e, level])
@@ -173,8 +177,14 @@ def extract_stimulus(i_pA: np.ndarray, dt_ms: float, where: str) -> Stimulus:
         flat = np.abs(f[np.minimum(idx + h, n - 1)] - f[np.maximum(idx - h, 0)]) < thr
         plateaus = [(s, e) for s, e in _runs(flat) if e - s > h]
     merged = _merge(plateaus, f, thr)
-    edges = [0]
+    edges, wide = [0], False
     for (_, a_end, la), (b_start, _, lb) in zip(merged[:-1], merged[1:]):
+        if b_start - a_end > 2 * h + 2 * int(round(TRANSIENT_MS / dt_ms)) + 2:
+            # more than one edge's width between two plateaus: the current changes there
+            # without settling (a ramp, a sine); that stretch becomes a segment of its own
+            wide = True
+            edges += [e for e in (a_end + h, b_start - h) if e > edges[-1]]
+            continue
         half = 0.5 * (la + lb)
         lo = max(a_end - 1, 0)
         seg = f[lo:b_start + 1]
@@ -203,7 +213,8 @@ def extract_stimulus(i_pA: np.ndarray, dt_ms: float, where: str) -> Stimulus:
         for e in edges[1:-1]:
             keep[max(e - pad, 0):e + pad] = False
         off = np.abs(f - recon) > thr
-        piecewise = bool(np.count_nonzero(off & keep) <= OFF_LEVEL_FRACTION * max(keep.sum(), 1))
+        piecewise = not wide and \
+            bool(np.count_nonzero(off & keep) <= OFF_LEVEL_FRACTION * max(keep.sum(), 1))
     epochs = [Epoch(edges[j] * dt_ms, edges[j + 1] * dt_ms, levels[j] - holding)
               for j in range(1, len(levels)) if abs(levels[j] - holding) >= thr]
     if not epochs and not piecewise:  # no plateau stands out: the stretch off holding
@@ -384,6 +395,9 @@ def ingest(raws: Sequence[RawSweep], threshold_mV: float = THRESHOLD_MV,
     ``"manifest"`` (each cell's ``ljp`` from its manifest)."""
     if not np.isfinite(threshold_mV):
         raise UserError(f"--threshold-mV: expected a finite number, got {threshold_mV}")
+    if threshold_mV == PLATEAU_THRESHOLD_MV:
+        raise UserError(f"--threshold-mV: {threshold_mV:g} mV is the plateau detector's "
+                        f"threshold; choose another")
     if ljp is not None and ljp != "manifest" and not np.isfinite(float(ljp)):
         raise UserError(f"--ljp-mV: expected a finite number or 'manifest', got {ljp}")
     out = [ingest_sweep(r, threshold_mV, _ljp_for(r, ljp)) for r in raws]

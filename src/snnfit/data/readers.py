@@ -19,7 +19,9 @@ membrane potential, one in amperes the current. Bad input raises
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import sys
 import warnings
 from dataclasses import dataclass
@@ -86,6 +88,23 @@ class RawSweep:
     ljp_mV: float | None = None  # a liquid junction potential the file states (manifest)
 
 
+@contextlib.contextmanager
+def _quiet():
+    """Silence the reading libraries' warnings and log lines (igor2 logs a whole damaged wave
+    at ERROR level); their failures reach the user as one UserError line instead."""
+    loggers = [logging.getLogger(n) for n in ("igor2", "neo", "pyabf", "hdmf", "pynwb", "h5py")]
+    levels = [lg.level for lg in loggers]
+    try:
+        for lg in loggers:
+            lg.setLevel(logging.CRITICAL + 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
 def _say(notice: Any, text: str) -> None:
     print(f"snnfit: notice: {text}", file=notice or sys.stderr)
 
@@ -149,8 +168,7 @@ def read_abf(path: str | Path, cell_id: str | None = None, v_channel: str | None
         raise UserError(f"{path}: not an Axon ABF file (it starts with {magic!r}, expected "
                         f"'ABF2' or 'ABF ')")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with _quiet():
             abf = pyabf.ABF(str(path), loadData=True)
     except Exception as exc:  # pyabf raises many kinds on damaged files
         raise UserError(f"{path}: cannot read as an Axon ABF file (damaged or truncated? "
@@ -208,8 +226,7 @@ def read_abf(path: str | Path, cell_id: str | None = None, v_channel: str | None
     for k in abf.sweepList:
         where = f"{path}: sweep {k}"
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with _quiet():
                 abf.setSweep(k, channel=kv)
                 v = np.array(abf.sweepY, dtype=np.float64)
                 if ki is None:
@@ -325,16 +342,14 @@ def read_nwb(path: str | Path, cell_id: str | None = None, notice: Any = None) -
     if not h5py.is_hdf5(str(path)):
         raise UserError(f"{path}: not an NWB (HDF5) file")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with _quiet():
             io = NWBHDF5IO(str(path), "r", load_namespaces=True)
             nwb = io.read()
     except Exception as exc:
         raise UserError(f"{path}: cannot read as an NWB file (damaged or truncated? "
                         f"{_why(exc)})") from None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with _quiet():
             return _nwb_sweeps(nwb, path, cell_id, notice)
     except UserError:
         raise
@@ -393,12 +408,13 @@ def _read_ibw(path: Path, where: str) -> tuple[np.ndarray, Any, float]:
 
     check_file(path, "an Igor binary wave (.ibw)")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with _quiet():
             sig = neo.io.IgorIO(str(path)).read_analogsignal()
     except Exception as exc:
-        raise UserError(f"{path}: cannot read as an Igor binary wave (damaged or truncated? "
-                        f"{_why(exc)}) [{where}]") from None
+        why = _why(exc)
+        hint = "truncated? " if "buffer" in why or "reshape" in why else ""
+        raise UserError(f"{path}: cannot read as an Igor binary wave ({hint}{why}) "
+                        f"[{where}]") from None
     unit = sig.units.dimensionality.string
     try:
         dt_ms = float(sig.sampling_period.rescale("ms").magnitude)
