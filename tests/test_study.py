@@ -1,5 +1,7 @@
-"""snnfit.study and snnfit.study.figures: statistics against exact and analytic values, answers on
-hand-made tables with known effects, tables from hand-made fit JSONs."""
+"""snnfit.study (tables, statistics, answers) and snnfit.study.figures: statistics against exact
+and analytic values, answers on hand-made tables with known effects, tables from hand-made fit
+JSONs. The dim grammar is tested in test_space.py, target classes and truth sweeps in
+test_targets.py."""
 
 from __future__ import annotations
 
@@ -11,8 +13,8 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from snnfit.study import core as study
-from snnfit.errors import UserError
+import snnfit.study as study
+from snnfit.study.answers import _error
 
 
 # --------------------------------------------------------------------------- statistics
@@ -101,52 +103,25 @@ def test_loss_curves_step_function():
     assert med[10.0] == 6.0 and med[25.0] == 5.0 and med[50.0] == 1.5
 
 
-# --------------------------------------------------------------------------- dims
+# --------------------------------------------------------------------------- re-exports
 
 
-@pytest.mark.parametrize("spec,label,k", [("full", "full", 9), ("random:3", "random-3", 3),
-                                          ("pca:2", "pca-2", 2),
-                                          ("a,b,tau_w", "a+b+tau_w", 3)])
-def test_dim_label_round_trip(spec, label, k):
-    assert study.dim_label(spec) == label
-    assert study.dim_spec(label) == spec
-    assert study.dim_k(spec, 9) == k
+def test_names_of_the_split_modules_stay_importable_from_snnfit_study():
+    # users, workflow scripts and notebooks import these from snnfit.study (as before the
+    # split into tables, statistics and answers); the facts live in one place each
+    from snnfit.data import targets, truth
+    from snnfit.fit import space
+    from snnfit.study import answers as answers_fn, dim_k, dim_label, dim_spec
 
-
-def test_dim_label_rejects_bad():
-    with pytest.raises(UserError, match="pca:0"):
-        study.dim_label("pca:0")
-    with pytest.raises(UserError, match="a,,b"):
-        study.dim_label("a,,b")
-
-
-# --------------------------------------------------------------------------- targets
-
-
-def test_add_truth_sweeps_factor_one_reproduces_the_preset_sweep():
-    from snnfit.data.targets import preset_target
-
-    t = preset_target("naud2008:adapting", scheme="resolved")
-    t2 = study.add_truth_sweeps(t, [1.0, 1.5])
-    assert t2.ids == ["0", "1", "2"]
-    np.testing.assert_allclose(t2.sweeps[1].spike_times_ms, t.sweeps[0].spike_times_ms)
-    assert t2.sweeps[2].amplitude_pA == pytest.approx(1.5 * t.sweeps[0].amplitude_pA)
-    # more current, more spikes (adapting AdEx, f-I curve increasing)
-    assert len(t2.sweeps[2].spike_times_ms) > len(t.sweeps[0].spike_times_ms)
-
-
-def test_add_truth_sweeps_leaves_targets_without_truth():
-    from snnfit.data.targets import times_target
-
-    t = times_target([100, 300], 1000)
-    assert study.add_truth_sweeps(t, [1.5]) is t
-
-
-def test_target_class():
-    assert study.target_class({"kind": "preset", "truth": {"scheme": "euler"}}) == \
-        "preset-euler"
-    assert study.target_class({"kind": "preset", "truth": {"scheme": "resolved"}}) == "preset"
-    assert study.target_class({"kind": "recording", "truth": None}) == "recording"
+    assert (dim_label, dim_spec, dim_k) == (space.dim_label, space.dim_spec, space.dim_k)
+    assert study.target_class is targets.target_class
+    assert study.TARGET_CLASSES is targets.TARGET_CLASSES
+    assert study.add_truth_sweeps is truth.add_truth_sweeps
+    assert callable(answers_fn) and answers_fn.__name__ == "answers"
+    for name in study.__all__:
+        assert getattr(study, name) is not None
+    with pytest.raises(AttributeError):
+        study.no_such_name  # noqa: B018
 
 
 # --------------------------------------------------------------------------- tables
@@ -310,7 +285,7 @@ def test_answer_optimizers_known_effect_and_holm():
 
 
 def test_holm_adjustment():
-    adj = study._holm({"a": 0.01, "b": 0.04, "c": 0.03})
+    adj = study.holm({"a": 0.01, "b": 0.04, "c": 0.03})
     assert adj == pytest.approx({"a": 0.03, "b": 0.06, "c": 0.06})
 
 
@@ -348,7 +323,7 @@ def test_stats_config_from_config_ignores_other_keys():
 
 def test_null_gamma_counts_as_chance():
     df = pd.DataFrame({"gamma": [0.8, None]})
-    assert list(study._error(df, "gamma")) == pytest.approx([0.2, 1.0])
+    assert list(_error(df, "gamma")) == pytest.approx([0.2, 1.0])
 
 
 def test_aggregate_cli_on_a_directory(tmp_path):

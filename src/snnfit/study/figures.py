@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..fit.space import DIM_KINDS, parse_dim_label
 from ..io import atomic_write
 
 
@@ -92,18 +93,12 @@ def gamma_by_model(fits, heldout):
     return fig
 
 
-SPACES = ["full", "subset", "random", "pca"]
+SPACES = list(DIM_KINDS)
 
 
 def space_kind(dim: str) -> str:
     """``full``, ``random``, ``pca`` or ``subset`` from a dim label (``pca-3`` -> ``pca``)."""
-    dim = str(dim)
-    if dim == "full":
-        return "full"
-    for kind in ("random", "pca"):
-        if dim.startswith(kind + "-"):
-            return kind
-    return "subset"
+    return parse_dim_label(dim).kind
 
 
 def dimensionality(fits):
@@ -230,7 +225,7 @@ FIGURES = {
 def study_figures(fits, heldout, curves, out_dir: str | os.PathLike) -> list[str]:
     """Every summary figure of the study into ``out_dir`` (PNG and SVG); the arms of the
     tables (column ``arms``) select the fits of each figure."""
-    from .core import in_arm
+    from .tables import in_arm
 
     out_dir = Path(out_dir)
     made = []
