@@ -460,3 +460,34 @@ def test_table_texts_every_sweep_listed():
     assert [r["sweep"] for r in spikes] == ["2", "2"]
     assert [r["repeat"] for r in sweeps] == ["0", "0"]
     assert [r["step_index"] for r in sweeps] == ["0", "1"]
+
+
+def test_quality_rule_in_recording_sweeps_and_make_target(tmp_path, capsys):
+    """A hand-written recording: c1 has an ok, a plateau and an empty-quality sweep, c2 only
+    a flagged one. recording_sweeps (the study's list) and make-target keep the same sweeps."""
+    from snnfit.data.targets import recording_sweeps
+
+    (tmp_path / "spikes.csv").write_text(
+        "cell_id,sweep,amplitude_pA,stim_start_ms,stim_end_ms,spike_time_ms\n"
+        "c1,1,100,50,550,60\nc1,2,200,50,550,70\nc1,3,300,50,550,80\nc2,9,100,50,550,90\n")
+    head = "cell_id,sweep,amplitude_pA,holding_pA,stim_start_ms,stim_end_ms," \
+           "sweep_duration_ms,dt_ms,quality\n"
+    (tmp_path / "sweeps.csv").write_text(
+        head + "c1,1,100,0,50,550,700,0.1,ok\nc1,2,200,0,50,550,700,0.1,plateau\n"
+        "c1,3,300,0,50,550,700,0.1,\nc2,9,100,0,50,550,700,0.1,"
+        "spikes_outside_stim;depolarisation_block\n")
+    assert recording_sweeps(tmp_path / "spikes.csv") == {"c1": ["1", "3"]}
+    rc, _, err = run_cli(["make-target", "--recording", tmp_path / "spikes.csv", "--cell", "c1",
+                          "--out", tmp_path / "t.json"], capsys)
+    assert rc == 0 and load_target(tmp_path / "t.json").ids == ["1", "3"]
+    assert err.count("left out") == 1 and "cell c1 sweep 2 left out (quality plateau" in err
+    rc, _, err = run_cli(["make-target", "--recording", tmp_path / "spikes.csv", "--cell", "c2",
+                          "--out", tmp_path / "u.json"], capsys)
+    assert rc == 2 and not (tmp_path / "u.json").exists()
+    assert "quality spikes_outside_stim;depolarisation_block" in err
+    assert err.strip().splitlines()[-1].endswith("cell c2: no sweep of quality 'ok' among 9")
+    # without the column every sweep is ok
+    (tmp_path / "sweeps.csv").write_text(
+        "\n".join(",".join(r.split(",")[:8]) for r in
+                  (tmp_path / "sweeps.csv").read_text().splitlines()) + "\n")
+    assert recording_sweeps(tmp_path / "spikes.csv") == {"c1": ["1", "2", "3"], "c2": ["9"]}
