@@ -36,6 +36,7 @@ from ..io import atomic_write_json, atomic_write_text
 from .epochs import EPOCH_COLUMNS, EPOCHS_FILE, Epoch
 from .quality import quality_value
 from .readers import RawSweep, reader_versions
+from .targets import SPIKE_COLUMNS
 
 #: default spike threshold (mV); the detector re-arms REARM_BELOW_MV below it
 THRESHOLD_MV = -20.0
@@ -74,8 +75,8 @@ BLOCK_MIN_MS = 100.0
 ONSET_DVDT = 20.0
 ONSET_SEARCH_MS = 5.0
 
-SPIKE_COLUMNS = ("cell_id", "sweep", "amplitude_pA", "stim_start_ms", "stim_end_ms",
-                 "spike_time_ms")
+#: the columns of sweeps.csv: those of shared/data/recordings/sscx_l5pc, then n_epochs,
+#: current_source and ljp_mV (spikes.csv has targets.SPIKE_COLUMNS, the ones it reads)
 SWEEP_COLUMNS = ("cell_id", "protocol", "sweep", "amplitude_pA", "holding_pA",
                  "stim_start_ms", "stim_end_ms", "edge_method", "dt_ms", "sweep_duration_ms",
                  "v_pre_median_mV", "n_spikes_thr0mV", "n_spikes_thr-20mV", "n_spikes_in_stim",
