@@ -14,9 +14,10 @@ import shlex
 
 
 def add_parser(subparsers) -> None:
+    summary = __doc__.splitlines()[0].split(": ", 1)[1]
     p = subparsers.add_parser(
         "ingest", help="read raw recordings (ABF, NWB, IBW manifest) into spikes.csv and "
-        "sweeps.csv", description=__doc__.splitlines()[0].split(": ", 1)[1][0].upper() + __doc__.splitlines()[0].split(": ", 1)[1][1:],
+        "sweeps.csv", description=summary[0].upper() + summary[1:],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="\n".join(__doc__.splitlines()[2:]))
     p.add_argument("recordings", nargs="+", metavar="RECORDING",

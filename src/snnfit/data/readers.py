@@ -253,7 +253,8 @@ def read_abf(path: str | Path, cell_id: str | None = None, v_channel: str | None
 # --------------------------------------------------------------------------- NWB
 
 
-def _series_values(ts: Any, start: int, count: int, where: str, what: str) -> tuple[str, np.ndarray]:
+def _series_values(ts: Any, start: int, count: int, where: str,
+                   what: str) -> tuple[str, np.ndarray]:
     role = unit_role(getattr(ts, "unit", None))
     if role is None:
         raise UserError(f"{where}: {what} {ts.name!r} is in {_unit_text(ts.unit)}, expected "
