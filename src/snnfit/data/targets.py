@@ -48,6 +48,8 @@ import numpy as np
 from .. import __version__
 from ..errors import UserError
 from ..sim.protocol import StepProtocol
+from .epochs import multi_epoch_notice
+from .quality import left_out_notice, sweep_is_fittable
 
 SCHEMA_VERSION = 1
 KINDS = ("preset", "prior", "times", "recording")
@@ -586,6 +588,7 @@ class _SweepInfo:
     t_stop_ms: float | None = None
     dt_ms: float = DEFAULT_DT_MS
     spikes: list[tuple[int, float]] = field(default_factory=list)
+    quality: str | None = None  # sweeps.csv's quality column (None: absent)
 
 
 def _stimulus_differs(info: _SweepInfo, amp: float, start: float,
@@ -689,6 +692,7 @@ def read_recording(spikes_csv: str | Path, sweeps_csv: str | Path | None = None,
                     f"{sweeps_path}: line {line}: {col} {v:g} for cell {cell} sweep "
                     f"{sweep} differs from {ref:g} in {spikes_csv} line {info.line}")
             info.holding_pA, info.t_stop_ms, info.dt_ms = holding, t_stop, dt
+            info.quality = row.get("quality")
             ordered.setdefault(cell, {})[sweep] = info
         for cell, sw in cells.items():
             for sweep, info in sw.items():
@@ -719,16 +723,35 @@ def recording_sweeps(spikes_csv: str | Path, sweeps_csv: str | Path | None = Non
     """The cells of a recording and their sweeps, ``{cell_id: [sweep id, ...]}``: cells in
     file order, each cell's sweeps in numeric order (the first is the one the study fits).
     Ids are named as :func:`recording_target` and ``make-target --sweep`` name them
-    (``1054.0`` -> ``"1054"``); silent sweeps count where ``sweeps.csv`` lists them. The
-    files are read and checked by :func:`read_recording` (same errors and notice)."""
+    (``1054.0`` -> ``"1054"``); silent sweeps count where ``sweeps.csv`` lists them. Only
+    sweeps that may be fitted are listed (quality ``ok``, :mod:`snnfit.data.quality`), as
+    :func:`recording_target` keeps them, and cells that have any. The files are read and checked by
+    :func:`read_recording` (same errors and notice)."""
     cells = read_recording(spikes_csv, sweeps_csv, notice=notice)
-    return {cell: sorted(sweeps, key=_numeric_first) for cell, sweeps in cells.items()}
+    out = {cell: sorted((k for k, info in sweeps.items() if sweep_is_fittable(info.quality)),
+                        key=_numeric_first) for cell, sweeps in cells.items()}
+    return {cell: keys for cell, keys in out.items() if keys}
 
 
 def _numeric_first(sweep: str) -> tuple[int, float, str]:
     """Sort key: ids written as plain decimals by value, then the others by text."""
     numeric = sweep.isascii() and sweep.replace(".", "", 1).isdigit()
     return (0, float(sweep), sweep) if numeric else (1, 0.0, sweep)
+
+
+def _fittable_keys(spikes_csv: Path, cell: str, keys: list[str], available: dict,
+                   notice: Any) -> list[str]:
+    """The sweeps the quality rule keeps (one notice per sweep left out)."""
+    kept = [k for k in keys if sweep_is_fittable(available[k].quality)]
+    for k in keys:
+        if k not in kept:
+            print(left_out_notice(str(spikes_csv), cell, k, available[k].quality),
+                  file=notice or sys.stderr)
+    if not kept:
+        raise UserError(f"{spikes_csv}: cell {cell}: no sweep of quality 'ok' among "
+                        f"{', '.join(keys)}")
+    multi_epoch_notice(spikes_csv, cell, kept, notice)
+    return kept
 
 
 def recording_target(spikes_csv: str | Path, cell: str | None = None,
@@ -741,7 +764,8 @@ def recording_target(spikes_csv: str | Path, cell: str | None = None,
     file order) selects sweeps by number. Per sweep: ``delay_ms = stim_start``,
     ``duration_ms = stim_end - stim_start``, holding, ``t_stop_ms`` and ``dt_ms`` from
     ``sweeps.csv``. ``citation`` defaults to the ``Cite ...`` line of a ``README.md`` beside
-    the CSV.
+    the CSV. Only sweeps whose ``quality`` is ``ok`` are used (:mod:`snnfit.data.quality`);
+    each other sweep is left out with a one-line notice.
     """
     spikes_csv = Path(spikes_csv)
     cells = read_recording(spikes_csv, sweeps_csv, notice=notice)
@@ -768,6 +792,7 @@ def recording_target(spikes_csv: str | Path, cell: str | None = None,
             keys.append(k)
     else:
         keys = list(available)
+    keys = _fittable_keys(spikes_csv, cell, keys, available, notice)
     out = []
     for k in keys:
         info = available[k]
