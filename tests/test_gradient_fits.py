@@ -44,13 +44,13 @@ def test_gradient_optimizers_every_target_kind(targets, optimizer, kind):
     budget = 400 if current == "recorded" else 700
     rec = run_fit(str(path), FitSettings(model="adex", optimizer=optimizer, current=current,
                                          budget=budget, seed=0))
-    assert FIT_KEYS <= set(rec)
-    assert rec["history"] and all(HISTORY_KEYS <= set(h) for h in rec["history"])
-    assert rec["evaluations"] >= budget
-    assert rec["joules"] > 0 and rec["energy_source"] in ("rapl", "estimate")
-    best = [h["best_loss"] for h in rec["history"]]
+    assert FIT_KEYS <= set(rec.to_json())
+    assert rec.history and all(HISTORY_KEYS <= set(h) for h in rec.history)
+    assert rec.forward_equivalents >= budget
+    assert rec.joules > 0 and rec.energy_source in ("rapl", "estimate")
+    best = [h["best_loss"] for h in rec.history]
     assert all(b2 <= b1 for b1, b2 in zip(best, best[1:])) and np.isfinite(best[-1])
-    assert len(rec["spike_times_ms"]) == len(load_target(path).sweeps)
+    assert len(rec.spike_times_ms) == len(load_target(path).sweeps)
 
 
 def test_gradient_fits_deterministic(targets):
@@ -59,7 +59,7 @@ def test_gradient_fits_deterministic(targets):
                                        budget=300, seed=3, threads=1))
     b = run_fit(str(path), FitSettings(model="adex", optimizer="snn", current="recorded",
                                        budget=300, seed=3, threads=2))
-    assert a["params"] == b["params"]
+    assert a.params == b.params
 
 
 def test_reduced_gradient_matches_finite_differences(targets):
@@ -121,7 +121,7 @@ def test_gradient_descent_makes_progress(targets, optimizer, budget, factor):
     path, _ = targets["preset"]
     rec = run_fit(str(path), FitSettings(model="adex", optimizer=optimizer, current="recorded",
                                          budget=budget, seed=0))
-    best = [h["best_loss"] for h in rec["history"]]
+    best = [h["best_loss"] for h in rec.history]
     assert best[-1] < best[0] / factor
 
 
@@ -129,15 +129,15 @@ def test_frontend_latents_reach_below_half():
     """Regression: v_T >= 0 (the readout integrates spikes), so with a zero readout offset no
     latent could go below 0.5 (half of every parameter range out of reach). A silent layer
     (zero weights) must give the analytic latent sigmoid(-gain * offset) < 0.5."""
-    from snnfit import frontend
-    from snnfit.fit.frontend import SpikingFrontEnd, default_inputs
+    from snnfit.fit.frontend import FrontEndSettings, SpikingFrontEnd, default_inputs
 
+    s = FrontEndSettings()
     inp = default_inputs(0)
     fe = SpikingFrontEnd(inp["spikes"], inp["dt_ms"], 4)
-    W = np.zeros((2, fe.C, frontend.POPULATION * 4))
+    W = np.zeros((2, fe.C, s.population * 4))
     Z, _, rate = fe.latents_and_vjp(W)
     assert rate == 0.0
-    expected = 1.0 / (1.0 + np.exp(frontend.READOUT_GAIN * frontend.READOUT_OFFSET))
+    expected = 1.0 / (1.0 + np.exp(s.readout_gain * s.readout_offset))
     assert np.allclose(Z, expected, rtol=0, atol=1e-12) and expected < 0.2
 
 
@@ -149,7 +149,7 @@ def test_direct_floor_initial_burst(tmp_path):
     write_target(path, preset_target("naud2008:initial_burst", scheme="resolved"))
     rec = run_fit(str(path), FitSettings(model="adex", optimizer="direct", current="recorded",
                                          budget=6000, seed=100))
-    assert rec["gamma"] >= 0.9
+    assert rec.gamma >= 0.9
 
 
 def test_frontend_matches_norse_lif_and_li():
@@ -160,9 +160,9 @@ def test_frontend_matches_norse_lif_and_li():
     import norse.torch as nt
     import torch
 
-    from snnfit import frontend
-    from snnfit.fit.frontend import SpikingFrontEnd, default_inputs
+    from snnfit.fit.frontend import FrontEndSettings, SpikingFrontEnd, default_inputs
 
+    s = FrontEndSettings()
     inp = default_inputs(0)
     k, n = 3, 2
     for T in (20, 100):
@@ -174,8 +174,8 @@ def test_frontend_matches_norse_lif_and_li():
         cur = torch.einsum("tc,bck->tbk", torch.as_tensor(spikes, dtype=torch.float64), W)
         z_ref, _ = nt.LIF(dt=inp["dt_ms"] / 1000.0)(cur)
         v_ref, _ = nt.LI(dt=inp["dt_ms"] / 1000.0)(z_ref)
-        vT = v_ref[-1].reshape(n, frontend.POPULATION, k).mean(dim=1)
-        lat_ref = torch.sigmoid(frontend.READOUT_GAIN * (vT - frontend.READOUT_OFFSET))
+        vT = v_ref[-1].reshape(n, s.population, k).mean(dim=1)
+        lat_ref = torch.sigmoid(s.readout_gain * (vT - s.readout_offset))
         assert z.sum() > 0 and torch.equal(z, z_ref)
         assert torch.allclose(lat, lat_ref, rtol=0, atol=1e-12)
         g_out = torch.as_tensor(np.random.default_rng(2).normal(size=(n, k)))

@@ -140,11 +140,11 @@ def test_fit_with_resolved2_direct_and_cmaes(tmp_path):
         rec = run_fit(str(tpath), FitSettings(model="adex", dim="full", optimizer=opt,
                                               seed=0, budget=600, current="recorded",
                                               scheme="resolved2", threads=1, progress=False))
-        assert rec["scheme"] == "resolved2"
-        P = get_spec("adex").vector(rec["params"])[None]
-        r = simulate_batch("adex", P, rec["amplitude_pA"][0], PROT, "resolved2", 1, 64)
+        assert rec.scheme == "resolved2"
+        P = get_spec("adex").vector(rec.params)[None]
+        r = simulate_batch("adex", P, rec.amplitude_pA[0], PROT, "resolved2", 1, 64)
         t = r.spike_times(0)
-        assert np.allclose(t, rec["spike_times_ms"][0], rtol=0, atol=1e-9)
-        target = rec["target_spike_times_ms"][0]
-        assert abs(spike_time_loss([t], [np.asarray(target)]) - rec["loss"]) < 1e-6 * max(
-            1.0, rec["loss"])
+        assert np.allclose(t, rec.spike_times_ms[0], rtol=0, atol=1e-9)
+        target = rec.target_spike_times_ms[0]
+        assert abs(spike_time_loss([t], [np.asarray(target)]) - rec.loss) < 1e-6 * max(
+            1.0, rec.loss)

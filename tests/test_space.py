@@ -7,7 +7,8 @@ import pytest
 
 from snnfit.errors import UserError
 from snnfit.sim.models import get_spec
-from snnfit.fit.space import build_space
+from snnfit.fit.space import (build_space, check_dim, dim_k, dim_label, dim_spec, parse_dim,
+                              parse_dim_label)
 
 
 @pytest.mark.parametrize("model", ["lif", "adex", "izhikevich"])
@@ -86,3 +87,70 @@ def test_bad_dim():
     for bad in ["random:0", "pca:x", "random:99", ",", "b,b"]:
         with pytest.raises(UserError):
             build_space("adex", bad)
+
+
+# --------------------------------------------------------------------------- the dim grammar
+
+
+@pytest.mark.parametrize("spec,kind,names,k,label,canonical", [
+    ("full", "full", (), None, "full", "full"),
+    ("  full ", "full", (), None, "full", "full"),
+    ("b", "subset", ("b",), 1, "b", "b"),
+    ("a,b,tau_w", "subset", ("a", "b", "tau_w"), 3, "a+b+tau_w", "a,b,tau_w"),
+    (" a , b ", "subset", ("a", "b"), 2, "a+b", "a,b"),
+    ("random:3", "random", (), 3, "random-3", "random:3"),
+    ("random:03", "random", (), 3, "random-3", "random:3"),
+    ("pca:2", "pca", (), 2, "pca-2", "pca:2"),
+    ("pca:12", "pca", (), 12, "pca-12", "pca:12"),
+])
+def test_parse_dim_every_form_and_label_round_trip(spec, kind, names, k, label, canonical):
+    d = parse_dim(spec)
+    assert (d.kind, d.names, d.k) == (kind, names, k)
+    assert d.spec == canonical and d.label == label
+    assert dim_label(spec) == label
+    assert dim_spec(label) == canonical
+    assert parse_dim_label(label) == d
+    assert dim_label(dim_spec(label)) == label
+    # k: the model's free parameters for full, else the setting's own
+    assert dim_k(spec, 9) == (9 if kind == "full" else k)
+    assert d.label.replace("+", "").replace("-", "").replace("_", "").isalnum()  # path-safe
+
+
+@pytest.mark.parametrize("bad", ["", " ", "pca:0", "random:", "random:x", "pca:-1", "pca:1.5",
+                                 "pca:+2", "pca: 2", "random:３", "a,,b", "a,", ",", "1a",
+                                 "a-b", "a+b", "a b", "a;b", "b,b",
+                                 "pca-2", "tau_w:3"])
+def test_parse_dim_bad_forms_one_line_error(bad):
+    with pytest.raises(UserError) as exc:
+        parse_dim(bad, where="--dim")
+    msg = str(exc.value)
+    assert msg.startswith(f"--dim {bad!r}: ") and "\n" not in msg
+    with pytest.raises(UserError):
+        dim_label(bad)
+    with pytest.raises(UserError):  # build_space asks the same parser
+        build_space("adex", bad if bad.strip() else "x y")
+
+
+def test_parse_dim_label_rejects_what_no_spec_makes():
+    for bad in ("pca-0", "random-x", "a,b", "a++b", "pca:2", ""):
+        with pytest.raises(UserError, match="dim label"):
+            parse_dim_label(bad)
+
+
+def test_check_dim_against_the_model():
+    assert check_dim("a,b,tau_w", "adex").names == ("a", "b", "tau_w")
+    assert check_dim("pca:9", "adex").k == 9
+    with pytest.raises(UserError, match=r"cfg 'a,tau_x': unknown parameter 'tau_x'"):
+        check_dim("a,tau_x", "adex", "cfg")
+    with pytest.raises(UserError, match="at most 6"):
+        check_dim("random:7", "lif")
+    # every name of every model forms a valid one-name subset
+    for model in ("lif", "adex", "izhikevich"):
+        for name in get_spec(model).names:
+            assert check_dim(name, model).label == name
+
+
+def test_build_space_keeps_the_dim_text_and_reads_it_by_the_parser():
+    s = build_space("adex", " b , a ", current="recorded")
+    assert s.dim == "b , a" and s.free_names == ["a", "b"]  # spec order
+    assert build_space("adex", "random:02", projection_seed=1).k == 2

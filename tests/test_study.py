@@ -1,5 +1,7 @@
-"""snnfit.study and snnfit.study.figures: statistics against exact and analytic values, answers on
-hand-made tables with known effects, tables from hand-made fit JSONs."""
+"""snnfit.study (tables, statistics, answers) and snnfit.study.figures: statistics against exact
+and analytic values, answers on hand-made tables with known effects, tables from hand-made fit
+JSONs. The dim grammar is tested in test_space.py, target classes and truth sweeps in
+test_targets.py."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from snnfit.study import core as study
+import snnfit.study as study
 from snnfit.errors import UserError
+from snnfit.study.answers import _error
 
 
 # --------------------------------------------------------------------------- statistics
@@ -101,52 +104,25 @@ def test_loss_curves_step_function():
     assert med[10.0] == 6.0 and med[25.0] == 5.0 and med[50.0] == 1.5
 
 
-# --------------------------------------------------------------------------- dims
+# --------------------------------------------------------------------------- re-exports
 
 
-@pytest.mark.parametrize("spec,label,k", [("full", "full", 9), ("random:3", "random-3", 3),
-                                          ("pca:2", "pca-2", 2),
-                                          ("a,b,tau_w", "a+b+tau_w", 3)])
-def test_dim_label_round_trip(spec, label, k):
-    assert study.dim_label(spec) == label
-    assert study.dim_spec(label) == spec
-    assert study.dim_k(spec, 9) == k
+def test_names_of_the_split_modules_stay_importable_from_snnfit_study():
+    # users, workflow scripts and notebooks import these from snnfit.study (as before the
+    # split into tables, statistics and answers); the facts live in one place each
+    from snnfit.data import targets, truth
+    from snnfit.fit import space
+    from snnfit.study import answers as answers_fn, dim_k, dim_label, dim_spec
 
-
-def test_dim_label_rejects_bad():
-    with pytest.raises(UserError, match="pca:0"):
-        study.dim_label("pca:0")
-    with pytest.raises(UserError, match="a,,b"):
-        study.dim_label("a,,b")
-
-
-# --------------------------------------------------------------------------- targets
-
-
-def test_add_truth_sweeps_factor_one_reproduces_the_preset_sweep():
-    from snnfit.data.targets import preset_target
-
-    t = preset_target("naud2008:adapting", scheme="resolved")
-    t2 = study.add_truth_sweeps(t, [1.0, 1.5])
-    assert t2.ids == ["0", "1", "2"]
-    np.testing.assert_allclose(t2.sweeps[1].spike_times_ms, t.sweeps[0].spike_times_ms)
-    assert t2.sweeps[2].amplitude_pA == pytest.approx(1.5 * t.sweeps[0].amplitude_pA)
-    # more current, more spikes (adapting AdEx, f-I curve increasing)
-    assert len(t2.sweeps[2].spike_times_ms) > len(t.sweeps[0].spike_times_ms)
-
-
-def test_add_truth_sweeps_leaves_targets_without_truth():
-    from snnfit.data.targets import times_target
-
-    t = times_target([100, 300], 1000)
-    assert study.add_truth_sweeps(t, [1.5]) is t
-
-
-def test_target_class():
-    assert study.target_class({"kind": "preset", "truth": {"scheme": "euler"}}) == \
-        "preset-euler"
-    assert study.target_class({"kind": "preset", "truth": {"scheme": "resolved"}}) == "preset"
-    assert study.target_class({"kind": "recording", "truth": None}) == "recording"
+    assert (dim_label, dim_spec, dim_k) == (space.dim_label, space.dim_spec, space.dim_k)
+    assert study.target_class is targets.target_class
+    assert study.TARGET_CLASSES is targets.TARGET_CLASSES
+    assert study.add_truth_sweeps is truth.add_truth_sweeps
+    assert callable(answers_fn) and answers_fn.__name__ == "answers"
+    for name in study.__all__:
+        assert getattr(study, name) is not None
+    with pytest.raises(AttributeError):
+        study.no_such_name  # noqa: B018
 
 
 # --------------------------------------------------------------------------- tables
@@ -163,6 +139,11 @@ def _fit_json(model="adex", gamma=0.5, seed=1, optimizer="cmaes", dim="full", lo
         "victor_purpura": 1.0, "latency_error_ms": 1.0, "isi_error_ms": 2.0,
         "param_error": {"a": 0.1, "b": 0.3}, "evaluations": 100, "wall_s": 1.0,
         "cpu_s": 0.9, "joules": 10.0, "energy_source": "estimate",
+        "target_kind": "preset", "budget": 100, "sweep_ids": ["0"],
+        "protocols": [{"delay_ms": 100.0, "duration_ms": 1000.0, "t_stop_ms": 1200.0,
+                       "dt_ms": 0.1, "holding_pA": 0.0}],
+        "candidates": 10, "energy_note": None, "space": {}, "optimizer_info": {},
+        "provenance": {},
         "history": history or [{"simulations": 10, "wall_s": 0.1, "cpu_s": 0.1,
                                 "joules": 1.0, "best_loss": 5.0, "gamma_at_best": 0.1},
                                {"simulations": 100, "wall_s": 1.0, "cpu_s": 0.9,
@@ -171,8 +152,10 @@ def _fit_json(model="adex", gamma=0.5, seed=1, optimizer="cmaes", dim="full", lo
 
 
 def test_fit_row_flattens_and_nulls_to_nan():
-    row = study.fit_row(_fit_json(), target="t", target_class_="preset", dim="full",
-                        budget=100)
+    from snnfit.fit.record import FitResult
+
+    row = study.fit_row(FitResult.from_json(_fit_json()), target="t", target_class_="preset",
+                        dim="full", budget=100)
     assert row["param_a"] == 1.0 and row["param_b"] == 2.0
     assert row["param_error"] == pytest.approx(0.2)
     assert row["param_error_b"] == 0.3
@@ -187,7 +170,7 @@ def test_build_tables_and_best_fit(tmp_path):
         p.write_text(json.dumps(_fit_json(model=model, gamma=g)))
         h = tmp_path / f"h{i}.json"
         ev = {k: v for k, v in _fit_json(model=model, gamma=g / 2).items()
-              if k not in ("history",)}
+              if k not in ("history",)}  # an evaluation JSON (snnfit evaluate): no history
         ev["sweep_ids"] = ["1"]
         h.write_text(json.dumps(ev))
         recs.append(study.FitRecord(str(p), "t", "full", 100, "preset", str(h),
@@ -310,7 +293,7 @@ def test_answer_optimizers_known_effect_and_holm():
 
 
 def test_holm_adjustment():
-    adj = study._holm({"a": 0.01, "b": 0.04, "c": 0.03})
+    adj = study.holm({"a": 0.01, "b": 0.04, "c": 0.03})
     assert adj == pytest.approx({"a": 0.03, "b": 0.06, "c": 0.06})
 
 
@@ -348,7 +331,7 @@ def test_stats_config_from_config_ignores_other_keys():
 
 def test_null_gamma_counts_as_chance():
     df = pd.DataFrame({"gamma": [0.8, None]})
-    assert list(study._error(df, "gamma")) == pytest.approx([0.2, 1.0])
+    assert list(_error(df, "gamma")) == pytest.approx([0.2, 1.0])
 
 
 def test_aggregate_cli_on_a_directory(tmp_path):
@@ -393,3 +376,14 @@ def test_dimensionality_figure_with_spaces(tmp_path):
             for d, k, g in (("full", 9, 0.9), ("pca-3", 3, 0.5), ("a+b", 2, None))]
     made = save(dimensionality(pd.DataFrame(rows)), tmp_path / "dim")
     assert all((tmp_path / p.split("/")[-1]).stat().st_size > 1000 for p in made)
+
+
+def test_tables_refuse_a_record_with_a_missing_key(tmp_path):
+    # a fit record read back by the study: a missing key is a one-line error naming the file
+    # and the key (it used to become NaN silently)
+    d = _fit_json()
+    del d["count_error"]
+    p = tmp_path / "f.json"
+    p.write_text(json.dumps(d))
+    with pytest.raises(UserError, match=r"f\.json.*count_error"):
+        study.build_tables([study.FitRecord(str(p), "t", "full", 100, "preset")])

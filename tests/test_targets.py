@@ -5,6 +5,7 @@ against the simulator."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import re
@@ -17,19 +18,29 @@ from snnfit import cli
 from snnfit.errors import UserError
 from snnfit.sim.protocol import StepProtocol
 from snnfit.data.targets import (
+    TARGET_CLASSES,
     Sweep,
     Target,
+    class_of,
     load_target,
+    preset_target,
+    recording_sweeps,
     recording_target,
     subset_sweeps,
+    target_class,
     target_from_dict,
     times_target,
 )
+from snnfit.data.truth import add_truth_sweeps
 
 ROOT = Path(__file__).resolve().parents[1]
-CA1 = ROOT.parent / "shared" / "data" / "recordings" / "ca1_pyramidal"
+RECORDINGS = ROOT.parent / "shared" / "data" / "recordings"
+CA1 = RECORDINGS / "ca1_pyramidal"
+SSCX = RECORDINGS / "sscx_l5pc"
 needs_ca1 = pytest.mark.skipif(not (CA1 / "spikes.csv").exists(),
                                reason=f"CA1 recordings not found at {CA1}")
+needs_sscx = pytest.mark.skipif(not (SSCX / "spikes.csv").exists(),
+                                reason=f"SSCx recordings not found at {SSCX}")
 
 HEADER = "cell_id,sweep,amplitude_pA,stim_start_ms,stim_end_ms,spike_time_ms\n"
 
@@ -285,6 +296,119 @@ def test_recording_with_sweeps_csv_and_silent_sweep(tmp_path, capsys):
     rc, _, err = run_cli(["make-target", "--recording", str(p), "--sweep", "3",
                           "--out", str(out.with_name("e.json"))], capsys)
     assert rc == 2 and "empty target" in err and not out.with_name("e.json").exists()
+
+
+# --------------------------------------------------------------------------- recording_sweeps
+
+
+def _reference_sweeps(folder: Path) -> dict[str, list[str]]:
+    """Independent read of a recording's sweeps.csv (every sweep of quality ok or without a
+    quality column, silent ones too): cells in file order, sweep numbers sorted as
+    integers."""
+    cells: dict[str, list[int]] = {}
+    with open(folder / "sweeps.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row.get("quality", "ok") != "ok":
+                continue
+            cells.setdefault(row["cell_id"], []).append(int(float(row["sweep"])))
+    return {c: [str(n) for n in sorted(set(v))] for c, v in cells.items()}
+
+
+@pytest.mark.parametrize("folder, n_cells, n_sweeps", [
+    pytest.param(CA1, 4, 8, marks=needs_ca1),  # READMEs: 4 cells, 8 sweeps
+    pytest.param(SSCX, 22, 666 - 25, marks=needs_sscx),  # 22 cells, 666 sweeps, 25 plateau
+])
+def test_recording_sweeps_of_the_real_recordings(folder, n_cells, n_sweeps):
+    cells = recording_sweeps(folder / "spikes.csv")
+    ref = _reference_sweeps(folder)
+    assert cells == ref
+    assert list(cells) == list(ref)  # cell order: the file's
+    assert len(cells) == n_cells and sum(map(len, cells.values())) == n_sweeps
+    # ids as make-target names them: a target of a cell's first sweeps has exactly these ids
+    for cell in list(cells)[:3]:
+        t = recording_target(folder / "spikes.csv", cell=cell)
+        assert sorted(t.ids, key=int) == cells[cell]
+        firing = [s.id for s in t.sweeps if len(s.spike_times_ms)]
+        t1 = recording_target(folder / "spikes.csv", cell=cell, sweeps=[firing[0] + ".0"])
+        assert t1.ids == [firing[0]]
+
+
+def test_recording_sweeps_normalises_ids_and_orders_numerically(tmp_path):
+    # ids written as 7.0 / 7 and 1054 / 1054.0 are one sweep each; silent sweep 3 counts;
+    # numeric order (text order would put 1054 before 3 and 7)
+    p = small_recording(tmp_path, "c1,1054,100,50,550,60.5\n"
+                                  "c1,7.0,100,50,550,70\n"
+                                  "c1,7.0,100,50,550,80\n"
+                                  "c2,12,100,50,550,60\n",
+                        "cell_id,sweep,amplitude_pA,holding_pA,stim_start_ms,stim_end_ms,"
+                        "sweep_duration_ms\n"
+                        "c1,1054.0,100,0,50,550,800\n"
+                        "c1,7,100,0,50,550,800\n"
+                        "c1,3,20,0,50,550,800\n"
+                        "c2,12.000,100,0,50,550,800\n")
+    assert recording_sweeps(p) == {"c1": ["3", "7", "1054"], "c2": ["12"]}
+    t = recording_target(p, cell="c1", sweeps=["1054.0", "7"])
+    assert t.ids == ["1054", "7"]
+    # without sweeps.csv: the spike file's sweeps, with the reader's one-line notice
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    p2 = small_recording(alone, "c1,10,100,50,550,60\nc1,9.0,100,50,550,60\n")
+    notice = io.StringIO()
+    assert recording_sweeps(p2, notice=notice) == {"c1": ["9", "10"]}
+    assert "notice" in notice.getvalue() and len(notice.getvalue().splitlines()) == 1
+
+
+def test_recording_sweeps_bad_files_one_line(tmp_path):
+    with pytest.raises(UserError, match="file not found"):
+        recording_sweeps(tmp_path / "nope.csv")
+    p = small_recording(tmp_path, "c1,1,100,50,550,60\n")
+    with pytest.raises(UserError, match="file not found"):  # a sweeps.csv named but absent
+        recording_sweeps(p, tmp_path / "missing.csv")
+    bad = small_recording(tmp_path, "c1,1,100,50,550,60\nc1,1,100,50,560,70\n")
+    with pytest.raises(UserError, match=r"line 3: stim_end_ms 560 differs from 550 on line 2"):
+        recording_sweeps(bad)
+
+
+# --------------------------------------------------------------------------- target classes
+
+
+def test_target_classes():
+    assert class_of("preset", "euler") == "preset-euler"
+    assert class_of("preset", "resolved") == class_of("preset", "resolved2") == "preset"
+    assert [class_of(k) for k in ("prior", "times", "recording")] == [
+        "prior", "times", "recording"]
+    assert class_of("prior", "euler") == "prior"  # only presets split by scheme
+    assert target_class({"kind": "preset", "truth": {"scheme": "euler"}}) == "preset-euler"
+    assert target_class({"kind": "preset", "truth": {"scheme": "resolved"}}) == "preset"
+    assert target_class({"kind": "recording", "truth": None}) == "recording"
+    t = times_target([100, 300], 1000)
+    assert target_class(t) == target_class(t.to_dict()) == "times"
+    assert set(TARGET_CLASSES) == {class_of(k, s) for k in ("preset", "prior", "times",
+                                                            "recording")
+                                   for s in ("euler", "resolved", None)}
+    with pytest.raises(UserError, match="unknown kind 'hh'"):
+        class_of("hh")
+
+
+# --------------------------------------------------------------------------- truth sweeps
+
+
+def test_add_truth_sweeps_factor_one_reproduces_the_preset_sweep():
+    t = preset_target("naud2008:adapting", scheme="resolved")
+    t2 = add_truth_sweeps(t, [1.0, 1.5])
+    assert t2.ids == ["0", "1", "2"]
+    np.testing.assert_allclose(t2.sweeps[1].spike_times_ms, t.sweeps[0].spike_times_ms)
+    assert t2.sweeps[2].amplitude_pA == pytest.approx(1.5 * t.sweeps[0].amplitude_pA)
+    # more current, more spikes (adapting AdEx, f-I curve increasing)
+    assert len(t2.sweeps[2].spike_times_ms) > len(t.sweeps[0].spike_times_ms)
+    assert t2.provenance["heldout_amplitude_factors"] == [1.0, 1.5]
+    with pytest.raises(UserError, match="heldout_amplitude_factors"):
+        add_truth_sweeps(t, [1.5, 0.0])
+
+
+def test_add_truth_sweeps_leaves_targets_without_truth():
+    t = times_target([100, 300], 1000)
+    assert add_truth_sweeps(t, [1.5]) is t
 
 
 def _spike_rows(*rows):

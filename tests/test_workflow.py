@@ -107,6 +107,41 @@ def test_bad_config_stops_before_any_job(tmp_path, extra, needle):
     assert "Job stats" not in err
 
 
+@pytest.mark.parametrize("dim,needle", [
+    ("a,b,tau_x", "unknown parameter 'tau_x' for model adex"),  # passes the schema's pattern
+    ("a,b,a", "a listed twice"),
+    ("pca:11", "K must be at most 10"),
+])
+def test_bad_dim_is_caught_by_the_package_before_any_job(tmp_path, dim, needle):
+    work = _scratch(tmp_path)
+    cfg = tmp_path / "bad.yaml"
+    text = (ROOT / "config" / "quick.yaml").read_text()
+    assert '"a,b,tau_w"' in text
+    cfg.write_text(text.replace('"a,b,tau_w"', f'"{dim}"', 1))
+    r = _run(_smk(work, "-n", "--cores", "1", "--configfile", str(cfg)), cwd=work)
+    err = r.stdout + r.stderr
+    assert r.returncode != 0
+    assert f"config: experiments.dimensionality.dims.adex: {dim!r}: {needle}" in err
+    assert "Job stats" not in err
+
+
+def test_schema_input_defaults_are_the_front_ends():
+    # the schema (YAML) cannot import the package: its defaults must equal the front end's
+    import yaml
+
+    from snnfit.fit.frontend import FrontEndSettings
+
+    fe = FrontEndSettings()
+    schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    props = schema["properties"]["inputs"]["properties"]
+    defaults = {"n_channels": fe.input_channels, "rate_hz": fe.input_rate_hz,
+                "steps": fe.input_steps, "dt_ms": fe.input_dt_ms}
+    assert {k: p["default"] for k, p in props.items()} == defaults
+    # and the default study runs the front end at its defaults
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    assert config["inputs"] == defaults
+
+
 def test_unknown_target_selector_names_it(tmp_path):
     work = _scratch(tmp_path)
     cfg = tmp_path / "bad.yaml"

@@ -14,6 +14,8 @@ Public functions
 - :func:`victor_purpura` -- Victor & Purpura (1996) distance, O(n m) dynamic programme.
 - :func:`latency_error_ms` -- error of the first-spike latency after stimulus onset.
 - :func:`isi_error_ms` -- mean absolute error of interspike intervals paired in order.
+- :func:`pattern_terms`, :func:`pattern_score` -- the held-out firing-pattern score: count,
+  ISI-profile and first-spike-latency terms, each in [0, 1], and their mean (drift-proof).
 - :func:`all_metrics` -- all of the above pooled over sweeps, as a JSON-safe dict.
 
 Every value :func:`all_metrics` returns is a finite float, an int, or ``None`` (meaning
@@ -36,12 +38,15 @@ import numpy as np
 from snnfit.errors import UserError
 
 __all__ = [
+    "PATTERN_LATENCY_SCALE_MS",
     "all_metrics",
     "coincidence_count",
     "gamma_factor",
     "isi_error_ms",
     "latency_error_ms",
     "matched_rmse",
+    "pattern_score",
+    "pattern_terms",
     "van_rossum",
     "victor_purpura",
 ]
@@ -515,6 +520,78 @@ def isi_error_ms(model, data) -> float | None:
     if n == 0:
         return None
     return float(sum(x.sum() for x in diffs) / n)
+
+
+# ---------------------------------------------------------------------------------------------
+# The firing-pattern score (held-out sweeps)
+# ---------------------------------------------------------------------------------------------
+
+#: latency scale of the pattern score: a first-spike error of this many ms scores 0.5
+PATTERN_LATENCY_SCALE_MS = 10.0
+
+
+def pattern_terms(model, data, onset_ms: float, offset_ms: float) -> dict:
+    r"""The three terms of the firing-pattern score of one sweep, each in ``[0, 1]``.
+
+    Only spikes inside the stimulus window ``[onset_ms, offset_ms)`` count (the f-I curve's
+    count). With :math:`n_m, n_d` the model's and the data's spikes in the window:
+
+    * ``count``: :math:`|n_m - n_d| / \max(n_m, n_d, 1)`.
+    * ``isi``: the intervals :math:`I_k = t_{k+1} - t_k` paired in order for
+      :math:`k < P = \min(n_m, n_d) - 1`, :math:`\frac1P \sum_k |I^m_k - I^d_k| / (I^m_k + I^d_k)`;
+      0 when both trains have fewer than two spikes, 1 when only one of them does.
+    * ``latency``: with :math:`\Delta` the difference of the first spikes in the window,
+      :math:`|\Delta| / (|\Delta| + L)` with :math:`L` = :data:`PATTERN_LATENCY_SCALE_MS`
+      (10 ms); 0 when neither train spikes in the window, 1 when only one does.
+
+    Each term compares intervals or counts, never absolute times past the first spike, so a
+    train that drifts by a small error per interval keeps a small score (Gamma and spike-time
+    errors do not: the error accumulates over the train). Symmetric in ``model`` and ``data``.
+    """
+    on, off = float(onset_ms), float(offset_ms)
+    if not (math.isfinite(on) and math.isfinite(off) and off > on):
+        raise UserError(f"stimulus window: expected finite onset < offset (ms), got "
+                        f"[{onset_ms!r}, {offset_ms!r})")
+    m = _train(model, "model")
+    d = _train(data, "data")
+    m = m[(m >= on) & (m < off)]
+    d = d[(d >= on) & (d < off)]
+    nm, nd = m.size, d.size
+    count = abs(nm - nd) / max(nm, nd, 1)
+    if nm >= 2 and nd >= 2:
+        p = min(nm, nd) - 1
+        im, idd = np.diff(m)[:p], np.diff(d)[:p]
+        isi = float(np.mean(np.abs(im - idd) / (im + idd)))
+    else:
+        isi = 0.0 if (nm < 2 and nd < 2) else 1.0
+    if nm and nd:
+        delta = abs(float(m[0] - d[0]))
+        latency = delta / (delta + PATTERN_LATENCY_SCALE_MS)
+    else:
+        latency = 0.0 if (nm == 0 and nd == 0) else 1.0
+    return {"count": float(count), "isi": isi, "latency": float(latency)}
+
+
+def pattern_score(model_sweeps, data_sweeps, onset_ms_list, offset_ms_list) -> float:
+    """The held-out firing-pattern score, in ``[0, 1]`` (0: the same pattern on every sweep).
+
+    The mean over sweeps of the mean of the three :func:`pattern_terms` (count, ISI profile,
+    first-spike latency; equal weights, fixed before any study control was run: docs/study.md).
+    ``model_sweeps`` and ``data_sweeps`` are lists of trains (one per sweep); onsets and
+    offsets (ms) are one per sweep or a scalar for all.
+    """
+    if _is_single_train(model_sweeps) or _is_single_train(data_sweeps):
+        raise UserError("pattern_score: expected lists of spike trains, one per sweep")
+    ms, ds = _paired_sweeps(model_sweeps, data_sweeps)
+    if not ms:
+        raise UserError("pattern_score: expected at least one sweep, got none")
+    ons = _per_sweep(onset_ms_list, len(ms), "onset_ms_list")
+    offs = _per_sweep(offset_ms_list, len(ms), "offset_ms_list")
+    vals = []
+    for m, d, on, off in zip(ms, ds, ons, offs):
+        t = pattern_terms(m, d, on, off)
+        vals.append((t["count"] + t["isi"] + t["latency"]) / 3.0)
+    return float(np.mean(vals))
 
 
 # ---------------------------------------------------------------------------------------------

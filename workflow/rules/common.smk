@@ -1,5 +1,6 @@
 # Configuration validation, the study's target and fit lists, and input functions.
-import csv
+# The facts come from the package: the dim grammar (snnfit.fit.space), the target classes
+# and a recording's cells and sweeps (snnfit.data.targets).
 import itertools
 import os
 import sys
@@ -7,9 +8,22 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from snnfit.study import dim_label, dim_spec
+from snnfit.data.targets import TARGET_CLASSES, class_of, recording_sweeps
+from snnfit.fit.space import check_dim, dim_label, dim_spec
 
 validate(config, schema="../schemas/config.schema.yaml")
+
+
+def _check_dims():
+    """The schema's dim pattern is a first filter; the package's parser decides, and checks
+    the names and K against each model's parameters."""
+    for arm, ex in config["experiments"].items():
+        for model, dims in ex["dims"].items():
+            for dim in dims:
+                check_dim(dim, model, f"config: experiments.{arm}.dims.{model}:")
+
+
+_check_dims()
 
 RESULTS = "results"
 # Paramspace-style wildcard path of one fit (key~value per level)
@@ -31,7 +45,6 @@ FIGURES = {
     "joules_vs_accuracy": "Optimizers",
     "rasters": "Adaptation",
 }
-TARGET_CLASSES = ["preset", "preset-euler", "prior", "times", "recording"]
 
 
 wildcard_constraints:
@@ -46,24 +59,6 @@ wildcard_constraints:
 
 def _notice(msg):
     print(f"snnfit study: {msg}", file=sys.stderr)
-
-
-def _recording_sweeps(spikes_csv, sweeps_csv):
-    """{cell_id: [sweep, ...]} in numeric order, from sweeps.csv if present (it also lists
-    silent sweeps) else from the spike CSV."""
-    table = Path(sweeps_csv) if sweeps_csv else Path(spikes_csv).parent / "sweeps.csv"
-    src = table if table.exists() else Path(spikes_csv)
-    cells = {}
-    with open(src, newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            sw = cells.setdefault(row["cell_id"], [])
-            if row["sweep"] not in sw:
-                sw.append(row["sweep"])
-
-    def key(s):
-        return (0, float(s), s) if s.replace(".", "", 1).isdigit() else (1, 0.0, s)
-
-    return {c: sorted(s, key=key) for c, s in cells.items()}
 
 
 def _targets():
@@ -83,7 +78,7 @@ def _targets():
             add(
                 f"{p['name']}-{scheme}",
                 kind="preset",
-                cls="preset-euler" if scheme == "euler" else "preset",
+                cls=class_of("preset", scheme),
                 args=f"--preset {p['preset']} --scheme {scheme}",
                 train=["0"],
                 heldout=synth_heldout,
@@ -93,7 +88,7 @@ def _targets():
             add(
                 f"{p['name']}-s{s}",
                 kind="prior",
-                cls="prior",
+                cls=class_of("prior"),
                 args=f"--prior {p['model']} --seed {s}",
                 train=["0"],
                 heldout=synth_heldout,
@@ -103,7 +98,7 @@ def _targets():
         add(
             t["name"],
             kind="times",
-            cls="times",
+            cls=class_of("times"),
             args=f"--times {times} --duration {t['duration_ms']:g} --delay {t['delay_ms']:g}",
             train=["0"],
             heldout=[],
@@ -114,7 +109,7 @@ def _targets():
                 f"recording {r['spikes_csv']} not found; skipping targets {r['name']}-*"
             )
             continue
-        cells = _recording_sweeps(r["spikes_csv"], r["sweeps_csv"])
+        cells = recording_sweeps(r["spikes_csv"], r["sweeps_csv"])
         wanted = r["cells"] or list(cells)
         for c in wanted:
             if c not in cells:
@@ -125,7 +120,7 @@ def _targets():
             add(
                 f"{r['name']}-{c}",
                 kind="recording",
-                cls="recording",
+                cls=class_of("recording"),
                 args=f"--recording {r['spikes_csv']} --cell {c}{extra}",
                 train=cells[c][:1],
                 heldout=cells[c][1:],
@@ -151,7 +146,7 @@ def _select_targets(selectors):
         else:
             raise ValueError(
                 f"config: experiments: unknown target or class {s!r} "
-                f"(expected one of {', '.join(TARGET_CLASSES + list(TARGETS))})"
+                f"(expected one of {', '.join([*TARGET_CLASSES, *TARGETS])})"
             )
     return list(dict.fromkeys(names))
 

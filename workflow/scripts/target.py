@@ -1,9 +1,9 @@
 """Rule target: the raw target plus held-out sweeps for targets with ground truth
-(snnfit.study.add_truth_sweeps); written atomically."""
+(snnfit.data.truth.add_truth_sweeps); written atomically."""
 
 import sys
 
-from snnfit.study import add_truth_sweeps
+from snnfit.data.truth import add_truth_sweeps
 from snnfit.data.targets import load_target, write_target
 
 sys.stderr = open(snakemake.log[0], "w")

@@ -27,7 +27,7 @@ def run(args) -> int:
 
     from ..errors import UserError
     from ..io import atomic_write_json, atomic_write_text
-    from ..study.core import StatsConfig, answers, build_tables, records_from_dir, study_tables
+    from ..study import StatsConfig, answers, build_tables, records_from_dir, study_tables
 
     if args.n_boot < 100:
         raise UserError(f"--n-boot: expected an integer >= 100, got {args.n_boot}")

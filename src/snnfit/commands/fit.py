@@ -81,11 +81,11 @@ def run(args) -> int:
         progress=(not args.no_progress) and sys.stderr.isatty(),
         lr=None if args.lr is None else number(args.lr, "--lr"),
     )
-    record = run_fit(args.target, settings)
-    atomic_write_json(args.out, record)
-    g = record["gamma"]
-    print(f"snnfit fit: {record['status']}, loss {record['loss']:.4g} ms^2, gamma "
-          f"{'n/a' if g is None else f'{g:.3f}'}, {record['evaluations']} simulations, "
-          f"{record['wall_s']:.2f} s, {record['joules']:.3g} J ({record['energy_source']})"
+    result = run_fit(args.target, settings)
+    atomic_write_json(args.out, result.to_json())
+    g = result.gamma
+    print(f"snnfit fit: {result.status}, loss {result.loss:.4g} ms^2, gamma "
+          f"{'n/a' if g is None else f'{g:.3f}'}, {result.forward_equivalents} simulations, "
+          f"{result.wall_s:.2f} s, {result.joules:.3g} J ({result.energy_source})"
           f" -> {args.out}", file=sys.stderr)
     return 0

@@ -73,7 +73,7 @@ def _command_line(args) -> str:
 
 
 def _only(args, allowed: set[str], source: str) -> None:
-    from snnfit.errors import UserError
+    from ..errors import UserError
 
     given = {"seed": args.seed is not None, "duration": args.duration_ms is not None,
              "cell": args.cell is not None, "sweep": bool(args.sweep),
@@ -85,8 +85,8 @@ def _only(args, allowed: set[str], source: str) -> None:
 
 
 def run(args) -> int:
-    from snnfit import targets
-    from snnfit.errors import UserError
+    from ..data import targets
+    from ..errors import UserError
 
     cmd = _command_line(args)
     if args.preset is not None:

@@ -29,8 +29,6 @@ from ..errors import UserError
 
 INPUT_KEYS = ("spikes", "dt_ms", "rate_hz", "seed", "n_channels")
 
-_NAMES = {k: k for k in ("n_channels", "rate_hz", "steps", "dt_ms", "seed")}
-
 
 def _is_int(x) -> bool:
     return isinstance(x, numbers.Integral) and not isinstance(x, bool)
@@ -48,26 +46,29 @@ def spike_probability(rate_hz: float, dt_ms: float) -> float:
 def check_input_args(n_channels, rate_hz, steps, dt_ms, seed, names: dict | None = None) -> None:
     """Raise a one-line :class:`UserError` naming the first bad argument.
 
-    ``names`` maps argument names to the names shown to the user (e.g. CLI flags).
+    ``names`` maps argument names to the names shown to the user (e.g. CLI flags); an
+    argument not in it is shown under its own name.
     """
-    nm = {**_NAMES, **(names or {})}
+    def nm(arg: str) -> str:
+        return (names or {}).get(arg, arg)
+
     if not _is_int(n_channels) or n_channels < 1:
-        raise UserError(f"{nm['n_channels']}: expected an integer >= 1, got {n_channels!r}")
+        raise UserError(f"{nm('n_channels')}: expected an integer >= 1, got {n_channels!r}")
     if not _is_int(steps) or steps < 1:
-        raise UserError(f"{nm['steps']}: expected an integer >= 1, got {steps!r}")
+        raise UserError(f"{nm('steps')}: expected an integer >= 1, got {steps!r}")
     if not _is_real(rate_hz) or not math.isfinite(rate_hz) or rate_hz < 0:
-        raise UserError(f"{nm['rate_hz']}: expected a finite rate >= 0 Hz, got {rate_hz!r}")
+        raise UserError(f"{nm('rate_hz')}: expected a finite rate >= 0 Hz, got {rate_hz!r}")
     if not _is_real(dt_ms) or not math.isfinite(dt_ms) or dt_ms <= 0:
-        raise UserError(f"{nm['dt_ms']}: expected a finite step > 0 ms, got {dt_ms!r}")
+        raise UserError(f"{nm('dt_ms')}: expected a finite step > 0 ms, got {dt_ms!r}")
     p = spike_probability(rate_hz, dt_ms)
     if p > 1:
         raise UserError(
-            f"{nm['rate_hz']} x {nm['dt_ms']}: spike probability per step "
+            f"{nm('rate_hz')} x {nm('dt_ms')}: spike probability per step "
             f"rate_hz * dt_ms / 1000 = {p:g} exceeds 1; lower the rate or the step"
         )
     if not isinstance(seed, np.random.Generator) and (not _is_int(seed) or seed < 0):
         raise UserError(
-            f"{nm['seed']}: expected an integer >= 0 or a numpy Generator, got {seed!r}"
+            f"{nm('seed')}: expected an integer >= 0 or a numpy Generator, got {seed!r}"
         )
 
 

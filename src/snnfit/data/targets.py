@@ -27,9 +27,10 @@ Four ways to make one (``snnfit make-target``):
   optional ``sweeps.csv`` beside it.
 
 :func:`load_target` reads and validates a target file; :func:`subset_sweeps` keeps some
-sweeps (held-out evaluation). Bad input raises :class:`~snnfit.errors.UserError` with one
-line naming the file and the row (``line N``: the physical line of the file, header = line 1)
-or the field.
+sweeps (held-out evaluation); :func:`target_class` gives the study's class of a target
+(:data:`TARGET_CLASSES`); :func:`recording_sweeps` lists a recording's cells and sweeps.
+Bad input raises :class:`~snnfit.errors.UserError` with one line naming the file and the row
+(``line N``: the physical line of the file, header = line 1) or the field.
 """
 
 from __future__ import annotations
@@ -47,10 +48,15 @@ import numpy as np
 from .. import __version__
 from ..errors import UserError
 from ..sim.protocol import StepProtocol
+from .epochs import multi_epoch_notice
+from .quality import left_out_notice, sweep_is_fittable
 
 SCHEMA_VERSION = 1
 KINDS = ("preset", "prior", "times", "recording")
 SCHEMES = ("euler", "resolved", "resolved2")
+#: the study's classes of targets: the kinds, with presets simulated by the euler scheme
+#: apart (``preset-euler``, the model-mismatch case: the fits use the resolved scheme)
+TARGET_CLASSES = ("preset", "preset-euler", "prior", "times", "recording")
 
 #: a prior draw is kept if it fires this many spikes (inclusive) in the sweep ...
 PRIOR_MIN_SPIKES = 3
@@ -118,6 +124,26 @@ class Target:
             "truth": self.truth,
             "sweeps": [s.to_dict() for s in self.sweeps],
         }
+
+
+def class_of(kind: str, scheme: str | None = None) -> str:
+    """The class (:data:`TARGET_CLASSES`) of a target of ``kind`` whose truth was simulated
+    with ``scheme`` (``None`` without truth)."""
+    if kind == "preset" and scheme == "euler":
+        return "preset-euler"
+    if kind in TARGET_CLASSES:
+        return str(kind)
+    raise UserError(f"target: unknown kind {kind!r}")
+
+
+def target_class(target: dict | Target) -> str:
+    """The class of a target (its JSON dict or a :class:`Target`): ``preset``,
+    ``preset-euler``, ``prior``, ``times`` or ``recording``."""
+    if isinstance(target, Target):
+        kind, truth = target.kind, target.truth
+    else:
+        kind, truth = target.get("kind"), target.get("truth")
+    return class_of(kind, (truth or {}).get("scheme"))
 
 
 def subset_sweeps(target: Target, ids: Iterable[str]) -> Target:
@@ -378,7 +404,7 @@ def prior_target(model: str, seed: int, scheme: str = "resolved",
     default protocol, none of them before the step onset, is kept;
     ``provenance["rejected_draws"]`` counts the draws before it."""
     from ..sim.models import get_model
-    from ..sim.simulate import simulate, simulate_batch
+    from ..sim.simulate import STATUS_OK, simulate, simulate_batch
 
     _check_scheme(scheme)
     spec = get_model(model).spec
@@ -393,7 +419,7 @@ def prior_target(model: str, seed: int, scheme: str = "resolved",
         br = simulate_batch(model_name, P, np.full(_PRIOR_BATCH, amplitude), protocol,
                             scheme=scheme, threads=1)
         counts = np.asarray(br.counts)
-        ok = np.array([_status_ok(s) for s in np.asarray(br.status)])
+        ok = br.status == STATUS_OK
         with np.errstate(invalid="ignore"):
             early = np.nan_to_num(np.asarray(br.times)[:, 0], nan=np.inf) < protocol.delay_ms
         good = ok & ~early & (counts >= PRIOR_MIN_SPIKES) & (counts <= PRIOR_MAX_SPIKES)
@@ -418,14 +444,6 @@ def prior_target(model: str, seed: int, scheme: str = "resolved",
         n_drawn += _PRIOR_BATCH
     raise UserError(f"prior {model_name}: no draw fired {PRIOR_MIN_SPIKES}-{PRIOR_MAX_SPIKES} "
                     f"spikes at {amplitude:g} pA in {n_drawn} draws (seed {seed})")
-
-
-def _status_ok(s: Any) -> bool:
-    if isinstance(s, (bytes, np.bytes_)):
-        s = s.decode()
-    if isinstance(s, (str, np.str_)):
-        return str(s) == "ok"
-    return int(s) == 0  # status codes: 0 is ok
 
 
 # --------------------------------------------------------------------------- fixed times
@@ -570,6 +588,19 @@ class _SweepInfo:
     t_stop_ms: float | None = None
     dt_ms: float = DEFAULT_DT_MS
     spikes: list[tuple[int, float]] = field(default_factory=list)
+    quality: str | None = None  # sweeps.csv's quality column (None: absent)
+
+
+def _stimulus_differs(info: _SweepInfo, amp: float, start: float,
+                      end: float) -> tuple[str, float, float] | None:
+    """The first of amplitude, step start and step end that differs from ``info``'s, as
+    ``(column, value, info's value)``; None if the stimulus is the same."""
+    for col, v, ref in (("amplitude_pA", amp, info.amplitude_pA),
+                        ("stim_start_ms", start, info.stim_start_ms),
+                        ("stim_end_ms", end, info.stim_end_ms)):
+        if not _close(v, ref):
+            return col, v, ref
+    return None
 
 
 def _stim(path: Path, line: int, row: dict) -> tuple[float, float, float]:
@@ -613,15 +644,12 @@ def read_recording(spikes_csv: str | Path, sweeps_csv: str | Path | None = None,
         if info is None:
             info = _SweepInfo(cell, sweep, amp, start, end, line)
             cells[cell][sweep] = info
-        else:
-            for col, v, ref in (("amplitude_pA", amp, info.amplitude_pA),
-                                ("stim_start_ms", start, info.stim_start_ms),
-                                ("stim_end_ms", end, info.stim_end_ms)):
-                if not _close(v, ref):
-                    raise UserError(
-                        f"{spikes_csv}: line {line}: {col} {v:g} differs from {ref:g} on line "
-                        f"{info.line} for cell {cell} sweep {sweep} (stimulus must be the "
-                        f"same for every spike of a sweep)")
+        elif diff := _stimulus_differs(info, amp, start, end):
+            col, v, ref = diff
+            raise UserError(
+                f"{spikes_csv}: line {line}: {col} {v:g} differs from {ref:g} on line "
+                f"{info.line} for cell {cell} sweep {sweep} (stimulus must be the "
+                f"same for every spike of a sweep)")
         if t < 0:
             raise UserError(f"{spikes_csv}: line {line}: negative spike_time_ms {t:g}")
         if info.spikes and t <= info.spikes[-1][1]:
@@ -658,15 +686,13 @@ def read_recording(spikes_csv: str | Path, sweeps_csv: str | Path | None = None,
             info = cells.get(cell, {}).get(sweep)
             if info is None:  # a sweep without spikes
                 info = _SweepInfo(cell, sweep, amp, start, end, line)
-            else:
-                for col, v, ref in (("amplitude_pA", amp, info.amplitude_pA),
-                                    ("stim_start_ms", start, info.stim_start_ms),
-                                    ("stim_end_ms", end, info.stim_end_ms)):
-                    if not _close(v, ref):
-                        raise UserError(
-                            f"{sweeps_path}: line {line}: {col} {v:g} for cell {cell} sweep "
-                            f"{sweep} differs from {ref:g} in {spikes_csv} line {info.line}")
+            elif diff := _stimulus_differs(info, amp, start, end):
+                col, v, ref = diff
+                raise UserError(
+                    f"{sweeps_path}: line {line}: {col} {v:g} for cell {cell} sweep "
+                    f"{sweep} differs from {ref:g} in {spikes_csv} line {info.line}")
             info.holding_pA, info.t_stop_ms, info.dt_ms = holding, t_stop, dt
+            info.quality = row.get("quality")
             ordered.setdefault(cell, {})[sweep] = info
         for cell, sw in cells.items():
             for sweep, info in sw.items():
@@ -692,6 +718,42 @@ def read_recording(spikes_csv: str | Path, sweeps_csv: str | Path | None = None,
     return cells
 
 
+def recording_sweeps(spikes_csv: str | Path, sweeps_csv: str | Path | None = None,
+                     notice: Any = None) -> dict[str, list[str]]:
+    """The cells of a recording and their sweeps, ``{cell_id: [sweep id, ...]}``: cells in
+    file order, each cell's sweeps in numeric order (the first is the one the study fits).
+    Ids are named as :func:`recording_target` and ``make-target --sweep`` name them
+    (``1054.0`` -> ``"1054"``); silent sweeps count where ``sweeps.csv`` lists them. Only
+    sweeps that may be fitted are listed (quality ``ok``, :mod:`snnfit.data.quality`), as
+    :func:`recording_target` keeps them, and cells that have any. The files are read and checked by
+    :func:`read_recording` (same errors and notice)."""
+    cells = read_recording(spikes_csv, sweeps_csv, notice=notice)
+    out = {cell: sorted((k for k, info in sweeps.items() if sweep_is_fittable(info.quality)),
+                        key=_numeric_first) for cell, sweeps in cells.items()}
+    return {cell: keys for cell, keys in out.items() if keys}
+
+
+def _numeric_first(sweep: str) -> tuple[int, float, str]:
+    """Sort key: ids written as plain decimals by value, then the others by text."""
+    numeric = sweep.isascii() and sweep.replace(".", "", 1).isdigit()
+    return (0, float(sweep), sweep) if numeric else (1, 0.0, sweep)
+
+
+def _fittable_keys(spikes_csv: Path, cell: str, keys: list[str], available: dict,
+                   notice: Any) -> list[str]:
+    """The sweeps the quality rule keeps (one notice per sweep left out)."""
+    kept = [k for k in keys if sweep_is_fittable(available[k].quality)]
+    for k in keys:
+        if k not in kept:
+            print(left_out_notice(str(spikes_csv), cell, k, available[k].quality),
+                  file=notice or sys.stderr)
+    if not kept:
+        raise UserError(f"{spikes_csv}: cell {cell}: no sweep of quality 'ok' among "
+                        f"{', '.join(keys)}")
+    multi_epoch_notice(spikes_csv, cell, kept, notice)
+    return kept
+
+
 def recording_target(spikes_csv: str | Path, cell: str | None = None,
                      sweeps: Sequence[Any] | None = None, sweeps_csv: str | Path | None = None,
                      citation: str | None = None, command: str | None = None,
@@ -702,7 +764,8 @@ def recording_target(spikes_csv: str | Path, cell: str | None = None,
     file order) selects sweeps by number. Per sweep: ``delay_ms = stim_start``,
     ``duration_ms = stim_end - stim_start``, holding, ``t_stop_ms`` and ``dt_ms`` from
     ``sweeps.csv``. ``citation`` defaults to the ``Cite ...`` line of a ``README.md`` beside
-    the CSV.
+    the CSV. Only sweeps whose ``quality`` is ``ok`` are used (:mod:`snnfit.data.quality`);
+    each other sweep is left out with a one-line notice.
     """
     spikes_csv = Path(spikes_csv)
     cells = read_recording(spikes_csv, sweeps_csv, notice=notice)
@@ -729,6 +792,7 @@ def recording_target(spikes_csv: str | Path, cell: str | None = None,
             keys.append(k)
     else:
         keys = list(available)
+    keys = _fittable_keys(spikes_csv, cell, keys, available, notice)
     out = []
     for k in keys:
         info = available[k]

@@ -5,15 +5,17 @@ Optimisers never own the objective (pycma's ask/tell style): they receive a
 (:meth:`FitProblem.evaluate`, one batched simulation per sweep), and stop when its budget is
 spent. The problem keeps the best point, the accounting and the history.
 
-Accounting, in forward-equivalents (``simulations``): one simulation is one parameter set x
-one amplitude x one sweep. Every simulation counts: the current search's grid and bisection
-points (each counted as a whole simulation although it stops at the end of the step), the
-amplitude search inside the bracket, and the re-simulation of each new best point (to score
-it with Gamma). Passes of other kinds (a sensitivity pass, a pass of the spiking layer) are
-charged as frozen constant multiples of one simulation (see :mod:`snnfit.sim.grad`). The last
-batch may overshoot the budget by less than one batch. ``history`` holds, after every batch
-or step, ``{simulations, wall_s, cpu_s, joules, best_loss, gamma_at_best}``. Compilation
-(numba) is excluded: the kernels are warmed before the meter starts.
+Accounting, in forward-equivalents (:attr:`FitProblem.forward_equivalents`, the record's
+``evaluations``): one simulation is one parameter set x one amplitude x one sweep. Every
+simulation counts: the current search's grid and bisection points (each counted as a whole
+simulation although it stops at the end of the step), the amplitude search inside the
+bracket, and the re-simulation of each new best point (to score it with Gamma). Passes of
+other kinds (a sensitivity pass, a pass of the spiking layer) are charged as frozen constant
+multiples of one simulation (see :mod:`snnfit.sim.grad`). The last batch may overshoot the
+budget by less than one batch. :attr:`FitProblem.candidates` counts the parameter sets
+evaluated. ``history`` holds, after every batch or step, ``{simulations, wall_s, cpu_s,
+joules, best_loss, gamma_at_best}`` (``simulations``: forward-equivalents spent so far).
+Compilation (numba) is excluded: the kernels are warmed before the meter starts.
 
 Current (``current``): ``recorded`` uses each sweep's own amplitude (several sweeps are fitted
 jointly); ``search`` runs the current search for every parameter set and sweep (the target
@@ -34,6 +36,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
@@ -45,6 +48,7 @@ from ..sim.models import get_model
 from ..sim.protocol import StepProtocol
 from ..sim.search import FOUND, SILENT, SPONTANEOUS, search_current
 from ..sim.simulate import STATUS_OK, simulate_batch
+from .record import FitResult
 from .space import ReducedSpace, build_space
 from ..data.targets import Target, load_target, subset_sweeps
 
@@ -84,6 +88,9 @@ class FitSettings:
     progress: bool = False
     # optimiser options (gradient methods)
     lr: float | None = None
+    #: the optimiser's settings (``DirectSettings``, ``SNNSettings``, ... of
+    #: :mod:`snnfit.fit.optimizers`); None: its frozen defaults
+    optimizer_settings: Any = None
 
     def check(self) -> None:
         get_model(self.model)
@@ -102,6 +109,14 @@ class FitSettings:
             raise UserError(f"--seed: must be >= 0, got {self.seed}")
         if not (self.watts_per_core >= 0 and math.isfinite(self.watts_per_core)):
             raise UserError(f"--watts-per-core: must be >= 0, got {self.watts_per_core}")
+        if self.optimizer_settings is not None:
+            from .optimizers import settings_class
+
+            cls = settings_class(self.optimizer)
+            if not isinstance(self.optimizer_settings, cls):
+                raise TypeError(f"optimizer_settings: expected {cls.__name__} for optimizer "
+                                f"{self.optimizer!r}, got "
+                                f"{type(self.optimizer_settings).__name__}")
 
 
 @dataclass
@@ -113,11 +128,34 @@ class SweepData:
     n_step: int  # target spikes inside the step window
 
 
+@dataclass
+class SearchedSweep:
+    """One sweep's current search (:meth:`FitProblem.search_amplitudes`) for a batch of sets.
+
+    ``status`` per set (:mod:`snnfit.sim.search`); ``found`` the rows whose search found the
+    bracket ``[lo, hi)`` (pA, one entry per found row); ``loss`` per set: the golden-section
+    minimum inside the bracket, or :func:`snnfit.loss.fail_loss` of the count distance;
+    ``amplitude_pA`` per set: the loss-minimising amplitude, NaN where the search failed.
+    """
+
+    status: np.ndarray
+    found: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    loss: np.ndarray
+    amplitude_pA: np.ndarray
+
+
 class FitProblem:
-    """The objective, budget and bookkeeping that every optimiser uses."""
+    """The objective, budget and bookkeeping that every optimiser uses.
+
+    ``progress``, if given, is called with the problem whenever the forward-equivalents spent
+    or the best point change (e.g. :class:`ProgressBar`).
+    """
 
     def __init__(self, space: ReducedSpace, target: Target, settings: FitSettings,
-                 meter: EnergyMeter | None = None):
+                 meter: EnergyMeter | None = None,
+                 progress: Callable[[FitProblem], None] | None = None):
         self.space = space
         self.target = target
         self.settings = settings
@@ -135,8 +173,8 @@ class FitProblem:
                 raise UserError(
                     f"--current recorded: the target has no amplitude for sweep(s) "
                     f"{', '.join(missing)} (fixed-times targets need --current search)")
-        self.simulations = 0
-        self.evaluations = 0  # candidate parameter sets evaluated
+        self.forward_equivalents = 0  # spent: simulations and other passes at their cost
+        self.candidates = 0  # parameter sets evaluated
         self.best_loss = math.inf
         self.best_z: np.ndarray | None = None
         self.best_amps: list[float] | None = None
@@ -144,7 +182,7 @@ class FitProblem:
         self.history: list[dict] = []
         self.rng = np.random.default_rng(settings.seed)
         self._t0 = time.perf_counter()
-        self._bar = None
+        self.progress = progress
 
     # ------------------------------------------------------------------ budget
     @property
@@ -153,22 +191,21 @@ class FitProblem:
 
     @property
     def remaining(self) -> int:
-        return max(self.budget - self.simulations, 0)
+        return max(self.budget - self.forward_equivalents, 0)
 
     @property
     def exhausted(self) -> bool:
-        return self.simulations >= self.budget
+        return self.forward_equivalents >= self.budget
 
     @property
     def k(self) -> int:
         return self.space.k
 
     def charge(self, forward_equivalents: float) -> None:
-        """Add ``forward_equivalents`` simulations to the account (rounded up)."""
-        n = int(math.ceil(forward_equivalents - 1e-9))
-        self.simulations += n
-        if self._bar is not None:
-            self._bar.update(min(n, max(self.budget - self._bar.n, 0)))
+        """Add ``forward_equivalents`` to the account (rounded up)."""
+        self.forward_equivalents += int(math.ceil(forward_equivalents - 1e-9))
+        if self.progress is not None:
+            self.progress(self)
 
     def cost_per_candidate(self) -> float:
         """Expected forward-equivalents of one candidate (recorded: one per sweep)."""
@@ -197,7 +234,7 @@ class FitProblem:
                 loss, a = self._sweep_search(P, sw)
             total += loss
             amps[:, j] = a
-        self.evaluations += B
+        self.candidates += B
         return total / len(self.sweeps), amps
 
     def _simulate(self, P, amps, sw: SweepData):
@@ -219,25 +256,27 @@ class FitProblem:
         return self._score(r, sw), a
 
     def _sweep_search(self, P, sw: SweepData):
-        B = P.shape[0]
+        r = self.search_amplitudes(P, sw)
+        a = r.amplitude_pA
+        return r.loss, np.where(np.isfinite(a), a, 0.0)
+
+    def search_amplitudes(self, P, sw: SweepData) -> SearchedSweep:
+        """The current search of every set of ``P`` for the target count on ``sw``, then the
+        golden-section search of the loss over the amplitude inside each found bracket
+        ``[I_n, I_{n+1})`` (all simulations charged). A failed search gets
+        :func:`snnfit.loss.fail_loss` of its count distance."""
         s = self.settings
         sr = search_current(self.model, P, sw.n_step, sw.protocol, s.scheme,
                             s.max_amplitude_pA, threads=s.threads)
         self.charge(sr.n_simulations)
-        loss = np.empty(B)
-        amps = np.full(B, np.nan)
-        ok = sr.status == FOUND
-        # failures: count distance to the target count
-        dist = _search_fail_distance(sr, sw.n_step)
-        loss[~ok] = fail_loss(dist[~ok], s.count_penalty_ms)
-        if ok.any():
-            idx = np.flatnonzero(ok)
-            lo = sr.bracket_pA[idx, 0].copy()
-            hi = sr.bracket_pA[idx, 1].copy()
-            best_l, best_a = self._golden(P[idx], lo, hi, sw)
-            loss[idx] = best_l
-            amps[idx] = best_a
-        return loss, np.where(np.isfinite(amps), amps, 0.0)
+        found = np.flatnonzero(sr.status == FOUND)
+        lo = sr.bracket_pA[found, 0].copy()
+        hi = sr.bracket_pA[found, 1].copy()
+        loss = fail_loss(_search_fail_distance(sr, sw.n_step), s.count_penalty_ms)
+        amps = np.full(P.shape[0], np.nan)
+        if found.size:
+            loss[found], amps[found] = self._golden(P[found], lo, hi, sw)
+        return SearchedSweep(sr.status, found, lo, hi, loss, amps)
 
     def _golden(self, P, lo, hi, sw: SweepData):
         """Golden-section search of the loss over the amplitude in ``[lo, hi]`` per row."""
@@ -313,21 +352,16 @@ class FitProblem:
             for j, sw in enumerate(self.sweeps):
                 amps[:, j] = sw.amplitude_pA
         else:
+            top = float(s.max_amplitude_pA or get_model(self.model).spec.max_amplitude_pA)
             for j, sw in enumerate(self.sweeps):
-                sr = search_current(self.model, P, sw.n_step, sw.protocol, s.scheme,
-                                    s.max_amplitude_pA, threads=s.threads)
-                self.charge(sr.n_simulations)
-                ok = sr.status == FOUND
-                top = float(s.max_amplitude_pA or get_model(self.model).spec.max_amplitude_pA)
-                a = np.where(sr.status == SILENT, top, 0.0)
-                if ok.any():
-                    idx = np.flatnonzero(ok)
-                    lo, hi = sr.bracket_pA[idx, 0].copy(), sr.bracket_pA[idx, 1].copy()
-                    _, best_a = self._golden(P[idx], lo.copy(), hi.copy(), sw)
-                    a[idx] = best_a
-                    edge_terms.append((j, idx, lo, hi, best_a))
-                dist = _search_fail_distance(sr, sw.n_step)
-                extra += np.where(ok, 0.0, fail_loss(dist, s.count_penalty_ms)) / n_sw
+                r = self.search_amplitudes(P, sw)
+                # failed searches: the failure loss, and the gradient at the top of the
+                # range (silent) or at 0 pA (spontaneous) as a surrogate
+                a = np.where(r.status == SILENT, top, 0.0)
+                if r.found.size:
+                    a[r.found] = r.amplitude_pA[r.found]
+                    edge_terms.append((j, r.found, r.lo, r.hi, r.amplitude_pA[r.found]))
+                extra += np.where(r.status == FOUND, 0.0, r.loss) / n_sw
                 amps[:, j] = a
         loss, gP, gA = grad.loss_and_grad(self.model, P, amps,
                                           [sw.protocol for sw in self.sweeps],
@@ -338,14 +372,11 @@ class FitProblem:
         for j, idx, lo, hi, best_a in edge_terms:
             gP[idx] += gA[idx, j][:, None] * self._bracket_end_derivative(P[idx], j, lo, hi,
                                                                       best_a)
-        self.evaluations += B
+        self.candidates += B
         loss = np.asarray(loss, dtype=np.float64) + extra
         gZ = np.einsum("bp,bpk->bk", gP, J)
         self.record(Z, loss, amps)
         return loss, gZ
-
-
-
 
     def _bracket_end_derivative(self, P, j, lo, hi, best_a, edge_frac=0.05):
         """``dI_e/dp`` (B, n_params) for rows whose best amplitude sits at a bracket end, else 0.
@@ -397,17 +428,15 @@ class FitProblem:
             self.best_gamma = self._gamma_of_best()
         reading = self.meter.read() if self.meter is not None else None
         self.history.append({
-            "simulations": int(self.simulations),
+            "simulations": int(self.forward_equivalents),
             "wall_s": float(reading.wall_s if reading else time.perf_counter() - self._t0),
             "cpu_s": float(reading.cpu_s) if reading else None,
             "joules": float(reading.joules) if reading else None,
             "best_loss": float(self.best_loss),
             "gamma_at_best": self.best_gamma,
         })
-        if self._bar is not None:
-            self._bar.set_postfix(loss=f"{self.best_loss:.4g}",
-                                  gamma="-" if self.best_gamma is None else
-                                  f"{self.best_gamma:.3f}", refresh=False)
+        if self.progress is not None:
+            self.progress(self)
 
     def best_trains(self, charge: bool = True) -> list[np.ndarray]:
         """Spike trains of the best point on every sweep (full recording)."""
@@ -531,8 +560,33 @@ def param_error(space: ReducedSpace, params: dict, target: Target, settings: Fit
     return out
 
 
-def run_fit(target_path: str, settings: FitSettings) -> dict:
-    """Run one fit and return the fit record (the JSON written by ``snnfit fit``)."""
+class ProgressBar:
+    """A tqdm bar on stderr of the forward-equivalents spent (capped at the budget), with the
+    best loss and its Gamma; a :class:`FitProblem` progress hook."""
+
+    def __init__(self, budget: int, desc: str):
+        from tqdm import tqdm
+
+        self.budget = budget
+        self.bar = tqdm(total=budget, unit="sim", desc=desc, file=sys.stderr,
+                        dynamic_ncols=True)
+        self._best = None
+
+    def __call__(self, problem: FitProblem) -> None:
+        best = (problem.best_loss, problem.best_gamma)
+        if best != self._best:
+            self._best = best
+            g = problem.best_gamma
+            self.bar.set_postfix(loss=f"{problem.best_loss:.4g}",
+                                 gamma="-" if g is None else f"{g:.3f}", refresh=False)
+        self.bar.update(min(problem.forward_equivalents, self.budget) - self.bar.n)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def run_fit(target_path: str, settings: FitSettings) -> FitResult:
+    """Run one fit; its :class:`FitResult` (``to_json()`` is the record ``snnfit fit`` writes)."""
     from . import optimizers
     from ..metrics import all_metrics
     from ..sim.simulate import set_threads
@@ -551,61 +605,57 @@ def run_fit(target_path: str, settings: FitSettings) -> dict:
                         settings.threads)
     _warm_up(settings.model, settings.scheme, settings.threads, settings.optimizer)
     run = optimizers.get(settings.optimizer)
+    opt_settings = settings.optimizer_settings or optimizers.settings_class(settings.optimizer)()
+    bar = (ProgressBar(settings.budget, f"fit {settings.optimizer}") if settings.progress
+           else None)
     meter = EnergyMeter(watts_per_core=settings.watts_per_core)
     meter.start()
-    problem = FitProblem(space, target, settings, meter)
-    if settings.progress:
-        from tqdm import tqdm
-
-        problem._bar = tqdm(total=settings.budget, unit="sim", desc=f"fit {settings.optimizer}",
-                            file=sys.stderr, dynamic_ncols=True)
+    problem = FitProblem(space, target, settings, meter, progress=bar)
     try:
-        extra = run(problem) or {}
+        extra = run(problem, opt_settings) or {}
         if problem.best_z is None:
             raise UserError("the optimiser evaluated no candidate (budget too small?)")
         trains = problem.best_trains()
         reading = meter.stop()
     finally:
-        if problem._bar is not None:
-            problem._bar.close()
+        if bar is not None:
+            bar.close()
     P = space.to_params(problem.best_z[None, :])[0]
     params = dict(zip(space.names, [float(x) for x in P]))
     metrics = all_metrics(trains, [sw.times for sw in problem.sweeps],
                           [sw.protocol.t_stop_ms for sw in problem.sweeps],
                           [sw.protocol.delay_ms for sw in problem.sweeps])
     status = "ok" if problem.best_loss < 1e6 else "failed"
-    return {
-        "target": str(target_path),
-        "target_kind": target.kind,
-        "model": settings.model,
-        "scheme": settings.scheme,
-        "dim": settings.dim,
-        "k": space.k,
-        "optimizer": settings.optimizer,
-        "seed": settings.seed,
-        "current": settings.current,
-        "budget": settings.budget,
-        "status": status,
-        "loss": problem.best_loss,
-        "params": params,
-        "sweep_ids": [sw.id for sw in problem.sweeps],
-        "protocols": [sw.protocol.to_dict() for sw in problem.sweeps],
-        "amplitude_pA": problem.best_amps,
-        "spike_times_ms": [[float(t) for t in tr] for tr in trains],
-        "target_spike_times_ms": [[float(t) for t in sw.times] for sw in problem.sweeps],
+    return FitResult(
+        target=str(target_path),
+        target_kind=target.kind,
+        model=settings.model,
+        scheme=settings.scheme,
+        dim=settings.dim,
+        k=space.k,
+        optimizer=settings.optimizer,
+        seed=settings.seed,
+        current=settings.current,
+        budget=settings.budget,
+        status=status,
+        loss=problem.best_loss,
+        params=params,
+        sweep_ids=[sw.id for sw in problem.sweeps],
+        protocols=[sw.protocol.to_dict() for sw in problem.sweeps],
+        amplitude_pA=problem.best_amps,
+        spike_times_ms=[[float(t) for t in tr] for tr in trains],
+        target_spike_times_ms=[[float(t) for t in sw.times] for sw in problem.sweeps],
         **metrics,
-        "param_error": param_error(space, params, target, settings),
-        "evaluations": int(problem.simulations),
-        "candidates": int(problem.evaluations),
-        "wall_s": reading.wall_s,
-        "cpu_s": reading.cpu_s,
-        "joules": reading.joules,
-        "energy_source": reading.energy_source,
-        "energy_note": getattr(meter, "fallback_reason", None),
-        "history": problem.history,
-        "space": space.describe(),
-        "optimizer_info": extra,
-        "provenance": provenance(settings),
-    }
-
-
+        param_error=param_error(space, params, target, settings),
+        forward_equivalents=int(problem.forward_equivalents),
+        candidates=int(problem.candidates),
+        wall_s=reading.wall_s,
+        cpu_s=reading.cpu_s,
+        joules=reading.joules,
+        energy_source=reading.energy_source,
+        energy_note=getattr(meter, "fallback_reason", None),
+        history=problem.history,
+        space=space.describe(),
+        optimizer_info=extra,
+        provenance=provenance(settings),
+    )

@@ -3,60 +3,62 @@ r"""The spiking front end: a Norse LIF layer whose input weights produce the k l
 ``k`` LIF neurons (Norse ``LIF``: :math:`\tau_\mathrm{mem} = 10` ms, :math:`\tau_\mathrm{syn}
 = 5` ms, threshold 1, SuperSpike surrogate gradient, Norse's defaults) are driven by fixed,
 seeded Poisson input trains ``x`` (``T`` steps x ``n_channels``, from ``snnfit make-inputs``)
-through trainable weights ``W`` (``n_channels x POPULATION k``; any sign): ``POPULATION``
+through trainable weights ``W`` (``n_channels x population k``; any sign): ``population``
 neurons per latent (neuron ``n`` serves latent ``n mod k``). A leaky-integrator readout
 (Norse ``LI``) of each neuron's spikes gives its value at the last step ``v_T``; the latent
-is ``sigmoid(READOUT_GAIN * (mean of its population's v_T - READOUT_OFFSET))`` in (0, 1).
+is ``sigmoid(readout_gain * (mean of its population's v_T - readout_offset))`` in (0, 1).
 The fit engine's reduced-space map takes the ``k`` latents to the model's parameters, so
-parameters stay in their box whatever the weights.
+parameters stay in their box whatever the weights. Settings: :class:`FrontEndSettings`.
 
 The readout of spikes is piecewise constant in ``W`` (a latent changes only when a spike
-moves by a step, appears or vanishes; the gradient is Norse's surrogate): one neuron's
-``v_T`` jumps by a median ~0.03 (T = 20) or ~0.001 (T = 100) when a spike moves, so a
-population average refines the latents' resolution. ``v_T >= 0`` (it integrates spikes), so
-``READOUT_OFFSET`` must be > 0 for latents below 0.5 to be reachable (with offset 0 half of
-every parameter's range was out of reach).
+moves by a step, appears or vanishes; the gradient is Norse's surrogate), so a population
+average refines the latents' resolution. ``v_T >= 0`` (it integrates spikes), so
+``readout_offset`` must be > 0 for latents below 0.5 to be reachable.
 
 Several networks (independent weight sets, one per parallel trajectory) run as one batch:
-``W`` has shape ``(n_nets, n_channels, POPULATION k)``. Float64; torch's thread count is fixed to 1 in
-the layer so results do not depend on the machine's threads.
+``W`` has shape ``(n_nets, n_channels, population k)``. Float64; torch's thread count is
+fixed to 1 in the layer so results do not depend on the machine's threads.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-#: latent = sigmoid(READOUT_GAIN * (v_T - READOUT_OFFSET))
-#: (initial latents 5-95 % quantiles ~0.13-0.9 at the default inputs; 0.5 at v_T = 0.25)
-READOUT_GAIN = 10.0
-READOUT_OFFSET = 0.25
-#: std of the initial weights (tuned: 0.5 brought 2 of 8 tuning fits to Gamma 0.9, 1.0 none;
-#: the initial latents then sit low, median ~0.14 against ~0.44 at 1.0, and the gain
-#: vanished when the readout offset was lowered to recentre them: docs/gradient_fits.md)
-WEIGHT_SCALE = 0.5
-#: LIF neurons per latent (their readouts are averaged)
-POPULATION = 8
-#: Poisson inputs generated from the seed when no --inputs file is given: T = 10 steps of
-#: 2 ms at 60 Hz (was 100 steps of 1 ms at 40 Hz; the layer's wall time and charged cost are
-#: proportional to the steps, and 10 x 2 ms at 60 Hz gives the initial latents about the
-#: spread of 100 x 1 ms at 40 Hz; tuning in docs/gradient_fits.md)
-DEFAULT_CHANNELS, DEFAULT_RATE_HZ, DEFAULT_STEPS, DEFAULT_DT_MS = 50, 60.0, 10, 2.0
+
+@dataclass(frozen=True)
+class FrontEndSettings:
+    """The front end's frozen values, chosen by the tuning rounds of docs/gradient_fits.md
+    (``benchmarks/gradient_fits.py --part tune``)."""
+
+    readout_gain: float = 10.0  # latent = sigmoid(readout_gain * (v_T - readout_offset))
+    readout_offset: float = 0.25  # latent 0.5 at v_T = 0.25
+    weight_scale: float = 0.5  # std of the initial weights
+    population: int = 8  # LIF neurons per latent (their readouts are averaged)
+    # the Poisson inputs generated from the seed when no --inputs file is given
+    input_channels: int = 50
+    input_rate_hz: float = 60.0
+    input_steps: int = 10
+    input_dt_ms: float = 2.0
+
+    def info(self) -> dict:
+        """The settings under the names the benchmark tables give them."""
+        return {"READOUT_GAIN": self.readout_gain, "READOUT_OFFSET": self.readout_offset,
+                "WEIGHT_SCALE": self.weight_scale, "POPULATION": self.population,
+                "DEFAULT_CHANNELS": self.input_channels, "DEFAULT_RATE_HZ": self.input_rate_hz,
+                "DEFAULT_STEPS": self.input_steps, "DEFAULT_DT_MS": self.input_dt_ms}
 
 
-def settings() -> dict:
-    return {"READOUT_GAIN": READOUT_GAIN, "READOUT_OFFSET": READOUT_OFFSET,
-            "WEIGHT_SCALE": WEIGHT_SCALE, "POPULATION": POPULATION,
-            "DEFAULT_CHANNELS": DEFAULT_CHANNELS, "DEFAULT_RATE_HZ": DEFAULT_RATE_HZ,
-            "DEFAULT_STEPS": DEFAULT_STEPS, "DEFAULT_DT_MS": DEFAULT_DT_MS}
-
-
-def default_inputs(seed: int) -> dict:
+def default_inputs(seed: int, settings: FrontEndSettings = FrontEndSettings()) -> dict:
+    """The Poisson inputs of ``settings`` drawn from ``seed`` (the dict of ``load_inputs``)."""
     from ..data.inputs import poisson_inputs
 
-    spikes = poisson_inputs(DEFAULT_CHANNELS, DEFAULT_RATE_HZ, DEFAULT_STEPS, DEFAULT_DT_MS,
+    s = settings
+    spikes = poisson_inputs(s.input_channels, s.input_rate_hz, s.input_steps, s.input_dt_ms,
                             seed)
-    return {"spikes": spikes, "dt_ms": DEFAULT_DT_MS, "rate_hz": DEFAULT_RATE_HZ,
-            "seed": seed, "n_channels": DEFAULT_CHANNELS}
+    return {"spikes": spikes, "dt_ms": s.input_dt_ms, "rate_hz": s.input_rate_hz,
+            "seed": seed, "n_channels": s.input_channels}
 
 
 class SpikingFrontEnd:
@@ -77,7 +79,8 @@ class SpikingFrontEnd:
       response of Norse's ``LI`` (computed once by running ``nt.LI`` on unit impulses).
     """
 
-    def __init__(self, spikes: np.ndarray, dt_ms: float, k: int):
+    def __init__(self, spikes: np.ndarray, dt_ms: float, k: int,
+                 settings: FrontEndSettings = FrontEndSettings()):
         import torch
         import norse.torch as nt
         from norse.torch.functional.lif import LIFParameters
@@ -85,8 +88,9 @@ class SpikingFrontEnd:
 
         self.torch = torch
         self.k = k
-        self.pop = POPULATION
-        self.gain, self.offset = READOUT_GAIN, READOUT_OFFSET
+        self.settings = settings
+        self.pop = settings.population
+        self.gain, self.offset = settings.readout_gain, settings.readout_offset
         self.x = torch.as_tensor(np.asarray(spikes, dtype=np.float64))  # (T, C)
         self.T, self.C = self.x.shape
         self.dt = dt_ms / 1000.0
@@ -106,7 +110,7 @@ class SpikingFrontEnd:
             self.K = v[-1].detach().clone()  # v_T of the readout per unit spike at step s
 
     def init_weights(self, n_nets: int, rng: np.random.Generator) -> np.ndarray:
-        return rng.normal(0.0, WEIGHT_SCALE, (n_nets, self.C, self.pop * self.k))
+        return rng.normal(0.0, self.settings.weight_scale, (n_nets, self.C, self.pop * self.k))
 
     def forward(self, W):
         torch = self.torch

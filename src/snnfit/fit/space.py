@@ -14,6 +14,11 @@ subspace) takes ``z`` to physical parameters inside the fit box:
   deviations of the sample along the direction (pca, at most 1). Coordinates that leave the
   box are clipped (the derivative through a clipped coordinate is 0).
 
+The ``dim`` grammar (:func:`parse_dim`, the one parser; the study's path-safe labels are
+:func:`dim_label` and :func:`dim_spec`)::
+
+    full | NAME[,NAME...] | random:K | pca:K        (K a positive integer)
+
 Free parameters of ``full``: every parameter, except those fixed with ``--fix``, the AdEx
 ``Vpeak`` under the ``resolved`` scheme (its cut is VT + 5 DeltaT), and ``C`` under searched
 current: the models are invariant under a common scaling (AdEx: C, gL, a, b and the current;
@@ -23,6 +28,7 @@ determine C when the current is searched.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +40,106 @@ from ..sim.params import parse_assignments
 #: sample size and firing window (spikes) of the pca directions' sample
 PCA_SAMPLE = 1024
 PCA_MIN_SPIKES, PCA_MAX_SPIKES = 3, 60
+
+#: the kinds of dimensionality setting (``full`` is the subset of every free parameter)
+DIM_KINDS = ("full", "subset", "random", "pca")
+_PROJECTIONS = ("random", "pca")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_GRAMMAR = "expected full, NAME[,NAME...], random:K or pca:K (K a positive integer)"
+
+
+@dataclass(frozen=True)
+class DimSpec:
+    """A parsed dimensionality setting: ``kind`` (one of :data:`DIM_KINDS`), the parameter
+    ``names`` of a subset (``()`` otherwise) and ``k``, the number of free coordinates
+    (``None`` for ``full``: every free parameter of the model)."""
+
+    kind: str
+    names: tuple[str, ...] = ()
+    k: int | None = None
+
+    @property
+    def spec(self) -> str:
+        """The canonical text: ``full``, ``a,b,tau_w``, ``random:3``, ``pca:2``."""
+        if self.kind == "full":
+            return "full"
+        if self.kind == "subset":
+            return ",".join(self.names)
+        return f"{self.kind}:{self.k}"
+
+    @property
+    def label(self) -> str:
+        """The path-safe label (a Snakemake wildcard value): ``full``, ``a+b+tau_w``,
+        ``random-3``, ``pca-2``."""
+        if self.kind == "subset":
+            return "+".join(self.names)
+        return self.spec.replace(":", "-")
+
+    def n_free(self, n_params: int) -> int:
+        """Free coordinates for a model with ``n_params`` free parameters."""
+        return n_params if self.k is None else self.k
+
+
+def parse_dim(spec: str, where: str = "--dim") -> DimSpec:
+    """Parse a dimensionality setting (grammar in the module docstring; spaces around the
+    whole and around names are ignored). Bad forms, and a name listed twice, raise a
+    one-line UserError starting with ``where`` and the text given."""
+    return _parse(str(spec).strip(), ":", ",", f"{where} {spec!r}")
+
+
+def parse_dim_label(label: str) -> DimSpec:
+    """Parse a path-safe label (:attr:`DimSpec.label`, e.g. ``pca-2`` or ``a+b+tau_w``)."""
+    return _parse(str(label).strip(), "-", "+", f"dim label {label!r}")
+
+
+def _parse(text: str, colon: str, comma: str, shown: str) -> DimSpec:
+    if text == "full":
+        return DimSpec("full")
+    kind, sep, ktext = text.partition(colon)
+    if sep and kind in _PROJECTIONS:
+        if not (ktext.isascii() and ktext.isdigit()) or int(ktext) < 1:
+            raise UserError(f"{shown}: expected {kind}{colon}K with K a positive integer")
+        return DimSpec(kind, (), int(ktext))
+    names = tuple(n.strip() for n in text.split(comma))
+    if not all(_NAME.fullmatch(n) for n in names):
+        raise UserError(f"{shown}: {_GRAMMAR}")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UserError(f"{shown}: {', '.join(twice)} listed twice")
+    return DimSpec("subset", names, len(names))
+
+
+def dim_label(spec: str) -> str:
+    """A dimensionality setting as its path-safe label: ``full`` -> ``full``,
+    ``random:3`` -> ``random-3``, ``pca:2`` -> ``pca-2``, ``a,b,tau_w`` -> ``a+b+tau_w``."""
+    return parse_dim(spec, "dim").label
+
+
+def dim_spec(label: str) -> str:
+    """Inverse of :func:`dim_label` (the canonical setting of a label)."""
+    return parse_dim_label(label).spec
+
+
+def dim_k(spec: str, n_params: int) -> int:
+    """Number of free coordinates of a dimensionality setting for a model with ``n_params``
+    free parameters."""
+    return parse_dim(spec, "dim").n_free(n_params)
+
+
+def check_dim(spec: str, model: str, where: str = "dim") -> DimSpec:
+    """:func:`parse_dim`, and the names and K checked against the model's parameters (whether
+    a name is free depends on the scheme and current mode: :func:`build_space` checks that)."""
+    d = parse_dim(spec, where)
+    pspec = get_model(model).spec
+    for name in d.names:
+        try:
+            pspec.index(name)
+        except UserError as exc:
+            raise UserError(f"{where} {spec!r}: {exc}") from None
+    if d.kind in _PROJECTIONS and d.k > len(pspec.names):
+        raise UserError(f"{where} {spec!r}: K must be at most {len(pspec.names)} "
+                        f"(the parameters of {model})")
+    return d
 
 
 @dataclass
@@ -190,19 +296,15 @@ def build_space(
         reasons["C"] = "held fixed under searched current (scaling invariance)"
     full_free = [i for i, n in enumerate(names) if n not in excluded]
     dim = (dim or "full").strip()
+    d = parse_dim(dim)
     info = {"base_name": base_name, "fixed": fixed, "excluded": reasons}
-    if dim == "full":
+    if d.kind == "full":
         free = np.array(full_free)
         return ReducedSpace(model, dim, names, lower, upper, base_vec, free, "subset",
                             np.eye(len(free)), np.full(len(free), 0.5), info)
-    if dim.startswith(("random:", "pca:")):
-        kind, _, ktext = dim.partition(":")
-        try:
-            k = int(ktext)
-        except ValueError:
-            raise UserError(f"--dim {dim}: expected {kind}:K with an integer K") from None
-        nf = len(full_free)
-        if not 1 <= k <= nf:
+    if d.kind in _PROJECTIONS:
+        kind, k, nf = d.kind, d.k, len(full_free)
+        if not k <= nf:
             raise UserError(f"--dim {dim}: K must be between 1 and {nf} (free parameters)")
         free = np.array(full_free)
         rng = np.random.default_rng(projection_seed)
@@ -216,17 +318,12 @@ def build_space(
             info.update(pinfo)
         info["projection_seed"] = projection_seed
         return ReducedSpace(model, dim, names, lower, upper, base_vec, free, kind, D, hw, info)
-    chosen = [s.strip() for s in dim.split(",") if s.strip()]
-    if not chosen:
-        raise UserError(f"--dim: expected full, NAME[,NAME...], random:K or pca:K, got {dim!r}")
     idx = []
-    for name in chosen:
+    for name in d.names:
         i = spec.index(name)
         if name in excluded:
             why = reasons.get(name, "fixed with --fix")
             raise UserError(f"--dim {name}: not a free parameter here ({why})")
-        if i in idx:
-            raise UserError(f"--dim: {name} listed twice")
         idx.append(i)
     free = np.array(sorted(idx))
     return ReducedSpace(model, dim, names, lower, upper, base_vec, free, "subset",

@@ -13,12 +13,13 @@ matplotlib Figure; :func:`save` writes it as PNG and SVG, atomically.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
+from ..fit.record import FitResult
+from ..fit.space import DIM_KINDS, parse_dim_label
 from ..io import atomic_write
 
 
@@ -92,18 +93,12 @@ def gamma_by_model(fits, heldout):
     return fig
 
 
-SPACES = ["full", "subset", "random", "pca"]
+SPACES = list(DIM_KINDS)
 
 
 def space_kind(dim: str) -> str:
     """``full``, ``random``, ``pca`` or ``subset`` from a dim label (``pca-3`` -> ``pca``)."""
-    dim = str(dim)
-    if dim == "full":
-        return "full"
-    for kind in ("random", "pca"):
-        if dim.startswith(kind + "-"):
-            return kind
-    return "subset"
+    return parse_dim_label(dim).kind
 
 
 def dimensionality(fits):
@@ -199,13 +194,12 @@ def rasters(fits):
         sub = best[best["target"] == target]
         labels = ["target"]
         for i, (_, row) in enumerate(sub.iterrows()):
-            with open(row["path"], encoding="utf-8") as fh:
-                fit = json.load(fh)
+            fit = FitResult.load(row["path"])
             if i == 0:
-                t = (fit.get("target_spike_times_ms") or [[]])[0]
+                t = (fit.target_spike_times_ms or [[]])[0]
                 ax.vlines(t, 0.6, 1.4, color="black", linewidth=1)
             y = len(labels)
-            s = (fit.get("spike_times_ms") or [[]])[0]
+            s = (fit.spike_times_ms or [[]])[0]
             ax.vlines(s, y + 0.6, y + 1.4, color=pal[row["model"]], linewidth=1)
             labels.append(f"{row['model']} (Gamma {row['gamma']:.2f})")
         ax.set_yticks(range(1, len(labels) + 1))
@@ -230,7 +224,7 @@ FIGURES = {
 def study_figures(fits, heldout, curves, out_dir: str | os.PathLike) -> list[str]:
     """Every summary figure of the study into ``out_dir`` (PNG and SVG); the arms of the
     tables (column ``arms``) select the fits of each figure."""
-    from .core import in_arm
+    from .tables import in_arm
 
     out_dir = Path(out_dir)
     made = []

@@ -12,30 +12,30 @@ def plot_fit(fit_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..fit.record import load_fit
+    from ..fit.record import load_fit_result
     from ..sim.models import get_model
     from ..sim.protocol import StepProtocol
     from ..sim.simulate import simulate
 
-    d = load_fit(fit_path)
-    protocols = d.get("protocols") or [StepProtocol().to_dict()]
-    targets = d.get("target_spike_times_ms") or [[] for _ in protocols]
-    ids = d.get("sweep_ids") or [str(i) for i in range(len(protocols))]
+    d = load_fit_result(fit_path)
+    protocols = d.protocols
+    targets = d.target_spike_times_ms
+    ids = d.sweep_ids
     n = len(protocols)
     fig, axes = plt.subplots(2 * n, 1, figsize=(9, 3.2 * n), sharex=False,
                              gridspec_kw={"height_ratios": [1, 2] * n})
     axes = np.atleast_1d(axes)
-    state = get_model(d["model"]).state_names[0]
+    state = get_model(d.model).state_names[0]
     for i, proto in enumerate(protocols):
         protocol = StepProtocol.from_dict(proto)
-        amp = d["amplitude_pA"][i]
-        r = simulate(d["model"], d["params"], amp, protocol, scheme=d["scheme"], trace=True)
+        amp = d.amplitude_pA[i]
+        r = simulate(d.model, d.params, amp, protocol, scheme=d.scheme, trace=True)
         ax_r, ax_v = axes[2 * i], axes[2 * i + 1]
         ax_r.eventplot([targets[i], r.spike_times_ms], lineoffsets=[1, 0], linelengths=0.8,
                        colors=["k", "tab:red"])
         ax_r.set_yticks([1, 0], ["target", "fit"])
-        g = d.get("gamma")
-        ax_r.set_title(f"{d['model']} ({d.get('optimizer')}, dim {d.get('dim')}), sweep "
+        g = d.gamma
+        ax_r.set_title(f"{d.model} ({d.optimizer}, dim {d.dim}), sweep "
                        f"{ids[i]}, {amp:.1f} pA; Gamma "
                        f"{'n/a' if g is None else f'{g:.3f}'}", fontsize=9)
         ax_r.set_xlim(0, protocol.t_stop_ms)

@@ -2,19 +2,25 @@
 
 Each population is evaluated in one batched simulation. Restarts double the population
 while budget remains (Auger & Hansen 2005). The first run starts at the base point, restarts
-at uniform random points; sigma0 = 0.25 of the box. pycma writes no files (``verb_log=0``).
+at uniform random points; the initial step ``sigma0`` is 0.25 of the box
+(:class:`CMAESSettings`). pycma writes no files (``verb_log=0``).
 """
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
-SIGMA0 = 0.25
+
+@dataclass(frozen=True)
+class CMAESSettings:
+    #: initial step size, as a fraction of the unit box
+    sigma0: float = 0.25
 
 
-def run(problem) -> dict:
+def run(problem, settings: CMAESSettings = CMAESSettings()) -> dict:
     import cma
 
     k = problem.k
@@ -30,7 +36,8 @@ def run(problem) -> dict:
                 "tolfun": 1e-9, "tolx": 1e-7}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            es = cma.CMAEvolutionStrategy(list(x0) if k > 1 else [float(x0[0])], SIGMA0, opts)
+            es = cma.CMAEvolutionStrategy(list(x0) if k > 1 else [float(x0[0])],
+                                          settings.sigma0, opts)
             iters = 0
             while not problem.exhausted and not es.stop():
                 X = np.asarray(es.ask())

@@ -2,21 +2,26 @@
 
 Same batches as ``benchmarks/gradient.py`` (the cost preset, parameters jittered by 1 %), one
 thread, interleaved repeats, medians and minima. Run:
-``NUMBA_NUM_THREADS=1 .venv/bin/python benchmarks/sens_kernels.py [--models izhikevich lif]
-[--schemes resolved resolved2]`` (``resolved2``: AdEx only, the other models' map is resolved).
+``NUMBA_NUM_THREADS=1 .venv/bin/python benchmarks/investigations/sens_kernels.py
+[--models izhikevich lif] [--schemes resolved resolved2]`` (``resolved2``: AdEx only, the
+other models' map is resolved).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
-from gradient import COST_PRESETS, batch_for
 
 from snnfit.sim.grad import spike_times_and_jacobian
 from snnfit.sim.protocol import StepProtocol
 from snnfit.sim.simulate import set_threads, simulate_batch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/gradient.py
+from gradient import COST_PRESETS, batch_for  # noqa: E402
 
 
 def main(argv=None):

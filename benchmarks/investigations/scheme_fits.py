@@ -7,7 +7,8 @@ and the forward-equivalents to first reach Gamma >= 0.9, per optimizer and schem
 ``results/benchmarks/scheme_fits.csv`` (``target, scheme, optimizer, seed, budget, gamma,
 fe_to_0.9, loss, wall_s``) and a printed summary.
 
-Run: ``NUMBA_NUM_THREADS=1 .venv/bin/python benchmarks/scheme_fits.py [--optimizers direct,cmaes]``
+Run: ``NUMBA_NUM_THREADS=1 .venv/bin/python benchmarks/investigations/scheme_fits.py
+[--optimizers direct,cmaes]`` (about 1 min per fit at the default budget).
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(BENCHMARKS))  # the harnesses beside this folder (fits, gradient_fits)
+ROOT = BENCHMARKS.parent
 OUT = ROOT / "results" / "benchmarks"
 TARGETS = ("naud2008:tonic", "naud2008:adapting", "naud2008:initial_burst",
            "naud2008:regular_bursting", "naud2008:delayed_accelerating")
@@ -53,13 +56,13 @@ def main(argv=None) -> int:
                                      threads=1)
                     rec = run_fit(str(target_file(name, scheme)), st)
                     row = dict(target=name, scheme=scheme, optimizer=opt, seed=seed,
-                               budget=a.budget, gamma=rec.get("gamma"),
-                               **{"fe_to_0.9": first_reach(rec["history"])["fe_to_0.9"]},
-                               loss=rec["loss"],
-                               wall_s=rec["wall_s"])
+                               budget=a.budget, gamma=rec.gamma,
+                               **{"fe_to_0.9": first_reach(rec.history)["fe_to_0.9"]},
+                               loss=rec.loss, wall_s=rec.wall_s)
                     rows.append(row)
+                    g = "-" if row["gamma"] is None else f"{row['gamma']:.3f}"
                     print(f"{name:32s} {scheme:9s} {opt:6s} seed {seed}: gamma "
-                          f"{row['gamma']:.3f} fe_to_0.9 {row['fe_to_0.9']:.0f} "
+                          f"{g} fe_to_0.9 {row['fe_to_0.9']:.0f} "
                           f"wall {row['wall_s']:.1f} s", flush=True)
                     with open(path, "w", newline="") as fh:
                         w = csv.DictWriter(fh, fieldnames=COLUMNS)

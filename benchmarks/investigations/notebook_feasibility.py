@@ -12,11 +12,14 @@ b <= 500 pA) and in the space a searched-current fit searches (``fitspace``: the
 with C held at 200 pF; scaling C, gL, a, b and the amplitude together leaves the voltage
 unchanged, so the fit holds C). Also reported: the width of the amplitude interval around
 the best point that keeps exactly four spikes in the window (``amp_width_pA``; a searched-
-current fit must find that interval). A fit engine cannot beat the best point such a search finds; if that point
-is far from 2 ms the goal is out of reach of the model (or of any practical search).
+current fit must find that interval). A fit engine cannot beat the best point such a search
+finds; if that point is far from 2 ms the goal is out of reach of the model (or of any
+practical search).
 
 Output: ``results/benchmarks/notebook_feasibility.csv`` (``box, run, loss, max_abs_err_ms,
 in_default_box, n_window, spike_times_ms, params, amplitude_pA``) and a printed summary.
+Run: ``NUMBA_NUM_THREADS=1 .venv/bin/python benchmarks/investigations/notebook_feasibility.py
+[--runs 4] [--evals 300000] [--boxes default,wide,fitspace]`` (~15 min with the defaults).
 
 Measured (4 runs per space; docs/gradient_fits.md): default box best 25.6 ms; widened box
 1.2 ms at a point inside the default box but on a 0.0033-pA amplitude interval (a knife edge
@@ -38,7 +41,7 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "results" / "benchmarks"
 TARGET = np.array([200.0, 400.0, 600.0, 800.0])
 WINDOW = (100.0, 1100.0)

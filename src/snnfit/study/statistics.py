@@ -1,0 +1,116 @@
+"""The study's statistics: bootstrap intervals, the paired test, the scale-free effect, the
+verdict rule and the Holm adjustment.
+
+- :func:`bootstrap_ci`: percentile bootstrap interval of a statistic (seeded).
+- :func:`paired_test`: two-sided Wilcoxon signed-rank test of paired differences.
+- :func:`relative_improvement`: ``(e_ref - e_new) / (|e_ref| + |e_new|)`` in [-1, 1], scale
+  free, so errors in ms and spike counts can be compared and averaged.
+- :func:`verdict`: fewer than ``min_pairs`` pairs -> ``inconclusive``; Wilcoxon
+  ``p < alpha`` and the bootstrap interval of the median effect excludes 0 -> ``yes``
+  (effect > 0) or ``no`` (effect < 0); the interval lies inside ``[-margin, margin]`` ->
+  ``no`` (no practically relevant benefit); otherwise ``inconclusive``.
+- :func:`holm`: Holm's step-down adjustment of several p-values.
+
+:class:`StatsConfig` holds the settings (config ``statistics``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+
+@dataclass
+class StatsConfig:
+    """Statistics settings (config ``statistics``): bootstrap resamples and seed, test level,
+    equivalence margin, fewest pairs for a verdict."""
+
+    n_boot: int = 2000
+    seed: int = 0
+    alpha: float = 0.05
+    margin: float = 0.05
+    min_pairs: int = 5
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> "StatsConfig":
+        """From the validated config's ``statistics`` section (other keys ignored)."""
+        return cls(**{k: cfg[k] for k in ("n_boot", "seed", "alpha", "margin", "min_pairs")
+                      if k in cfg})
+
+
+def bootstrap_ci(values: Sequence[float], stat: Callable = np.median, n_boot: int = 2000,
+                 seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``stat`` over ``values`` (NaNs dropped).
+
+    Returns ``(nan, nan)`` for no values and ``(v, v)`` for a single value.
+    """
+    x = np.asarray([v for v in values if not math.isnan(float(v))], dtype=np.float64)
+    if x.size == 0:
+        return (math.nan, math.nan)
+    if x.size == 1:
+        return (float(x[0]), float(x[0]))
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, x.size, size=(int(n_boot), x.size))
+    stats = np.apply_along_axis(stat, 1, x[idx])
+    lo, hi = np.quantile(stats, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return (float(lo), float(hi))
+
+
+def paired_test(diffs: Sequence[float]) -> tuple[str, float]:
+    """Two-sided Wilcoxon signed-rank test of paired differences against 0.
+
+    Returns ``(name, p_value)``; p is NaN with fewer than 2 non-zero differences and 1.0 when
+    every difference is zero (no evidence of any difference).
+    """
+    from scipy.stats import wilcoxon
+
+    d = np.asarray([v for v in diffs if not math.isnan(float(v))], dtype=np.float64)
+    name = "Wilcoxon signed-rank (two-sided, paired across targets)"
+    if d.size and np.all(d == 0):
+        return name, 1.0
+    if np.count_nonzero(d) < 2:
+        return name, math.nan
+    res = wilcoxon(d, zero_method="wilcox", alternative="two-sided")
+    return name, float(res.pvalue)
+
+
+def relative_improvement(e_ref: float, e_new: float) -> float:
+    """``(e_ref - e_new) / (|e_ref| + |e_new|)``: +1 when the new error is 0 and the reference
+    is not, -1 the other way round, 0 when equal (also both 0). NaN if either is NaN."""
+    e_ref, e_new = float(e_ref), float(e_new)
+    if math.isnan(e_ref) or math.isnan(e_new):
+        return math.nan
+    den = abs(e_ref) + abs(e_new)
+    if den == 0:
+        return 0.0
+    return (e_ref - e_new) / den
+
+
+def verdict(effect: float, ci95: Sequence[float], p_value: float, n_pairs: int, *,
+            alpha: float = 0.05, margin: float = 0.05, min_pairs: int = 5) -> str:
+    """``yes``, ``no`` or ``inconclusive`` by the rule in the module docstring."""
+    lo, hi = (float(ci95[0]), float(ci95[1])) if ci95 else (math.nan, math.nan)
+    if n_pairs < min_pairs or math.isnan(effect) or math.isnan(lo) or math.isnan(hi):
+        return "inconclusive"
+    significant = not math.isnan(p_value) and p_value < alpha
+    if significant and lo > 0:
+        return "yes"
+    if significant and hi < 0:
+        return "no"
+    if -margin <= lo and hi <= margin:
+        return "no"
+    return "inconclusive"
+
+
+def holm(ps: dict[str, float]) -> dict[str, float]:
+    """Holm-adjusted p-values of a family of tests (NaN p-values stay NaN and do not count
+    in the family's size)."""
+    items = sorted(((p, k) for k, p in ps.items() if not math.isnan(p)))
+    m, out, prev = len(items), {k: math.nan for k in ps}, 0.0
+    for i, (p, k) in enumerate(items):
+        adj = min(1.0, max(prev, (m - i) * p))
+        out[k] = prev = adj
+    return out
