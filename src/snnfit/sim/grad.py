@@ -59,13 +59,14 @@ def spike_times_and_jacobian(
 
     ``P`` is ``(B, n_params)`` in spec order, ``amplitudes`` ``(B,)`` or a scalar (pA).
     Returns ``(times, counts, n_in_step, status, jac)``: ``times (B, max_spikes)`` ms, NaN
-    padded (identical to ``simulate_batch(..., scheme)``), ``counts (B,)`` all
-    spikes of the sweep, ``n_in_step (B,)``, ``status (B,)`` (codes of
+    padded (identical to ``simulate_batch(..., scheme)``), ``counts (B,)`` all spikes of the
+    sweep, ``n_in_step (B,)``, ``status (B,)`` (codes of
     :data:`snnfit.sim.models.base.STATUS_NAMES`), ``jac (B, max_spikes, n_params + 1)``:
     ``dT_s/dp`` in ms per unit of each parameter, the last column ms/pA for the amplitude;
     zero past the count. Parameters that do not enter the map (the registry's ``unused``: AdEx
-    ``Vpeak``) have zero columns. At a kink of the map (a spike appearing, a clipped theta, a refractory end on a
-    step boundary) the value is the one-sided derivative of the branch taken.
+    ``Vpeak``) have zero columns. At a kink of the map (a spike appearing, a clipped theta, a
+    refractory end on a step boundary) the value is the one-sided derivative of the branch
+    taken.
     """
     m = get_model(model)
     entry = m.maps.get(scheme)
@@ -229,8 +230,9 @@ def prediction_errors(model: str, params: np.ndarray, amplitude_pA: float,
 
     Each parameter that enters the Jacobian's map (the registry's; not AdEx ``Vpeak``) is
     perturbed by ``d = rel_step * max(|value|, 0.01 (upper - lower))`` (spec box), one at a
-    time, in one batched simulation. Perturbations that change the spike count are skipped (counted). Per
-    spike: ``|J_sp d - (T_s(p + d) - T_s(p))| / max(|T_s(p + d) - T_s(p)|, floor_ms)``.
+    time, in one batched simulation. Perturbations that change the spike count are skipped
+    (counted). Per spike: ``|J_sp d - (T_s(p + d) - T_s(p))| / max(|T_s(p + d) - T_s(p)|,
+    floor_ms)``.
 
     The Jacobian is the one a gradient fit under ``scheme`` uses (:meth:`Model.gradient_map`):
     ``resolved`` and ``resolved2`` their own map's. ``scheme="euler"`` documents why not Euler:
