@@ -42,6 +42,22 @@ PARAMS = (
     ParamSpec("Vpeak", "mV", 0.0, -20.0, 20.0, "spike cut under the euler scheme (not resolved)"),
 )
 
+#: the frozen prior box (``make-target --prior`` draws truths uniformly from it): the fit
+#: box of snnfit up to version c2792a7, kept so that every prior seed keeps its truth
+#: (docs/fit.md, "Boxes")
+PRIOR_BOX = {
+    "C": (50.0, 300.0),
+    "gL": (2.0, 40.0),
+    "EL": (-80.0, -50.0),
+    "VT": (-60.0, -40.0),
+    "DeltaT": (0.5, 5.0),
+    "a": (-15.0, 20.0),
+    "tau_w": (10.0, 500.0),
+    "b": (0.0, 200.0),
+    "Vr": (-70.0, -40.0),
+    "Vpeak": (-20.0, 20.0),
+}
+
 _NAUD = "Naud, Marcille, Clopath & Gerstner (2008), Biol. Cybern. 99:335, Table 1"
 _NAUD_BRIAN = (
     _NAUD + "; values as in Brian 2's example examples/frompapers/"
@@ -85,6 +101,7 @@ SPEC = ModelSpec(
     equations=__doc__,
     presets=PRESETS,
     max_amplitude_pA=3000.0,
+    prior_box=PRIOR_BOX,
     scaling_group=("C", "gL", "a", "b"),
 )
 

@@ -44,6 +44,21 @@ PARAMS = (
     ParamSpec("d", "pA", 100.0, 0.0, 300.0, "spike-triggered increment of u"),
 )
 
+#: the frozen prior box (``make-target --prior`` draws truths uniformly from it): the fit
+#: box of snnfit up to version c2792a7, kept so that every prior seed keeps its truth
+#: (docs/fit.md, "Boxes")
+PRIOR_BOX = {
+    "C": (20.0, 300.0),
+    "k": (0.2, 3.0),
+    "vr": (-80.0, -50.0),
+    "vt": (-55.0, -30.0),
+    "vpeak": (20.0, 60.0),
+    "a": (0.005, 0.2),
+    "b": (-5.0, 10.0),
+    "c": (-70.0, -35.0),
+    "d": (0.0, 300.0),
+}
+
 
 def from_izhikevich2003(a: float, b: float, c: float, d: float) -> dict[str, float]:
     """Book-form parameters equal to the 2003 model with (a, b, c, d) (see module docstring)."""
@@ -96,6 +111,7 @@ SPEC = ModelSpec(
     equations=__doc__,
     presets=PRESETS,
     max_amplitude_pA=3000.0,
+    prior_box=PRIOR_BOX,
     scaling_group=("C", "k", "b", "d"),
 )
 
