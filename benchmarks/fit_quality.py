@@ -79,17 +79,47 @@ GAMMA_GOAL = 0.9
 BOUND_FRAC = 0.01
 PARTS = ("naud", "izh", "prior", "cross", "real")
 
-#: fit settings per variant (FitSettings keyword arguments); ``main``: the settings of the
-#: code as it is (today's defaults)
+#: fit settings per named variant: FitSettings keyword arguments, with ``cmaes`` and
+#: ``stages`` the fields of CMAESSettings and StageSettings; ``main``: the code's defaults
 VARIANTS: dict[str, dict] = {
     "main": {},
+    "times": {"loss": "times"},
+    "staged": {"loss": "staged"},
 }
+
+
+def variant_kwargs(spec: dict) -> dict:
+    """FitSettings keyword arguments of a variant (see :data:`VARIANTS`)."""
+    from snnfit.fit.optimizers.cmaes import CMAESSettings
+    from snnfit.fit.stages import StageSettings
+
+    kw = {k: v for k, v in spec.items() if k not in ("cmaes", "stages")}
+    if spec.get("cmaes"):
+        kw["optimizer_settings"] = CMAESSettings(**spec["cmaes"])
+    if spec.get("stages"):
+        kw["stage_settings"] = StageSettings(**spec["stages"])
+    return kw
+
+
+def _parse_kv(items) -> dict:
+    out = {}
+    for item in items or ():
+        k, v = item.split("=", 1)
+        try:
+            out[k] = int(v)
+        except ValueError:
+            try:
+                out[k] = float(v)
+            except ValueError:
+                out[k] = v
+    return out
 
 COLUMNS = ("part", "variant", "target", "target_seed", "target_spikes", "model", "seed",
            "budget", "fit_sweeps", "eval_sweeps", "heldout", "status", "loss", "gamma", "rmse",
            "count_error", "n_sweeps", "count_error_per_sweep", "model_counts", "data_counts",
            "isi_error_ms", "latency_error_ms", "pattern_score", "evaluations", "restarts",
-           "at_bound", "rejected_draws", "dt_ms", "wall_s", "load1", "src_commit", "fit_file")
+           "at_bound", "rejected_draws", "dt_ms", "wall_s", "load1", "src_commit", "settings",
+           "fit_file")
 
 
 #: columns that name one fit or evaluation (a re-run replaces its row)
@@ -97,8 +127,12 @@ KEY = ("part", "variant", "target", "target_seed", "model", "seed", "budget", "f
        "eval_sweeps", "heldout")
 
 
+CSV_NAME = "fit_quality"
+
+
 def csv_path() -> Path:
-    return OUT / "fit_quality.csv"
+    """The CSV of this run (``--csv``: the tuning runs write ``fit_quality_tuning.csv``)."""
+    return OUT / f"{CSV_NAME}.csv"
 
 
 # ------------------------------------------------------------------------------- targets
@@ -127,14 +161,15 @@ def prior_file(model: str, seed: int) -> Path:
     return p
 
 
-def real_cells() -> dict[str, list[dict]]:
-    """``{cell: [sweeps.csv rows of the first run that are ok]}`` (sorted by step index)."""
+def real_cells(run: int = 0) -> dict[str, list[dict]]:
+    """``{cell: [sweeps.csv rows of run ``run`` that are ok]}`` (sorted by step index; run 0
+    is the evaluation set, run 1, the repeat, is for tuning)."""
     from snnfit.data.quality import sweep_is_fittable
 
     out: dict[str, list[dict]] = {}
     with open(SSCX / "sweeps.csv", newline="", encoding="utf-8") as fh:
         for r in csv.DictReader(fh):
-            if r["repeat"] == "0" and sweep_is_fittable(r):
+            if r["repeat"] == str(run) and sweep_is_fittable(r):
                 out.setdefault(r["cell_id"], []).append(r)
     for rows in out.values():
         rows.sort(key=lambda r: int(r["step_index"]))
@@ -154,10 +189,10 @@ def real_fit_sweeps(rows: list[dict]) -> list[str]:
     return [steps[s] for s in sorted(chosen)]
 
 
-def real_file(cell: str, rows: list[dict]) -> Path:
+def real_file(cell: str, rows: list[dict], run: int = 0) -> Path:
     from snnfit.data.targets import recording_target, write_target
 
-    p = OUT / "targets" / f"sscx_{cell}.json"
+    p = OUT / "targets" / f"sscx_{cell}{'' if run == 0 else f'_run{run}'}.json"
     if not p.exists():
         write_target(p, recording_target(SSCX / "spikes.csv", cell, [r["sweep"] for r in rows],
                                           notice=open(os.devnull, "w")))
@@ -203,7 +238,7 @@ class Runner:
         from snnfit.fit import FitSettings
 
         names = {f.name for f in fields(FitSettings)}
-        extra = VARIANTS[self.variant]
+        extra = variant_kwargs(VARIANTS[self.variant])
         unknown = set(extra) - names
         if unknown:
             raise SystemExit(f"variant {self.variant}: FitSettings has no {sorted(unknown)}")
@@ -245,7 +280,8 @@ class Runner:
             "at_bound": ";".join(at_bound(rec)),
             "rejected_draws": t.provenance.get("rejected_draws"),
             "dt_ms": protos[0]["dt_ms"], "wall_s": result.wall_s, "load1": load1,
-            "src_commit": self.commit, "fit_file": str(fpath.relative_to(ROOT))})
+            "src_commit": self.commit, "settings": json.dumps(VARIANTS[self.variant]),
+            "fit_file": str(fpath.relative_to(ROOT))})
         g = result.gamma
         print(f"[{part}/{self.variant}] {label} {model} seed {seed}: gamma "
               f"{'-' if g is None else f'{g:.3f}'} loss {result.loss:.4g} counts {mc} vs {dc} "
@@ -312,19 +348,22 @@ def part_cross(run, seeds, budget):
             run.fit("cross", p, name, model, seed, budget)
 
 
-def part_real(run, seeds, budget, models, cells=None):
+def part_real(run, seeds, budget, models, cells=None, rec_run=0):
     if not SSCX.exists():
         print(f"real: skipped, {SSCX} not found", flush=True)
         return
-    all_cells = real_cells()
+    all_cells = real_cells(rec_run)
     for cell in cells or all_cells:
+        if cell not in all_cells:
+            continue
         rows = all_cells[cell]
-        p = real_file(cell, rows)
+        p = real_file(cell, rows, rec_run)
         fit_ids = real_fit_sweeps(rows)
         held = [r["sweep"] for r in rows if r["sweep"] not in fit_ids]
         for model in models:
             for seed in seeds:
-                row, f = run.fit("real", p, cell, model, seed, budget, sweeps=fit_ids)
+                label = cell if rec_run == 0 else f"{cell}:run{rec_run}"
+                row, f = run.fit("real", p, label, model, seed, budget, sweeps=fit_ids)
                 if held:
                     run.evaluate(row, f, p, held)
 
@@ -511,17 +550,52 @@ def _sum_real(rows):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--part", default="all", choices=PARTS + ("all",))
-    ap.add_argument("--variant", default="main", choices=tuple(VARIANTS))
+    ap.add_argument("--variant", default="main",
+                    help=f"a named variant ({', '.join(VARIANTS)}) or a new name for the "
+                    "settings given with --loss/--cma/--stage/--set")
+    ap.add_argument("--loss", default=None, help="FitSettings.loss of a new variant")
+    ap.add_argument("--cma", action="append", default=[], metavar="KEY=VALUE",
+                    help="a CMAESSettings field of a new variant (repeatable)")
+    ap.add_argument("--stage", action="append", default=[], metavar="KEY=VALUE",
+                    help="a StageSettings field of a new variant (repeatable)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="another FitSettings field of a new variant (repeatable)")
+    ap.add_argument("--bounds", action="append", default=[], metavar="NAME=LO:HI",
+                    help="--bounds of a new variant (repeatable)")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--budget", type=int, default=20000)
     ap.add_argument("--prior-seeds", default=None,
                     help="MODEL=A-B[,MODEL=A-B] (default adex=300-309,izhikevich=400-409)")
     ap.add_argument("--real-models", default=",".join(REAL_MODELS))
     ap.add_argument("--cells", default=None, help="comma-separated cell ids (default all)")
+    ap.add_argument("--real-run", type=int, default=0,
+                    help="run (repeat) of the real cells: 0 = the goal set (default), 1 = the "
+                    "repeat, for tuning")
     ap.add_argument("--targets", default=None,
                     help="comma-separated target labels to run (naud/izh/cross; default all)")
+    ap.add_argument("--csv", default="fit_quality",
+                    help="CSV and summary name under results/benchmarks (default fit_quality; "
+                    "tuning runs: fit_quality_tuning)")
     ap.add_argument("--summary-only", action="store_true")
     a = ap.parse_args(argv)
+    global CSV_NAME
+    CSV_NAME = a.csv
+    custom = {}
+    if a.loss:
+        custom["loss"] = a.loss
+    if a.cma:
+        custom["cmaes"] = _parse_kv(a.cma)
+    if a.stage:
+        custom["stages"] = _parse_kv(a.stage)
+    if a.bounds:
+        custom["bounds"] = list(a.bounds)
+    custom.update(_parse_kv(a.set))
+    if custom:
+        if a.variant in VARIANTS:
+            raise SystemExit(f"--variant {a.variant}: a named variant; give a new name")
+        VARIANTS[a.variant] = custom
+    elif a.variant not in VARIANTS and not a.summary_only:
+        raise SystemExit(f"--variant {a.variant}: unknown (named: {', '.join(VARIANTS)})")
     seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
     prior_seeds = dict(PRIOR_SEEDS)
     if a.prior_seeds:
@@ -561,12 +635,12 @@ def main(argv=None) -> int:
             part_cross(run, seeds, a.budget)
         if "real" in parts:
             part_real(run, seeds, a.budget, a.real_models.split(","),
-                      a.cells.split(",") if a.cells else None)
+                      a.cells.split(",") if a.cells else None, a.real_run)
         rows = read_rows(csv_path())
         print(f"done in {time.perf_counter() - t0:.0f} s (src at start {run.commit}, at end "
               f"{src_commit()})", flush=True)
     text = summarize(rows)
-    (OUT / "fit_quality_summary.md").write_text(text, encoding="utf-8")
+    (OUT / f"{CSV_NAME}_summary.md").write_text(text, encoding="utf-8")
     print(text)
     return 0
 

@@ -209,6 +209,7 @@ class FitProblem:
         #: which the current stage ends, and where the next optimiser run starts (None: the
         #: space's base point)
         self.stage = TIMES
+        self.box: str | None = None  # core | fit while a fit switches boxes
         self.limit = settings.budget
         self.start_z: np.ndarray | None = None
         self.stage_settings = settings.stage_settings or StageSettings()
@@ -234,17 +235,25 @@ class FitProblem:
         """Where an optimiser run starts: :attr:`start_z`, else the space's base point."""
         return self.space.start() if self.start_z is None else self.start_z.copy()
 
-    def begin_stage(self, stage: str, limit: int, start_z: np.ndarray | None = None) -> None:
-        """Switch the objective to ``stage`` until ``limit`` forward-equivalents are spent;
-        the best point is forgotten (losses of different stages do not compare), and the
-        next optimiser run starts at ``start_z``."""
+    def begin_stage(self, stage: str, limit: int, start_z: np.ndarray | None = None,
+                    space: ReducedSpace | None = None) -> None:
+        """Switch the objective to ``stage`` (and the search to ``space``, if given) until
+        ``limit`` forward-equivalents are spent; the next optimiser run starts at ``start_z``
+        (coordinates of the new space). A new objective forgets the best point (losses of
+        different objectives do not compare); the same objective keeps it (moved to the new
+        space's coordinates)."""
+        if space is not None and space is not self.space:
+            if self.best_z is not None:
+                self.best_z = space.to_reduced(self.space.to_params(self.best_z[None, :]))[0]
+            self.space = space
+        if stage != self.stage:
+            self.best_loss = math.inf
+            self.best_z = None
+            self.best_amps = None
+            self.best_gamma = None
         self.stage = stage
         self.limit = int(min(limit, self.budget))
         self.start_z = None if start_z is None else np.asarray(start_z, np.float64).copy()
-        self.best_loss = math.inf
-        self.best_z = None
-        self.best_amps = None
-        self.best_gamma = None
 
     @property
     def k(self) -> int:
@@ -495,6 +504,7 @@ class FitProblem:
             "best_loss": float(self.best_loss),
             "gamma_at_best": self.best_gamma,
             "stage": self.stage,
+            **({"box": self.box} if self.box is not None else {}),
         })
         if self.progress is not None:
             self.progress(self)
@@ -679,7 +689,8 @@ def run_fit(target_path: str, settings: FitSettings) -> FitResult:
     staged = uses_stages(settings.loss, settings.optimizer)
     try:
         if staged:
-            extra = run_staged(problem, run, opt_settings, problem.stage_settings)
+            extra = run_staged(problem, run, opt_settings, problem.stage_settings,
+                               settings.loss)
         else:
             extra = run(problem, opt_settings) or {}
         if problem.best_z is None:
@@ -727,6 +738,6 @@ def run_fit(target_path: str, settings: FitSettings) -> FitResult:
         space=space.describe(),
         optimizer_info=extra,
         provenance=provenance(settings),
-        loss_name="staged" if staged else "times",
+        loss_name=settings.loss if staged else "times",
         at_bound=at_bound(space.free_names, dict(zip(space.names, space.to_unit(P)))),
     )

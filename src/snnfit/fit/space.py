@@ -180,6 +180,40 @@ class ReducedSpace:
         at 0)."""
         return to_unit(np.asarray(p, dtype=np.float64), self.lower, self.upper, self.log)
 
+    def core(self) -> "ReducedSpace | None":
+        """The same space on the core box: the fit box intersected with the model's prior
+        box (:attr:`snnfit.sim.params.ModelSpec.prior_box`), where the search of a fit
+        begins (:mod:`snnfit.fit.stages`); None for projections, or when the core is the
+        fit box."""
+        if self.kind != "subset":
+            return None
+        spec = get_model(self.model).spec
+        f = self.free
+        lo, hi = self.lower.copy(), self.upper.copy()
+        lo[f] = np.maximum(spec.prior_lower()[f], self.lower[f])
+        hi[f] = np.minimum(spec.prior_upper()[f], self.upper[f])
+        if np.any(hi[f] <= lo[f]) or (np.array_equal(lo, self.lower)
+                                      and np.array_equal(hi, self.upper)):
+            return None
+        base = np.clip(self.base, lo, hi)
+        info = dict(self.info, box="core")
+        return ReducedSpace(self.model, self.dim, self.names, lo, hi, base, self.free,
+                            self.kind, self.directions, self.half_width, info, self.log)
+
+    def sample_prior(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` reduced points whose parameters are drawn uniformly from the model's prior
+        box (:attr:`snnfit.sim.params.ModelSpec.prior_box`, the same draw as
+        ``make-target --prior``), clipped to the fit box; for a projection, the least-squares
+        coordinates of such draws."""
+        spec = get_model(self.model).spec
+        lo = np.maximum(spec.prior_lower(), self.lower)
+        hi = np.minimum(spec.prior_upper(), self.upper)
+        hi = np.maximum(hi, lo)
+        P = np.repeat(self.base[None, :], n, axis=0)
+        f = self.free
+        P[:, f] = lo[f] + rng.uniform(0.0, 1.0, (n, len(f))) * (hi - lo)[f]
+        return self.to_reduced(P)
+
     def base_unit(self) -> np.ndarray:
         return to_unit(self.base, self.lower, self.upper, self.log)
 

@@ -16,6 +16,10 @@ Restart regimes (``restarts``):
   the small runs have spent less than the large ones; a small run stops after half the
   large runs' evaluations.
 
+Stagnation restarts (``patience`` > 0): a run also stops when its best loss has not fallen
+by ``stall_rel`` (relative) in ``patience`` generations, so a stalled run hands its budget to
+the next restart (pycma's own ``tolstagnation`` waits hundreds of generations).
+
 Portfolio start (``screen`` > 0): before the first run, ``screen`` points drawn uniformly
 from the box (one batched evaluation, charged to the budget like every evaluation) and the
 start point are evaluated; the first run starts at the best of them.
@@ -43,10 +47,16 @@ class CMAESSettings:
     sigma0: float = 0.25
     #: restart regime: ``ipop`` or ``bipop`` (module docstring)
     restarts: str = "ipop"
-    #: portfolio start: points screened before the first run (0: none)
+    #: portfolio start: points screened before the first run (0: none), drawn from the
+    #: model's prior box (``prior``) or uniformly from the fit box (``box``)
     screen: int = 0
+    screen_draws: str = "prior"
     #: where restarts start: ``uniform`` (random points of the box) or ``start``
     restart_from: str = "uniform"
+    #: stagnation restart: a run stops when its best loss has not fallen by ``stall_rel``
+    #: (relative) in ``patience`` generations (0: no such stop, only pycma's own criteria)
+    patience: int = 0
+    stall_rel: float = 1e-3
 
     def check(self) -> None:
         if self.restarts not in RESTARTS:
@@ -57,13 +67,20 @@ class CMAESSettings:
                             f"{self.restart_from!r}")
         if not (isinstance(self.screen, int) and self.screen >= 0):
             raise UserError(f"--screen: expected an integer >= 0, got {self.screen!r}")
+        if not (isinstance(self.patience, int) and self.patience >= 0):
+            raise UserError(f"patience: expected an integer >= 0, got {self.patience!r}")
         if not (0.0 < self.sigma0 <= 1.0):
             raise UserError(f"sigma0: expected a step in (0, 1], got {self.sigma0!r}")
 
 
-def _screen(problem, n: int, x0: np.ndarray) -> np.ndarray:
-    """Evaluate ``x0`` and ``n`` uniform draws in one batch; the best of them."""
-    Z = np.vstack([x0[None, :], problem.rng.uniform(0.0, 1.0, (n, problem.k))])
+def _screen(problem, n: int, x0: np.ndarray, draws: str) -> np.ndarray:
+    """Evaluate ``x0`` and ``n`` draws (prior draws, or uniform in the unit box) in one
+    batch; the best of them."""
+    if draws == "prior":
+        D = problem.space.sample_prior(problem.rng, n)
+    else:
+        D = problem.rng.uniform(0.0, 1.0, (n, problem.k))
+    Z = np.vstack([x0[None, :], D])
     losses = problem.evaluate(Z)
     return Z[int(np.argmin(losses))].copy()
 
@@ -79,7 +96,7 @@ def run(problem, settings: CMAESSettings = CMAESSettings()) -> dict:
     x0 = start
     screened = None
     if settings.screen > 0 and not problem.exhausted:
-        x0 = _screen(problem, settings.screen, start)
+        x0 = _screen(problem, settings.screen, start, settings.screen_draws)
         screened = settings.screen + 1
     runs = []
     n_large = 0  # large (doubling) runs so far, the first run included
@@ -108,6 +125,8 @@ def run(problem, settings: CMAESSettings = CMAESSettings()) -> dict:
         if maxiter is not None:
             opts["maxiter"] = maxiter
         spent0 = problem.candidates
+        stalled = False
+        run_best, since = np.inf, 0
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             es = cma.CMAEvolutionStrategy(list(x0) if k > 1 else [float(x0[0])], sigma, opts)
@@ -117,9 +136,20 @@ def run(problem, settings: CMAESSettings = CMAESSettings()) -> dict:
                 losses = problem.evaluate(X)
                 es.tell(list(X), list(losses))
                 iters += 1
+                if settings.patience:
+                    low = float(np.min(losses))
+                    if low < run_best - settings.stall_rel * abs(run_best):
+                        run_best, since = low, 0
+                    else:
+                        since += 1
+                    if since >= settings.patience:
+                        stalled = True
+                        break
         evals[regime] += problem.candidates - spent0
-        run_info = {"popsize": popsize, "iterations": iters,
-                    "stop": {k_: str(v) for k_, v in es.stop().items()}}
+        stop = {k_: str(v) for k_, v in es.stop().items()}
+        if stalled:
+            stop["stalled"] = str(settings.patience)
+        run_info = {"popsize": popsize, "iterations": iters, "stop": stop}
         if settings.restarts == "bipop":
             run_info.update(regime=regime, sigma0=sigma)
         runs.append(run_info)

@@ -30,15 +30,17 @@ from .base import CHUNK, EXP_CAP, Model, SchemeMap, scheme_table
 P_C, P_GL, P_EL, P_VT, P_DT, P_A, P_TAUW, P_B, P_VR, P_VPEAK = range(10)
 
 PARAMS = (
-    ParamSpec("C", "pF", 200.0, 50.0, 300.0, "membrane capacitance", "positive"),
-    ParamSpec("gL", "nS", 10.0, 2.0, 40.0, "leak conductance", "nonnegative"),
-    ParamSpec("EL", "mV", -70.0, -80.0, -50.0, "leak reversal potential"),
-    ParamSpec("VT", "mV", -50.0, -60.0, -40.0, "threshold slope point of the exponential"),
-    ParamSpec("DeltaT", "mV", 2.0, 0.5, 5.0, "slope factor of the exponential", "positive"),
-    ParamSpec("a", "nS", 2.0, -15.0, 20.0, "subthreshold adaptation conductance"),
-    ParamSpec("tau_w", "ms", 100.0, 10.0, 500.0, "adaptation time constant", "positive"),
-    ParamSpec("b", "pA", 50.0, 0.0, 200.0, "spike-triggered adaptation increment"),
-    ParamSpec("Vr", "mV", -58.0, -70.0, -40.0, "reset potential"),
+    ParamSpec("C", "pF", 200.0, 10.0, 3000.0, "membrane capacitance", "positive", "log"),
+    ParamSpec("gL", "nS", 10.0, 1.0, 150.0, "leak conductance", "nonnegative", "log"),
+    ParamSpec("EL", "mV", -70.0, -90.0, -40.0, "leak reversal potential"),
+    ParamSpec("VT", "mV", -50.0, -65.0, -25.0, "threshold slope point of the exponential"),
+    ParamSpec("DeltaT", "mV", 2.0, 0.1, 8.0, "slope factor of the exponential", "positive",
+              "log"),
+    ParamSpec("a", "nS", 2.0, -30.0, 150.0, "subthreshold adaptation conductance"),
+    ParamSpec("tau_w", "ms", 100.0, 5.0, 3000.0, "adaptation time constant", "positive",
+              "log"),
+    ParamSpec("b", "pA", 50.0, 0.0, 1000.0, "spike-triggered adaptation increment"),
+    ParamSpec("Vr", "mV", -58.0, -120.0, -30.0, "reset potential"),
     ParamSpec("Vpeak", "mV", 0.0, -20.0, 20.0, "spike cut under the euler scheme (not resolved)"),
 )
 

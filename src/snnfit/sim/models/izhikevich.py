@@ -33,15 +33,15 @@ from .base import CHUNK, Model, without_resolved2
 P_C, P_K, P_VR, P_VT, P_VPEAK, P_A, P_B, P_CR, P_D = range(9)
 
 PARAMS = (
-    ParamSpec("C", "pF", 150.0, 20.0, 300.0, "membrane capacitance", "positive"),
-    ParamSpec("k", "nS/mV", 1.0, 0.2, 3.0, "gain of the quadratic term", "positive"),
-    ParamSpec("vr", "mV", -65.0, -80.0, -50.0, "resting potential"),
-    ParamSpec("vt", "mV", -42.0, -55.0, -30.0, "instantaneous threshold potential"),
-    ParamSpec("vpeak", "mV", 40.0, 20.0, 60.0, "spike cut"),
-    ParamSpec("a", "1/ms", 0.02, 0.005, 0.2, "recovery rate of u", "positive"),
-    ParamSpec("b", "nS", 0.0, -5.0, 10.0, "sensitivity of u to v - vr"),
-    ParamSpec("c", "mV", -55.0, -70.0, -35.0, "reset potential"),
-    ParamSpec("d", "pA", 100.0, 0.0, 300.0, "spike-triggered increment of u"),
+    ParamSpec("C", "pF", 150.0, 5.0, 3000.0, "membrane capacitance", "positive", "log"),
+    ParamSpec("k", "nS/mV", 1.0, 0.01, 20.0, "gain of the quadratic term", "positive", "log"),
+    ParamSpec("vr", "mV", -65.0, -90.0, -40.0, "resting potential"),
+    ParamSpec("vt", "mV", -42.0, -65.0, -20.0, "instantaneous threshold potential"),
+    ParamSpec("vpeak", "mV", 40.0, -20.0, 100.0, "spike cut"),
+    ParamSpec("a", "1/ms", 0.02, 0.0002, 1.0, "recovery rate of u", "positive", "log"),
+    ParamSpec("b", "nS", 0.0, -50.0, 150.0, "sensitivity of u to v - vr"),
+    ParamSpec("c", "mV", -55.0, -120.0, -30.0, "reset potential"),
+    ParamSpec("d", "pA", 100.0, 0.0, 2000.0, "spike-triggered increment of u"),
 )
 
 #: the frozen prior box (``make-target --prior`` draws truths uniformly from it): the fit

@@ -29,12 +29,12 @@ from .base import CHUNK, Model, without_resolved2
 P_C, P_GL, P_EL, P_VTH, P_VR, P_TREF = range(6)
 
 PARAMS = (
-    ParamSpec("C", "pF", 200.0, 20.0, 400.0, "membrane capacitance", "positive"),
-    ParamSpec("gL", "nS", 10.0, 2.0, 40.0, "leak conductance", "nonnegative"),
-    ParamSpec("EL", "mV", -70.0, -80.0, -50.0, "leak reversal (resting) potential"),
-    ParamSpec("Vth", "mV", -50.0, -60.0, -35.0, "spike threshold"),
-    ParamSpec("Vr", "mV", -60.0, -75.0, -45.0, "reset potential"),
-    ParamSpec("t_ref", "ms", 2.0, 0.0, 10.0, "absolute refractory period", "nonnegative"),
+    ParamSpec("C", "pF", 200.0, 10.0, 3000.0, "membrane capacitance", "positive", "log"),
+    ParamSpec("gL", "nS", 10.0, 1.0, 150.0, "leak conductance", "nonnegative", "log"),
+    ParamSpec("EL", "mV", -70.0, -90.0, -40.0, "leak reversal (resting) potential"),
+    ParamSpec("Vth", "mV", -50.0, -65.0, -20.0, "spike threshold"),
+    ParamSpec("Vr", "mV", -60.0, -120.0, -30.0, "reset potential"),
+    ParamSpec("t_ref", "ms", 2.0, 0.0, 30.0, "absolute refractory period", "nonnegative"),
 )
 
 #: the frozen prior box (``make-target --prior`` draws truths uniformly from it): the fit
