@@ -3,12 +3,15 @@
 # and a recording's cells and sweeps (snnfit.data.targets).
 import itertools
 import os
+import shlex
 import sys
 from pathlib import Path
 
 from snakemake.utils import validate
 
+from snnfit.data.ingest import RawSource
 from snnfit.data.targets import TARGET_CLASSES, class_of, recording_sweeps
+from snnfit.errors import UserError
 from snnfit.fit.space import check_dim, dim_label, dim_spec
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -61,6 +64,52 @@ def _notice(msg):
     print(f"snnfit study: {msg}", file=sys.stderr)
 
 
+def ingest_dir(source):
+    return f"{RESULTS}/ingest/{source}"
+
+
+def _raw_sources():
+    """Recording sources of raw files or a manifest, by name (rule ingest makes their tables)."""
+    out = {}
+    for r in config["targets"]["recordings"]:
+        files = r.get("raw") or ([r["manifest"]] if "manifest" in r else [])
+        if files:
+            out[r["name"]] = RawSource(
+                tuple(files),
+                cell_id=r.get("cell_id"),
+                protocols=tuple(r.get("protocols", ())),
+                threshold_mV=float(r.get("threshold_mV", -20.0)),
+            )
+    return out
+
+
+RAW_SOURCES = _raw_sources()
+
+
+def _recording_cells(r):
+    """(the spikes CSV its targets are made from, the files make_target reads, its cells and
+    their sweeps) of a recording source; None if a file is missing. A raw source's cells
+    and sweeps are read from the tables rule ingest writes (made in memory, once, while
+    they are not written yet: snnfit.data.ingest.RawSource.tables)."""
+    raw = RAW_SOURCES.get(r["name"])
+    needed = list(raw.recordings) if raw else [r["spikes_csv"]]
+    missing = [p for p in needed if not Path(p).exists()]
+    if missing:
+        _notice(f"recording {missing[0]} not found; skipping targets {r['name']}-*")
+        return None
+    if raw is None:
+        cells = recording_sweeps(r["spikes_csv"], r["sweeps_csv"])
+        return r["spikes_csv"], [r["spikes_csv"]], cells
+    out = ingest_dir(r["name"])
+    try:
+        with raw.tables(out) as folder:
+            cells = recording_sweeps(folder / "spikes.csv")
+    except UserError as exc:
+        raise ValueError(f"config: targets.recordings[{r['name']}]: {exc}") from None
+    tables = [f"{out}/{name}" for name in ("spikes.csv", "sweeps.csv", "epochs.csv")]
+    return tables[0], tables, cells
+
+
 def _targets():
     """Every target of the study: name -> {kind, class, args, train, heldout}."""
     cfg = config["targets"]
@@ -104,27 +153,25 @@ def _targets():
             heldout=[],
         )
     for r in cfg["recordings"]:
-        if not Path(r["spikes_csv"]).exists():
-            _notice(
-                f"recording {r['spikes_csv']} not found; skipping targets {r['name']}-*"
-            )
+        found = _recording_cells(r)
+        if found is None:
             continue
-        cells = recording_sweeps(r["spikes_csv"], r["sweeps_csv"])
+        spikes, source, cells = found
         wanted = r["cells"] or list(cells)
         for c in wanted:
             if c not in cells:
                 raise ValueError(
-                    f"config: targets.recordings[{r['name']}].cells: {c!r} not in {r['spikes_csv']}"
+                    f"config: targets.recordings[{r['name']}].cells: {c!r} not in {spikes}"
                 )
             extra = f" --sweeps-csv {r['sweeps_csv']}" if r["sweeps_csv"] else ""
             add(
                 f"{r['name']}-{c}",
                 kind="recording",
                 cls=class_of("recording"),
-                args=f"--recording {r['spikes_csv']} --cell {c}{extra}",
+                args=f"--recording {spikes} --cell {c}{extra}",
                 train=cells[c][:1],
                 heldout=cells[c][1:],
-                source=r["spikes_csv"],
+                source=source,
             )
     return out
 
@@ -270,8 +317,15 @@ def target_args(wildcards):
 
 
 def target_source(wildcards):
-    src = TARGETS[wildcards.target].get("source")
-    return [src] if src else []
+    return TARGETS[wildcards.target].get("source", [])
+
+
+def ingest_inputs(wildcards):
+    return RAW_SOURCES[wildcards.source].files()
+
+
+def ingest_args(wildcards):
+    return shlex.join(RAW_SOURCES[wildcards.source].arguments())
 
 
 def fit_inputs_npz(wildcards):
