@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -375,22 +376,43 @@ def test_in_arm_with_roles():
 
 
 def test_study_figures_write_png_and_svg(tmp_path):
-    held = _held(["t0", "t1"], "answer", "answer", {"lif": 0.3, "adex": 0.1})
-    fits = held.drop_duplicates(["target", "model"]).drop(columns=["sweep", "role"])
-    p = tmp_path / "fit.json"
-    p.write_text(json.dumps(_fit_json()))
-    fits = fits.assign(path=str(p), joules=1.0, wall_s=1.0, forward_equivalents=100.0,
-                       energy_source="estimate", loss=0.1, gamma=0.5)
+    # real fits and held-out evaluations of a synthetic target at four amplitudes, so every
+    # figure draws from real records (f-I curves, ISI profiles, rasters)
+    from snnfit.data.targets import prior_target, write_target
+    from snnfit.data.truth import synthetic_split, truth_at_factors
+    from snnfit.fit import FitSettings, run_fit
+    from snnfit.fit.record import evaluate_fit
+    from snnfit.io import atomic_write_json
+    from snnfit.study.figures import ANSWER_FIGURES, FIGURES, answer_figures, study_figures
+
+    train, held_ids, role = synthetic_split([1, 1.5, 2, 2.5], [1, 2])
+    t = truth_at_factors(prior_target("adex", seed=1, kind="adapting"), [1, 1.5, 2, 2.5])
+    t.provenance["split"] = {"train": train, "heldout": held_ids, "role": role}
+    tpath = tmp_path / "T.json"
+    write_target(tpath, t)
+    recs = []
+    for model in ("lif", "adex"):
+        fit = run_fit(str(tpath), FitSettings(model=model, budget=200, current="recorded",
+                                              sweeps=train))
+        fp, hp = tmp_path / f"{model}.json", tmp_path / f"{model}-held.json"
+        atomic_write_json(fp, fit.to_json())
+        atomic_write_json(hp, evaluate_fit(fp, tpath, held_ids))
+        recs.append(study.FitRecord(str(fp), "T", "full", 200, "prior", str(hp),
+                                    "adaptation:answer"))
+    fits, held, _ = study.build_tables(recs)
+    assert set(held["role"]) == {"interpolated", "extrapolated"}
     curves = pd.DataFrame({"optimizer": ["cmaes", "cmaes"],
                            "forward_equivalents": [10.0, 100.0], "n": [2, 2],
                            "median": [5.0, 1.0], "ci_low": [4.0, 1.0],
                            "ci_high": [6.0, 1.2]})
-    from snnfit.study.figures import FIGURES, study_figures
-
     made = study_figures(fits, held, curves, tmp_path / "fig")
     assert len(made) == 2 * len(FIGURES)
     for m in made:
-        assert (tmp_path / "fig" / m.split("/")[-1]).stat().st_size > 1000
+        assert Path(m).stat().st_size > 1000
+    a = study.answers(fits, held, study.StatsConfig(n_boot=200))
+    made = answer_figures(a, tmp_path / "fig")
+    assert len(made) == 2 * len(ANSWER_FIGURES)
+    assert all(Path(m).stat().st_size > 1000 for m in made)
 
 
 def test_stats_config_from_config_ignores_other_keys():
