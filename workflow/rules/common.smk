@@ -8,8 +8,10 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from snnfit.data.targets import TARGET_CLASSES, class_of, recording_sweeps
-from snnfit.fit.space import check_dim, dim_label, dim_spec
+from snnfit.errors import UserError
+from snnfit.fit.space import check_dim, dim_spec
+from snnfit.study.design import FIT_LEVELS, FIT_WILDCARDS, QUESTIONS, split_model_label
+from snnfit.study.design import study_design
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -21,20 +23,20 @@ def _check_dims():
         for model, dims in ex["dims"].items():
             for dim in dims:
                 check_dim(dim, model, f"config: experiments.{arm}.dims.{model}:")
+        for model, dim in ex.get("control_dims", {}).items():
+            check_dim(dim, model, f"config: experiments.{arm}.control_dims.{model}:")
 
 
 _check_dims()
 
 RESULTS = "results"
-# Paramspace-style wildcard path of one fit (key~value per level)
-FIT_LEVELS = ["target", "model", "dim", "optimizer", "current", "seed", "budget"]
-FIT_WILDCARDS = os.path.join(*(f"{k}~{{{k}}}" for k in FIT_LEVELS))
-QUESTIONS = ["adaptation", "dimensionality", "optimizers"]
+# Paramspace-style wildcard path of one fit (key~value per level): snnfit.study.design
 TABLES = {
     "fits": f"{RESULTS}/tables/fits.csv",
     "heldout": f"{RESULTS}/tables/heldout.csv",
     "history": f"{RESULTS}/tables/history.csv",
     "loss_curves": f"{RESULTS}/tables/loss_curves.csv",
+    "reliability": f"{RESULTS}/tables/reliability.csv",
     **{f"summary_{q}": f"{RESULTS}/tables/summary_{q}.csv" for q in QUESTIONS},
 }
 # summary figures and their report category
@@ -44,12 +46,17 @@ FIGURES = {
     "optimizer_curves": "Optimizers",
     "joules_vs_accuracy": "Optimizers",
     "rasters": "Adaptation",
+    "fi_curves": "Adaptation",
+    "isi_profiles": "Adaptation",
+    "heldout_rasters": "Adaptation",
 }
+# figures drawn from answers.json (snnfit.study.figures.ANSWER_FIGURES)
+ANSWER_FIGURES = {"controls": "Answers", "budget_answers": "Answers"}
 
 
 wildcard_constraints:
     target="[A-Za-z0-9_.-]+",
-    model="lif|adex|izhikevich",
+    model="lif|adex|izhikevich|adex-nonadapting|izhikevich-nonadapting",
     dim="[A-Za-z0-9_+-]+",
     optimizer="cmaes|random|snn|direct",
     current="search|recorded",
@@ -61,131 +68,21 @@ def _notice(msg):
     print(f"snnfit study: {msg}", file=sys.stderr)
 
 
-def _targets():
-    """Every target of the study: name -> {kind, class, args, train, heldout}."""
-    cfg = config["targets"]
-    factors = cfg["heldout_amplitude_factors"]
-    synth_heldout = [str(i) for i in range(1, len(factors) + 1)]
-    out = {}
+def _design():
+    """The study's targets, fits and each fit's memberships (snnfit.study.design)."""
+    from dataclasses import asdict
 
-    def add(name, **spec):
-        if name in out:
-            raise ValueError(f"config: targets: duplicate target name {name!r}")
-        out[name] = spec
-
-    for p in cfg["presets"]:
-        for scheme in p["schemes"]:
-            add(
-                f"{p['name']}-{scheme}",
-                kind="preset",
-                cls=class_of("preset", scheme),
-                args=f"--preset {p['preset']} --scheme {scheme}",
-                train=["0"],
-                heldout=synth_heldout,
-            )
-    for p in cfg["priors"]:
-        for s in p["seeds"]:
-            add(
-                f"{p['name']}-s{s}",
-                kind="prior",
-                cls=class_of("prior"),
-                args=f"--prior {p['model']} --seed {s}",
-                train=["0"],
-                heldout=synth_heldout,
-            )
-    for t in cfg["times"]:
-        times = ",".join(f"{x:g}" for x in t["times_ms"])
-        add(
-            t["name"],
-            kind="times",
-            cls=class_of("times"),
-            args=f"--times {times} --duration {t['duration_ms']:g} --delay {t['delay_ms']:g}",
-            train=["0"],
-            heldout=[],
-        )
-    for r in cfg["recordings"]:
-        if not Path(r["spikes_csv"]).exists():
-            _notice(
-                f"recording {r['spikes_csv']} not found; skipping targets {r['name']}-*"
-            )
-            continue
-        cells = recording_sweeps(r["spikes_csv"], r["sweeps_csv"])
-        wanted = r["cells"] or list(cells)
-        for c in wanted:
-            if c not in cells:
-                raise ValueError(
-                    f"config: targets.recordings[{r['name']}].cells: {c!r} not in {r['spikes_csv']}"
-                )
-            extra = f" --sweeps-csv {r['sweeps_csv']}" if r["sweeps_csv"] else ""
-            add(
-                f"{r['name']}-{c}",
-                kind="recording",
-                cls=class_of("recording"),
-                args=f"--recording {r['spikes_csv']} --cell {c}{extra}",
-                train=cells[c][:1],
-                heldout=cells[c][1:],
-                source=r["spikes_csv"],
-            )
-    return out
+    try:
+        d = study_design(config, notice=_notice)
+    except UserError as exc:
+        raise ValueError(str(exc)) from None
+    targets = {name: dict(asdict(t), cls=t.cls) for name, t in d.targets.items()}
+    arms = {q: d.in_question(q) for q in QUESTIONS}
+    return d, targets, arms
 
 
-TARGETS = _targets()
-
-
-def _select_targets(selectors):
-    if "all" in selectors:
-        return list(TARGETS)
-    names = []
-    for s in selectors:
-        if s in TARGET_CLASSES:
-            names += [t for t, spec in TARGETS.items() if spec["cls"] == s]
-        elif s in TARGETS:
-            names.append(s)
-        elif any(r["name"] == s for r in config["targets"]["recordings"]):
-            names += [t for t in TARGETS if t.startswith(f"{s}-")]
-        else:
-            raise ValueError(
-                f"config: experiments: unknown target or class {s!r} "
-                f"(expected one of {', '.join([*TARGET_CLASSES, *TARGETS])})"
-            )
-    return list(dict.fromkeys(names))
-
-
-def _fits():
-    """Every fit of the study (the union of the experiments), and each experiment's fits."""
-    arms = {}
-    for arm, ex in config["experiments"].items():
-        rows = []
-        for t in _select_targets(ex["targets"]):
-            kind = TARGETS[t]["kind"]
-            for model in ex["models"]:
-                dims = ex["dims"].get(model, ["full"])
-                for dim, opt, cur, seed in itertools.product(
-                    dims, ex["optimizers"], config["current"][kind], ex["seeds"]
-                ):
-                    rows.append(
-                        dict(
-                            target=t,
-                            model=model,
-                            dim=dim_label(dim),
-                            optimizer=opt,
-                            current=cur,
-                            seed=seed,
-                            budget=ex["budget"],
-                        )
-                    )
-        arms[arm] = rows
-    union = {}
-    for rows in arms.values():
-        for r in rows:
-            union[FIT_WILDCARDS.format(**r)] = r
-    return union, arms
-
-
-FITS, ARMS = _fits()
-# held-out predictions are made for the fits of the adaptation arm (the question that uses
-# them)
-HELDOUT_ARM = {FIT_WILDCARDS.format(**r) for r in ARMS["adaptation"]}
+DESIGN, TARGETS, ARMS = _design()
+FITS = DESIGN.fits
 
 
 def fit_json(r):
@@ -197,11 +94,7 @@ def heldout_json(r):
 
 
 def has_heldout(r):
-    return (
-        bool(TARGETS[r["target"]]["heldout"])
-        and r["current"] == "recorded"
-        and FIT_WILDCARDS.format(**r) in HELDOUT_ARM
-    )
+    return DESIGN.has_heldout(r)
 
 
 def all_fit_jsons():
@@ -222,8 +115,10 @@ def fit_records():
             budget=r["budget"],
             target_class=TARGETS[r["target"]]["cls"],
             heldout=heldout_json(r) if has_heldout(r) else None,
+            arms=";".join(DESIGN.memberships[key]),
+            model=r["model"],
         )
-        for r in FITS.values()
+        for key, r in FITS.items()
     ]
 
 
@@ -251,7 +146,9 @@ def trace_candidates(wildcards):
 
 def figure_files():
     return expand(
-        f"{RESULTS}/figures/{{name}}.{{ext}}", name=list(FIGURES), ext=["png", "svg"]
+        f"{RESULTS}/figures/{{name}}.{{ext}}",
+        name=[*FIGURES, *ANSWER_FIGURES],
+        ext=["png", "svg"],
     )
 
 
@@ -296,3 +193,23 @@ def heldout_sweeps(wildcards):
 
 def dim_arg(wildcards):
     return dim_spec(wildcards.dim)
+
+
+def model_args(wildcards):
+    """``--model M`` and, for a variant's label (adex-nonadapting), ``--variant V``."""
+    model, variant = split_model_label(wildcards.model)
+    return f"--model {model}" + (f" --variant {variant}" if variant else "")
+
+
+def target_spec(wildcards):
+    """The target's design (factors, split, repeat pairs) for the target rule."""
+    return TARGETS[wildcards.target]
+
+
+def recording_targets():
+    """Final target files of the recordings (the reliability of each cell)."""
+    return [
+        f"{RESULTS}/targets/{t}.json"
+        for t, spec in TARGETS.items()
+        if spec["kind"] == "recording"
+    ]

@@ -158,9 +158,18 @@ def study_targets(config: dict, notice: Callable[[str], None] = print) -> dict[s
     return out
 
 
-def select_targets(targets: dict[str, TargetSpec], selectors, where: str) -> list[str]:
+def entry_names(config: dict) -> set[str]:
+    """The names of the config's target entries (also those skipped: a missing recording)."""
+    cfg = config["targets"]
+    return {e["name"] for key in ("presets", "priors", "times", "recordings")
+            for e in cfg.get(key, [])}
+
+
+def select_targets(targets: dict[str, TargetSpec], selectors, where: str,
+                   entries: set[str] = frozenset()) -> list[str]:
     """Target names for selectors: ``all``, a class (:data:`TARGET_CLASSES`), a target name, or
-    a config entry's name (all its targets: a prior's seeds, a recording's cells)."""
+    a config entry's name (all its targets: a prior's seeds, a recording's cells; none for a
+    recording skipped because its file is missing)."""
     if "all" in selectors:
         return list(targets)
     names = []
@@ -169,7 +178,7 @@ def select_targets(targets: dict[str, TargetSpec], selectors, where: str) -> lis
             names += [t for t, spec in targets.items() if spec.cls == s]
         elif s in targets:
             names.append(s)
-        elif any(spec.group == s for spec in targets.values()):
+        elif s in entries or any(spec.group == s for spec in targets.values()):
             names += [t for t, spec in targets.items() if spec.group == s]
         else:
             raise UserError(f"config: {where}: unknown target, class or entry {s!r} (expected "
@@ -193,8 +202,8 @@ def _adaptation_models(role: str, spec: TargetSpec, models) -> list[str]:
     return list(models)
 
 
-def question_fits(question: str, ex: dict, targets: dict[str, TargetSpec], current: dict
-                  ) -> list[tuple[dict, str]]:
+def question_fits(question: str, ex: dict, targets: dict[str, TargetSpec], current: dict,
+                  entries: set[str] = frozenset()) -> list[tuple[dict, str]]:
     """``(fit, role)`` pairs of one question (see the module docstring)."""
     from ..fit.space import dim_label
 
@@ -205,7 +214,7 @@ def question_fits(question: str, ex: dict, targets: dict[str, TargetSpec], curre
     for role, selectors in groups:
         if not selectors:
             continue
-        for t in select_targets(targets, selectors, f"experiments.{question}"):
+        for t in select_targets(targets, selectors, f"experiments.{question}", entries):
             spec = targets[t]
             optimizers = list(ex.get("optimizers", ["cmaes"]))
             if question == "adaptation":
@@ -257,7 +266,8 @@ def study_design(config: dict, notice: Callable[[str], None] = print) -> Design:
     memberships: dict[str, list[str]] = {}
     for question in QUESTIONS:
         ex = config["experiments"][question]
-        for fit, role in question_fits(question, ex, targets, config["current"]):
+        for fit, role in question_fits(question, ex, targets, config["current"],
+                                       entry_names(config)):
             key = FIT_WILDCARDS.format(**fit)
             fits.setdefault(key, fit)
             tag = f"{question}:{role}"
