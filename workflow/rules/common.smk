@@ -9,10 +9,11 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from snnfit.data.ingest import RawSource
-from snnfit.data.targets import TARGET_CLASSES, class_of, recording_sweeps
+from snnfit.data.ingest import raw_source
 from snnfit.errors import UserError
-from snnfit.fit.space import check_dim, dim_label, dim_spec
+from snnfit.fit.space import check_dim, dim_spec
+from snnfit.study.design import FIT_LEVELS, FIT_WILDCARDS, QUESTIONS, split_model_label
+from snnfit.study.design import study_design
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -24,20 +25,20 @@ def _check_dims():
         for model, dims in ex["dims"].items():
             for dim in dims:
                 check_dim(dim, model, f"config: experiments.{arm}.dims.{model}:")
+        for model, dim in ex.get("control_dims", {}).items():
+            check_dim(dim, model, f"config: experiments.{arm}.control_dims.{model}:")
 
 
 _check_dims()
 
 RESULTS = "results"
-# Paramspace-style wildcard path of one fit (key~value per level)
-FIT_LEVELS = ["target", "model", "dim", "optimizer", "current", "seed", "budget"]
-FIT_WILDCARDS = os.path.join(*(f"{k}~{{{k}}}" for k in FIT_LEVELS))
-QUESTIONS = ["adaptation", "dimensionality", "optimizers"]
+# Paramspace-style wildcard path of one fit (key~value per level): snnfit.study.design
 TABLES = {
     "fits": f"{RESULTS}/tables/fits.csv",
     "heldout": f"{RESULTS}/tables/heldout.csv",
     "history": f"{RESULTS}/tables/history.csv",
     "loss_curves": f"{RESULTS}/tables/loss_curves.csv",
+    "reliability": f"{RESULTS}/tables/reliability.csv",
     **{f"summary_{q}": f"{RESULTS}/tables/summary_{q}.csv" for q in QUESTIONS},
 }
 # summary figures and their report category
@@ -47,12 +48,17 @@ FIGURES = {
     "optimizer_curves": "Optimizers",
     "joules_vs_accuracy": "Optimizers",
     "rasters": "Adaptation",
+    "fi_curves": "Adaptation",
+    "isi_profiles": "Adaptation",
+    "heldout_rasters": "Adaptation",
 }
+# figures drawn from answers.json (snnfit.study.figures.ANSWER_FIGURES)
+ANSWER_FIGURES = {"controls": "Answers", "budget_answers": "Answers"}
 
 
 wildcard_constraints:
     target="[A-Za-z0-9_.-]+",
-    model="lif|adex|izhikevich",
+    model="lif|adex|izhikevich|adex-nonadapting|izhikevich-nonadapting",
     dim="[A-Za-z0-9_+-]+",
     optimizer="cmaes|random|snn|direct",
     current="search|recorded",
@@ -65,174 +71,25 @@ def _notice(msg):
 
 
 def ingest_dir(source):
+    """Where rule ingest writes a raw recording source's tables."""
     return f"{RESULTS}/ingest/{source}"
 
 
-def _raw_sources():
-    """Recording sources of raw files or a manifest, by name (rule ingest makes their tables)."""
-    out = {}
-    for r in config["targets"]["recordings"]:
-        files = r.get("raw") or ([r["manifest"]] if "manifest" in r else [])
-        if files:
-            out[r["name"]] = RawSource(
-                tuple(files),
-                cell_id=r.get("cell_id"),
-                protocols=tuple(r.get("protocols", ())),
-                threshold_mV=float(r.get("threshold_mV", -20.0)),
-            )
-    return out
+def _design():
+    """The study's targets, fits and each fit's memberships (snnfit.study.design)."""
+    from dataclasses import asdict
 
-
-RAW_SOURCES = _raw_sources()
-
-
-def _recording_cells(r):
-    """(the spikes CSV its targets are made from, the files make_target reads, its cells and
-    their sweeps) of a recording source; None if a file is missing. A raw source's cells
-    and sweeps are read from the tables rule ingest writes (made in memory, once, while
-    they are not written yet: snnfit.data.ingest.RawSource.tables)."""
-    raw = RAW_SOURCES.get(r["name"])
-    needed = list(raw.recordings) if raw else [r["spikes_csv"]]
-    missing = [p for p in needed if not Path(p).exists()]
-    if missing:
-        _notice(f"recording {missing[0]} not found; skipping targets {r['name']}-*")
-        return None
-    if raw is None:
-        cells = recording_sweeps(r["spikes_csv"], r["sweeps_csv"])
-        return r["spikes_csv"], [r["spikes_csv"]], cells
-    out = ingest_dir(r["name"])
     try:
-        with raw.tables(out) as folder:
-            cells = recording_sweeps(folder / "spikes.csv")
+        d = study_design(config, notice=_notice, ingest_dir=ingest_dir)
     except UserError as exc:
-        raise ValueError(f"config: targets.recordings[{r['name']}]: {exc}") from None
-    tables = [f"{out}/{name}" for name in ("spikes.csv", "sweeps.csv", "epochs.csv")]
-    return tables[0], tables, cells
+        raise ValueError(str(exc)) from None
+    targets = {name: dict(asdict(t), cls=t.cls) for name, t in d.targets.items()}
+    arms = {q: d.in_question(q) for q in QUESTIONS}
+    return d, targets, arms
 
 
-def _targets():
-    """Every target of the study: name -> {kind, class, args, train, heldout}."""
-    cfg = config["targets"]
-    factors = cfg["heldout_amplitude_factors"]
-    synth_heldout = [str(i) for i in range(1, len(factors) + 1)]
-    out = {}
-
-    def add(name, **spec):
-        if name in out:
-            raise ValueError(f"config: targets: duplicate target name {name!r}")
-        out[name] = spec
-
-    for p in cfg["presets"]:
-        for scheme in p["schemes"]:
-            add(
-                f"{p['name']}-{scheme}",
-                kind="preset",
-                cls=class_of("preset", scheme),
-                args=f"--preset {p['preset']} --scheme {scheme}",
-                train=["0"],
-                heldout=synth_heldout,
-            )
-    for p in cfg["priors"]:
-        for s in p["seeds"]:
-            add(
-                f"{p['name']}-s{s}",
-                kind="prior",
-                cls=class_of("prior"),
-                args=f"--prior {p['model']} --seed {s}",
-                train=["0"],
-                heldout=synth_heldout,
-            )
-    for t in cfg["times"]:
-        times = ",".join(f"{x:g}" for x in t["times_ms"])
-        add(
-            t["name"],
-            kind="times",
-            cls=class_of("times"),
-            args=f"--times {times} --duration {t['duration_ms']:g} --delay {t['delay_ms']:g}",
-            train=["0"],
-            heldout=[],
-        )
-    for r in cfg["recordings"]:
-        found = _recording_cells(r)
-        if found is None:
-            continue
-        spikes, source, cells = found
-        wanted = r["cells"] or list(cells)
-        for c in wanted:
-            if c not in cells:
-                raise ValueError(
-                    f"config: targets.recordings[{r['name']}].cells: {c!r} not in {spikes}"
-                )
-            extra = f" --sweeps-csv {r['sweeps_csv']}" if r["sweeps_csv"] else ""
-            add(
-                f"{r['name']}-{c}",
-                kind="recording",
-                cls=class_of("recording"),
-                args=f"--recording {spikes} --cell {c}{extra}",
-                train=cells[c][:1],
-                heldout=cells[c][1:],
-                source=source,
-            )
-    return out
-
-
-TARGETS = _targets()
-
-
-def _select_targets(selectors):
-    if "all" in selectors:
-        return list(TARGETS)
-    names = []
-    for s in selectors:
-        if s in TARGET_CLASSES:
-            names += [t for t, spec in TARGETS.items() if spec["cls"] == s]
-        elif s in TARGETS:
-            names.append(s)
-        elif any(r["name"] == s for r in config["targets"]["recordings"]):
-            names += [t for t in TARGETS if t.startswith(f"{s}-")]
-        else:
-            raise ValueError(
-                f"config: experiments: unknown target or class {s!r} "
-                f"(expected one of {', '.join([*TARGET_CLASSES, *TARGETS])})"
-            )
-    return list(dict.fromkeys(names))
-
-
-def _fits():
-    """Every fit of the study (the union of the experiments), and each experiment's fits."""
-    arms = {}
-    for arm, ex in config["experiments"].items():
-        rows = []
-        for t in _select_targets(ex["targets"]):
-            kind = TARGETS[t]["kind"]
-            for model in ex["models"]:
-                dims = ex["dims"].get(model, ["full"])
-                for dim, opt, cur, seed in itertools.product(
-                    dims, ex["optimizers"], config["current"][kind], ex["seeds"]
-                ):
-                    rows.append(
-                        dict(
-                            target=t,
-                            model=model,
-                            dim=dim_label(dim),
-                            optimizer=opt,
-                            current=cur,
-                            seed=seed,
-                            budget=ex["budget"],
-                        )
-                    )
-        arms[arm] = rows
-    union = {}
-    for rows in arms.values():
-        for r in rows:
-            union[FIT_WILDCARDS.format(**r)] = r
-    return union, arms
-
-
-FITS, ARMS = _fits()
-# held-out predictions are made for the fits of the adaptation arm (the question that uses
-# them)
-HELDOUT_ARM = {FIT_WILDCARDS.format(**r) for r in ARMS["adaptation"]}
+DESIGN, TARGETS, ARMS = _design()
+FITS = DESIGN.fits
 
 
 def fit_json(r):
@@ -244,11 +101,7 @@ def heldout_json(r):
 
 
 def has_heldout(r):
-    return (
-        bool(TARGETS[r["target"]]["heldout"])
-        and r["current"] == "recorded"
-        and FIT_WILDCARDS.format(**r) in HELDOUT_ARM
-    )
+    return DESIGN.has_heldout(r)
 
 
 def all_fit_jsons():
@@ -269,8 +122,10 @@ def fit_records():
             budget=r["budget"],
             target_class=TARGETS[r["target"]]["cls"],
             heldout=heldout_json(r) if has_heldout(r) else None,
+            arms=";".join(DESIGN.memberships[key]),
+            model=r["model"],
         )
-        for r in FITS.values()
+        for key, r in FITS.items()
     ]
 
 
@@ -298,7 +153,9 @@ def trace_candidates(wildcards):
 
 def figure_files():
     return expand(
-        f"{RESULTS}/figures/{{name}}.{{ext}}", name=list(FIGURES), ext=["png", "svg"]
+        f"{RESULTS}/figures/{{name}}.{{ext}}",
+        name=[*FIGURES, *ANSWER_FIGURES],
+        ext=["png", "svg"],
     )
 
 
@@ -317,15 +174,22 @@ def target_args(wildcards):
 
 
 def target_source(wildcards):
-    return TARGETS[wildcards.target].get("source", [])
+    src = TARGETS[wildcards.target].get("source")
+    return [src] if src else []
+
+
+def _raw(name):
+    """The raw recording source (files and ingest options) of a recordings entry."""
+    entry = next(r for r in config["targets"]["recordings"] if r["name"] == name)
+    return raw_source(entry)
 
 
 def ingest_inputs(wildcards):
-    return RAW_SOURCES[wildcards.source].files()
+    return _raw(wildcards.source).files()
 
 
 def ingest_args(wildcards):
-    return shlex.join(RAW_SOURCES[wildcards.source].arguments())
+    return shlex.join(_raw(wildcards.source).arguments())
 
 
 def fit_inputs_npz(wildcards):
@@ -350,3 +214,23 @@ def heldout_sweeps(wildcards):
 
 def dim_arg(wildcards):
     return dim_spec(wildcards.dim)
+
+
+def model_args(wildcards):
+    """``--model M`` and, for a variant's label (adex-nonadapting), ``--variant V``."""
+    model, variant = split_model_label(wildcards.model)
+    return f"--model {model}" + (f" --variant {variant}" if variant else "")
+
+
+def target_spec(wildcards):
+    """The target's design (factors, split, repeat pairs) for the target rule."""
+    return TARGETS[wildcards.target]
+
+
+def recording_targets():
+    """Final target files of the recordings (the reliability of each cell)."""
+    return [
+        f"{RESULTS}/targets/{t}.json"
+        for t, spec in TARGETS.items()
+        if spec["kind"] == "recording"
+    ]

@@ -29,12 +29,13 @@ rule fit:
         mem_mb=config["fit"]["mem_mb"],
         runtime=config["fit"]["runtime_min"],
     params:
+        model=model_args,
         dim=dim_arg,
         scheme=config["fit"]["scheme"],
         extra=fit_extra_args,
     shell:
         "export NUMBA_NUM_THREADS={threads} OMP_NUM_THREADS={threads}"
-        " MKL_NUM_THREADS={threads}; snnfit fit --target {input.target} --model {wildcards.model}"
+        " MKL_NUM_THREADS={threads}; snnfit fit --target {input.target} {params.model}"
         " --dim {params.dim} --optimizer {wildcards.optimizer} --seed {wildcards.seed}"
         " --budget {wildcards.budget} --current {wildcards.current}"
         " --scheme {params.scheme} --threads {threads} {params.extra}"

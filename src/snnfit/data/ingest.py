@@ -569,13 +569,13 @@ class RawSource:
                 and newest <= t_written)
 
     @contextlib.contextmanager
-    def tables(self, out_dir: str | Path) -> Iterator[Path]:
+    def tables(self, out_dir: str | Path, where: str = "") -> Iterator[Path]:
         """A folder holding the tables ``snnfit ingest`` writes for this source into
         ``out_dir`` (``spikes.csv``, ``sweeps.csv``, ``epochs.csv``), to list its cells and
         sweeps before the ingestion runs: ``out_dir`` itself when :meth:`written`, else a
         temporary folder (removed on exit) with the same tables made in memory by the same
         reading and analysis; nothing is written to ``out_dir``. Bad input is the
-        ingestion's one-line UserError."""
+        ingestion's one-line UserError, prefixed by ``where``."""
         import tempfile
 
         from .readers import read_recordings
@@ -584,10 +584,25 @@ class RawSource:
             yield Path(out_dir)
             return
         sink = io.StringIO()  # reader notices: the ingestion itself reports them
-        raws = read_recordings(list(self.recordings), cell_id=self.cell_id,
-                               protocols=list(self.protocols) or None, notice=sink)
-        texts = table_texts(ingest(raws, threshold_mV=self.threshold_mV))
+        try:
+            raws = read_recordings(list(self.recordings), cell_id=self.cell_id,
+                                   protocols=list(self.protocols) or None, notice=sink)
+            texts = table_texts(ingest(raws, threshold_mV=self.threshold_mV))
+        except UserError as exc:
+            raise UserError(f"{where}{exc}") from None
         with tempfile.TemporaryDirectory(prefix="snnfit-ingest-") as tmp:
             for name, text in texts.items():
                 (Path(tmp) / name).write_text(text, encoding="utf-8")
             yield Path(tmp)
+
+
+def raw_source(entry: dict) -> RawSource | None:
+    """The :class:`RawSource` of a study config's ``targets.recordings`` entry with ``raw``
+    files or a ``manifest`` (and its ``cell_id``, ``protocols``, ``threshold_mV``); None for a
+    ``spikes_csv`` entry."""
+    files = entry.get("raw") or ([entry["manifest"]] if entry.get("manifest") else [])
+    if not files:
+        return None
+    return RawSource(tuple(str(f) for f in files), cell_id=entry.get("cell_id"),
+                     protocols=tuple(entry.get("protocols") or ()),
+                     threshold_mV=float(entry.get("threshold_mV", THRESHOLD_MV)))
