@@ -16,6 +16,18 @@ def _int(value: str, field: str) -> int:
         raise UserError(f"{field}: expected an integer, got {value!r}") from None
 
 
+def _refine(args):
+    """``FitSettings.refine`` from ``--refine`` and ``--refine-share``."""
+    from ..errors import UserError
+    from ..fit.refine import RefineSettings
+
+    if args.refine_share is None:
+        return bool(args.refine)
+    if not args.refine:
+        raise UserError("--refine-share: only with --refine")
+    return RefineSettings(share=number(args.refine_share, "--refine-share"))
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("fit", help="fit a model to a target (writes fit JSON)")
     p.add_argument("--target", required=True, help="target JSON (snnfit make-target)")
@@ -46,6 +58,11 @@ def add_parser(sub) -> None:
                    help="loss per missing or extra spike, as ms of timing error (default 50)")
     p.add_argument("--max-amplitude", default=None, help="top of the current search range, pA")
     p.add_argument("--lr", default=None, help="learning rate of the gradient optimisers")
+    p.add_argument("--refine", action="store_true",
+                   help="after the optimiser, refine the best point by Levenberg-Marquardt on "
+                        "the spike-time residuals with exact Jacobians (when the counts match)")
+    p.add_argument("--refine-share", default=None,
+                   help="fraction of --budget reserved for --refine (default 0.05)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--out", required=True, help="output fit JSON")
     p.set_defaults(func=run)
@@ -80,6 +97,7 @@ def run(args) -> int:
         else number(args.max_amplitude, "--max-amplitude"),
         progress=(not args.no_progress) and sys.stderr.isatty(),
         lr=None if args.lr is None else number(args.lr, "--lr"),
+        refine=_refine(args),
     )
     result = run_fit(args.target, settings)
     atomic_write_json(args.out, result.to_json())
