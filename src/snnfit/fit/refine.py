@@ -8,51 +8,53 @@ least-squares problem in the residuals
 
     r_{s,i}(x) = w_s \, (M_{s,i}(x) - T_{s,i}), \qquad w_s = 1 / \sqrt{n_s \, n_\mathrm{sweeps}},
 
-model minus target spike times paired in order on every sweep ``s`` (``n_s`` target spikes), so
-that :math:`\|r\|^2` is the fit loss (ms^2). Coordinates ``x``: the ``k`` reduced coordinates
-``z`` of the fit's space (unit box), and under ``--current search`` one more per sweep, the
-step amplitude as ``a / top`` (``top``: ``--max-amplitude`` or the model's search range; the
-amplitude is a free coordinate per sweep, not held at the searched one; C stays fixed, as in
-the searched space). The Jacobian is exact: the model's sensitivity pass
-(:func:`snnfit.sim.grad.spike_times_and_jacobian`, ``dT/dp`` and ``dT/dI``) chained through
-the space's ``dP/dz`` (:meth:`ReducedSpace.jacobian`).
+model minus target spike times (ms) paired in order on every sweep ``s`` (``n_s`` target
+spikes), so that :math:`\|r\|^2` is the fit loss (ms^2). Coordinates ``x``: the ``k`` reduced
+coordinates ``z`` of the fit's space (the unit box), and under ``--current search`` one more per
+sweep, the step amplitude as ``a / top`` (``top``: ``--max-amplitude`` or the model's search
+range). **Searched current: the amplitude is a free coordinate per sweep** (started at the
+searched one; C stays fixed, as in the searched space), so a step may move it inside its
+bracket; a move that changes the count is rejected like any other. Jacobian: a sensitivity pass
+(:func:`snnfit.sim.grad.spike_times_and_jacobian`: ``dT/dp``, ``dT/dI``) chained through the
+space's ``dP/dz`` (:meth:`ReducedSpace.jacobian`).
 
-Step (Marquardt's scaled damping, Nielsen's update): ``min_d ||r + J d||^2 + lam ||D d||^2``
-with ``D^2`` the running maximum of ``diag(J^T J)`` (floored at ``1e-12`` of its largest
-entry), solved as an augmented least-squares problem. Box: coordinates at a bound whose step
-points outward are held (the step is solved again without them), the rest is clipped to the
-box. A trial is **accepted** only if every sweep keeps the target's spike count, the
-simulation status is ``ok`` and the loss falls; then ``lam *= max(1/3, 1 - (2 rho - 1)^3)``
-(``rho``: actual over predicted decrease). Otherwise (a count change included) it is
-rejected and ``lam`` raised (``lam *= nu``, ``nu *= 2``).
+Step: ``d = argmin ||r + J d||^2 + lam ||D d||^2`` with ``D^2`` the running maximum of
+``diag(J^T J)`` (Marquardt's scaling, as in MINPACK; floored at ``1e-12`` of its largest
+entry), an augmented least-squares solve. **Box**: an active-set loop; a coordinate whose step
+would leave ``[0, 1]`` is moved onto that bound and held, and the step is solved again for the
+others, until none leaves. A trial (one forward simulation of the fit's map per sweep) is
+**accepted** only if every sweep keeps the target's spike count, the status is ``ok`` and the
+loss falls; then the Jacobian is computed there and ``lam *= down`` (0.5). Otherwise (**a
+count change included: never accepted**) ``lam *= up`` (2) and the step is solved again.
 
-Which map's Jacobian (:attr:`RefineSettings.jacobian`): ``fit`` (default), the map the
-gradient optimisers use under the fit's scheme (:meth:`Model.gradient_map`): under
-``resolved`` and ``resolved2`` the fit's own map, so one sensitivity pass gives the residuals
-and the exact Jacobian at once, and every trial is one such pass. A scheme name (e.g.
-``resolved2`` under a ``resolved`` fit) takes that map's Jacobian instead: the residuals then
-come from a forward pass of the fit's map (every trial), the Jacobian from a sensitivity pass
-of the other map at each accepted point (rows paired in order; an approximation, judged by
-the same acceptance rule). Measured in ``docs/fit_benchmarks.md`` ("Refinement").
+Which map's Jacobian (:attr:`RefineSettings.jacobian`): by default ``resolved2``'s gradient
+map: for LIF and Izhikevich their ``resolved`` map, for AdEx its ``resolved2`` map. Under the
+fit's own map (AdEx ``resolved2`` fits, every LIF/Izhikevich fit) the Jacobian is exact. Under
+an AdEx ``resolved`` fit it is the smoother map's exact Jacobian used for ``resolved``'s
+residuals (``jacobian_exact`` false in the record): ``resolved``'s own derivative is the
+slope of a fine sawtooth (``docs/gradients.md``) and predicts steps of useful size badly;
+``fit`` takes it anyway. The acceptance rule always judges the fit's own residuals. Measured
+in ``docs/fit_benchmarks.md`` ("Refinement").
 
-Budget (forward-equivalents, the fit's account): the optimiser gets ``budget * (1 - share)``
-(:func:`optimizer_settings`); the refinement gets everything left of ``--budget`` after it.
-Each trial is charged one sensitivity pass per sweep (:func:`snnfit.sim.grad.sensitivity_cost`)
-or one simulation per sweep (other map, plus a sensitivity pass per sweep when accepted), and
-each accepted point the engine's re-simulation of a new best (one per sweep, to score its
-Gamma). A trial starts only if its largest possible cost fits in what is left.
+Budget (forward-equivalents, the fit's account): the optimiser gets ``floor(budget * (1 -
+share))`` (:func:`optimizer_settings`, ``share`` 0.05); the refinement gets what is left of
+``--budget`` after the optimiser. Charged: each trial's simulation (one per sweep), the
+Jacobian at the start and at every accepted point (:func:`snnfit.sim.grad.sensitivity_cost`
+per sweep), and the engine's re-simulation of each new best (one per sweep, for its Gamma).
+A trial starts only if its largest cost fits in what is left.
 
-Stopping rules, first met (the record's ``optimizer_info.refine.stop``):
-``converged`` (spike-time RMSE <= ``rmse_tol_ms``), ``ftol`` (an accepted step lowered the
-loss by less than ``ftol`` of it), ``damping`` (``lam`` above ``max_damping``: no acceptable
-step near), ``step`` (the step is below ``xtol`` in every coordinate), ``iterations``
-(``max_iterations`` trials), ``budget``. It does not start (``status`` ``skipped``) when the
-best point misses the target count on some sweep or failed.
+Stopping rules, first met (``optimizer_info["refine"]["stop"]``): ``converged`` (spike-time
+RMSE <= ``rmse_tol_ms``, 1e-4 ms), ``ftol`` (an accepted step lowered the loss by less than
+``ftol``, 1e-8, of it), ``damping`` (``lam`` above ``max_damping``, 1e10: no acceptable step
+near), ``step`` (no coordinate's step reaches ``xtol``, 1e-12), ``iterations``
+(``max_iterations``, 1000 trials), ``budget``. It does not start (``status`` ``skipped``)
+without a best point, without the budget of one trial, or when the best point misses the
+target's count on some sweep (or fails).
 
-History: every trial appends the engine's history entry (:meth:`FitProblem.record`; a
-rejected trial with an infinite loss, so it never becomes the best) with added keys
-``refine_iteration``, ``refine_rmse_ms`` (RMSE of the current point), ``refine_damping`` and
-``refine_accepted``.
+History: the start and every trial append the engine's history entry
+(:meth:`FitProblem.record`; a rejected trial with an infinite loss, so it never becomes the
+best) with the added keys ``refine_iteration`` (0: the start), ``refine_rmse_ms`` (RMSE of the
+current point), ``refine_damping`` and ``refine_accepted``.
 """
 
 from __future__ import annotations
@@ -81,8 +83,9 @@ class RefineSettings:
 
     #: fraction of ``--budget`` reserved for the refinement (the optimiser stops before it)
     share: float = 0.05
-    #: whose Jacobian: ``fit`` (the fit's gradient map) or a scheme name (``resolved2``)
-    jacobian: str = JACOBIAN_FIT
+    #: whose Jacobian: a scheme name (the gradient map of that scheme: ``resolved2``, the
+    #: smoothest; the fit's own map for LIF and Izhikevich) or ``fit`` (the fit's gradient map)
+    jacobian: str = "resolved2"
     #: initial damping ``lam``, relative to the scaled ``diag(J^T J)``
     damping: float = 1e-3
     #: ``lam`` is multiplied by ``down`` after an accepted trial, by ``up`` after a rejected one
