@@ -37,7 +37,11 @@ final_rmse_ms, final_gamma, iterations, accepted, rejected_count, stop, wall_s, 
 src_commit`` (``method`` cmaes or refine; ``fe_to_rmse`` from the start, empty if never;
 ``censored`` 1 where CMA-ES never got there; ``ratio`` refine's ``fe_to_rmse`` over CMA-ES's,
 or over CMA-ES's ``fe_spent`` where censored), the summary ``refine_summary.md``; ``--part
-tune`` writes ``refine_tuning.csv`` (one row per grid entry, target and seed).
+tune`` writes ``refine_tuning.csv`` (one row per grid entry, target and seed); ``--part fits``
+(whole ``snnfit fit`` runs, CMA-ES without and with ``--refine`` at equal ``--budget``) writes
+``refine_fits.csv`` (``target, model, scheme, seed, budget, refine, status, loss, gamma, rmse,
+count_error, evaluations, refine_status, refine_stop, refine_fe, refine_start_rmse_ms, wall_s,
+load1, src_commit``) and ``refine_fits_summary.md``.
 
 Usage::
 
@@ -45,6 +49,7 @@ Usage::
     NUMBA_NUM_THREADS=1 .venv/bin/python benchmarks/refine.py --scheme resolved2 \\
         --targets naud2008:tonic,naud2008:adapting,naud2008:initial_burst,...
     .venv/bin/python benchmarks/refine.py --part tune --grid update    # tuning seeds 100,101
+    .venv/bin/python benchmarks/refine.py --part fits --budget 5000    # whole fits
     .venv/bin/python benchmarks/refine.py --summary-only
 """
 
@@ -346,6 +351,77 @@ def tune(grid, targets, seeds, budget, refine_budget, rmse_goal, fresh):
             for g, (w, n, r) in tally.items()), flush=True)
 
 
+FITS_COLUMNS = ("target", "model", "scheme", "seed", "budget", "refine", "status", "loss",
+                "gamma", "rmse", "count_error", "evaluations", "refine_status", "refine_stop",
+                "refine_fe", "refine_start_rmse_ms", "wall_s", "load1", "src_commit")
+
+
+def fits(targets, seeds, scheme, budget):
+    """Whole fits at equal budget: ``snnfit fit`` (CMA-ES, recorded current) without and with
+    ``--refine`` (frozen settings: the optimiser stops at 95 % of the budget). Rows to
+    ``refine_fits.csv``; the summary counts fits within the RMSE goal and at Gamma >= 0.9."""
+    from snnfit.fit import FitSettings, run_fit
+
+    path = OUT / "refine_fits.csv"
+    rows = [r for r in read_rows(path)
+            if not (r["target"] in targets and int(r["seed"]) in seeds and r["scheme"] == scheme
+                    and int(r["budget"]) == budget)]
+    commit = src_commit()
+    for target in targets:
+        p = target_file(target, scheme)
+        from snnfit.sim.models import resolve_preset
+
+        model, _ = resolve_preset(target)
+        for seed in seeds:
+            for ref in (False, True):
+                load1 = os.getloadavg()[0]
+                res = run_fit(str(p), FitSettings(model=model, seed=seed, budget=budget,
+                                                  current="recorded", scheme=scheme,
+                                                  threads=1, refine=ref))
+                info = res.optimizer_info.get("refine", {})
+                rows.append({"target": target, "model": model, "scheme": scheme, "seed": seed,
+                             "budget": budget, "refine": int(ref), "status": res.status,
+                             "loss": res.loss, "gamma": res.gamma,
+                             "rmse": res.spike_time_rmse_ms, "count_error": res.count_error,
+                             "evaluations": res.forward_equivalents,
+                             "refine_status": info.get("status"),
+                             "refine_stop": info.get("stop"),
+                             "refine_fe": info.get("forward_equivalents"),
+                             "refine_start_rmse_ms": info.get("start_rmse_ms"),
+                             "wall_s": res.wall_s, "load1": load1, "src_commit": commit})
+                write_rows(path, rows, FITS_COLUMNS)
+                print(f"{target} seed {seed} refine {int(ref)}: gamma {res.gamma} rmse "
+                      f"{res.spike_time_rmse_ms} loss {res.loss:.4g} "
+                      f"({info.get('stop', '-')}, {info.get('forward_equivalents', '-')} FE)",
+                      flush=True)
+    return rows
+
+
+def fits_summary(rows, rmse_goal) -> str:
+    L = ["| model | budget | fits | RMSE <= goal: CMA-ES / + refine | Gamma >= 0.9: CMA-ES / + "
+         "refine | median RMSE (ms): CMA-ES / + refine |", "|---|---|---|---|---|---|"]
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["model"], r["scheme"], r["budget"]), {}).setdefault(
+            (r["target"], r["seed"]), {})[r["refine"]] = r
+    for (model, scheme, budget), pairs in groups.items():
+        pairs = [v for v in pairs.values() if "0" in v and "1" in v]
+        if not pairs:
+            continue
+
+        def stat(k):
+            rm = [num(v[k]["rmse"]) for v in pairs]
+            ok = sum(1 for x in rm if x <= rmse_goal)
+            g = sum(1 for v in pairs if num(v[k]["gamma"]) >= GAMMA_START)
+            fin = [x for x in rm if math.isfinite(x)]
+            return ok, g, statistics.median(fin) if fin else math.nan
+
+        a, b = stat("0"), stat("1")
+        L.append(f"| {model} ({scheme}) | {budget} | {len(pairs)} | {a[0]} / {b[0]} | "
+                 f"{a[1]} / {b[1]} | {a[2]:.3g} / {b[2]:.3g} |")
+    return "\n".join(L) + "\n"
+
+
 def csv_path(scheme: str) -> Path:
     return OUT / ("refine.csv" if scheme == "resolved" else f"refine_{scheme}.csv")
 
@@ -404,7 +480,7 @@ def summary(rows, scheme, rmse_goal) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--part", default="bench", choices=("bench", "tune"))
+    ap.add_argument("--part", default="bench", choices=("bench", "tune", "fits"))
     ap.add_argument("--grid", default="frozen", help="tuning grid (--part tune)")
     ap.add_argument("--targets", default=",".join(TARGETS))
     ap.add_argument("--seeds", default=None,
@@ -421,6 +497,14 @@ def main(argv=None) -> int:
     if a.part == "tune":
         seeds = [int(s) for s in (a.seeds or TUNE_SEEDS).split(",")]
         tune(a.grid, targets, seeds, a.budget, a.refine_budget, a.rmse, a.fresh)
+        return 0
+    if a.part == "fits":
+        if not a.summary_only:
+            seeds = [int(s) for s in (a.seeds or BENCH_SEEDS).split(",")]
+            fits(targets, seeds, a.scheme, a.budget)
+        text = fits_summary(read_rows(OUT / "refine_fits.csv"), a.rmse)
+        (OUT / "refine_fits_summary.md").write_text(text)
+        print(text)
         return 0
     rows = read_rows(csv_path(a.scheme))
     if not a.summary_only:
