@@ -29,24 +29,23 @@ def _target(tmp_path_factory, preset, scheme):
     return p
 
 
-@pytest.fixture(scope="module")
-def lif(tmp_path_factory):
-    return _target(tmp_path_factory, "lif:default", "resolved")
+#: the self-consistent targets of these tests: preset and the scheme they are simulated with
+TARGETS = {"lif": ("lif:default", "resolved"), "adex": ("naud2008:adapting", "resolved"),
+           "adex_r2": ("naud2008:adapting", "resolved2"),
+           "izh_rs": ("izhikevich2007:RS", "resolved")}
 
 
 @pytest.fixture(scope="module")
-def adex_r2(tmp_path_factory):
-    return _target(tmp_path_factory, "naud2008:adapting", "resolved2")
+def target(tmp_path_factory):
+    """``target(name)``: the target file of ``TARGETS[name]`` (written once per module)."""
+    made = {}
 
+    def get(name):
+        if name not in made:
+            made[name] = _target(tmp_path_factory, *TARGETS[name])
+        return made[name]
 
-@pytest.fixture(scope="module")
-def adex(tmp_path_factory):
-    return _target(tmp_path_factory, "naud2008:adapting", "resolved")
-
-
-@pytest.fixture(scope="module")
-def izh_rs(tmp_path_factory):
-    return _target(tmp_path_factory, "izhikevich2007:RS", "resolved")
+    return get
 
 
 def _problem(path, scheme="resolved", current="recorded", budget=3000, rs=None, bounds=()):
@@ -125,9 +124,9 @@ class _Counter:
 
 
 @pytest.mark.parametrize("case", ["lif", "adex_r2", "adex", "izh_rs"])
-def test_converges_to_the_truths_spike_times_and_charges_its_cost(case, request, monkeypatch):
-    path = request.getfixturevalue(case)
-    scheme = "resolved2" if case == "adex_r2" else "resolved"
+def test_converges_to_the_truths_spike_times_and_charges_its_cost(case, target, monkeypatch):
+    path = target(case)
+    scheme = TARGETS[case][1]
     problem, settings = _problem(path, scheme=scheme)
     _start(problem, _truth(problem), seed=1, size=0.01)
     start_rmse = _rmse_of_best(problem)
@@ -154,10 +153,10 @@ def test_converges_to_the_truths_spike_times_and_charges_its_cost(case, request,
     assert [h["simulations"] for h in rows] == sorted(h["simulations"] for h in rows)
 
 
-def test_count_change_never_accepted_and_raises_the_damping(izh_rs, monkeypatch):
+def test_count_change_never_accepted_and_raises_the_damping(target, monkeypatch):
     # an undamped start far from the truth: Gauss-Newton steps that change the count
     rs = RefineSettings(damping=1e-9, max_iterations=60)
-    problem, settings = _problem(izh_rs, rs=rs)
+    problem, settings = _problem(target("izh_rs"), rs=rs)
     _start(problem, _truth(problem), seed=3, size=0.08)
     seen = []
     record = problem.record
@@ -185,9 +184,9 @@ def test_count_change_never_accepted_and_raises_the_damping(izh_rs, monkeypatch)
         assert (now > prev) != h["refine_accepted"]
 
 
-def test_box_is_respected_with_the_truth_on_a_bound(lif, monkeypatch):
+def test_box_is_respected_with_the_truth_on_a_bound(target, monkeypatch):
     # the truth's Vr (-60 mV) and t_ref (2 ms) are the lower bounds of this box
-    problem, settings = _problem(lif, bounds=("Vr=-60:-45", "t_ref=2:10"))
+    problem, settings = _problem(target("lif"), bounds=("Vr=-60:-45", "t_ref=2:10"))
     P = _truth(problem)
     z_true = problem.space.to_reduced(P[None])[0]
     free = problem.space.free_names
@@ -210,8 +209,8 @@ def test_box_is_respected_with_the_truth_on_a_bound(lif, monkeypatch):
     assert _rmse_of_best(problem) < 0.01
 
 
-def test_searched_current_refines_the_amplitude(lif):
-    problem, settings = _problem(lif, current="search")
+def test_searched_current_refines_the_amplitude(target):
+    problem, settings = _problem(target("lif"), current="search")
     P = _truth(problem)
     amp_true = problem.sweeps[0].amplitude_pA
     start_amp = amp_true * 1.002
@@ -223,8 +222,8 @@ def test_searched_current_refines_the_amplitude(lif):
     assert _rmse_of_best(problem) < 0.01
 
 
-def test_skipped_when_the_count_differs(lif):
-    problem, settings = _problem(lif)
+def test_skipped_when_the_count_differs(target):
+    problem, settings = _problem(target("lif"))
     P = _truth(problem)
     P[problem.space.names.index("Vth")] += 5.0  # higher threshold: fewer spikes
     z = problem.space.to_reduced(P[None])[0]
@@ -237,7 +236,8 @@ def test_skipped_when_the_count_differs(lif):
     assert len(problem.history) == n_hist
 
 
-def test_run_fit_refines_the_optimizers_best(lif):
+def test_run_fit_refines_the_optimizers_best(target):
+    lif = target("lif")
     budget = 300
     res = run_fit(str(lif), FitSettings(model="lif", current="recorded", budget=budget,
                                         seed=0, refine=RefineSettings(share=0.2)))
@@ -259,7 +259,8 @@ def test_run_fit_refines_the_optimizers_best(lif):
     assert any("refine_iteration" in h for h in res.history)
 
 
-def test_no_refine_is_the_plain_fit(lif):
+def test_no_refine_is_the_plain_fit(target):
+    lif = target("lif")
     a = run_fit(str(lif), FitSettings(model="lif", current="recorded", budget=200, seed=3))
     b = run_fit(str(lif), FitSettings(model="lif", current="recorded", budget=200, seed=3,
                                       refine=False))
@@ -267,7 +268,8 @@ def test_no_refine_is_the_plain_fit(lif):
     assert a.params == b.params and a.forward_equivalents == b.forward_equivalents
 
 
-def test_cli_fit_refine(tmp_path, lif, capsys):
+def test_cli_fit_refine(tmp_path, target):
+    lif = target("lif")
     out = tmp_path / "fit.json"
     rc = main(["fit", "--target", str(lif), "--model", "lif", "--current", "recorded",
                "--budget", "300", "--refine", "--refine-share", "0.2", "--out", str(out)])
@@ -282,7 +284,8 @@ def test_cli_fit_refine(tmp_path, lif, capsys):
     (["--refine", "--refine-share", "x"], "--refine-share"),
     (["--refine-share", "0.1"], "--refine-share"),
 ])
-def test_cli_fit_refine_bad_input(tmp_path, lif, capsys, args, field):
+def test_cli_fit_refine_bad_input(tmp_path, target, capsys, args, field):
+    lif = target("lif")
     out = tmp_path / "fit.json"
     rc = main(["fit", "--target", str(lif), "--model", "lif", "--current", "recorded",
                "--budget", "100", *args, "--out", str(out)])

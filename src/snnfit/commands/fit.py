@@ -16,18 +16,6 @@ def _int(value: str, field: str) -> int:
         raise UserError(f"{field}: expected an integer, got {value!r}") from None
 
 
-def _refine(args):
-    """``FitSettings.refine`` from ``--refine`` and ``--refine-share``."""
-    from ..errors import UserError
-    from ..fit.refine import RefineSettings
-
-    if args.refine_share is None:
-        return bool(args.refine)
-    if not args.refine:
-        raise UserError("--refine-share: only with --refine")
-    return RefineSettings(share=number(args.refine_share, "--refine-share"))
-
-
 def add_parser(sub) -> None:
     p = sub.add_parser("fit", help="fit a model to a target (writes fit JSON)")
     p.add_argument("--target", required=True, help="target JSON (snnfit make-target)")
@@ -107,3 +95,15 @@ def run(args) -> int:
           f"{result.wall_s:.2f} s, {result.joules:.3g} J ({result.energy_source})"
           f" -> {args.out}", file=sys.stderr)
     return 0
+
+
+def _refine(args):
+    """``FitSettings.refine`` from ``--refine`` and ``--refine-share``."""
+    from ..errors import UserError
+    from ..fit.refine import RefineSettings
+
+    if args.refine_share is None:
+        return bool(args.refine)
+    if not args.refine:
+        raise UserError("--refine-share: only with --refine")
+    return RefineSettings(share=number(args.refine_share, "--refine-share"))
