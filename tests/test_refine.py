@@ -302,6 +302,8 @@ def test_settings_are_checked():
 
     with pytest.raises(UserError):
         FitSettings(model="lif", refine=RefineSettings(down=2.0)).check()
+    with pytest.raises(UserError, match="jacobian"):
+        FitSettings(model="lif", refine=RefineSettings(jacobian="exact")).check()
     s = refine.optimizer_settings(FitSettings(model="lif", budget=1000, refine=True))
     assert s.budget == 950
     s0 = FitSettings(model="lif", budget=1000)

@@ -41,7 +41,12 @@ share))`` (:func:`optimizer_settings`, ``share`` 0.05); the refinement gets what
 ``--budget`` after the optimiser. Charged: each trial's simulation (one per sweep), the
 Jacobian at the start and at every accepted point (:func:`snnfit.sim.grad.sensitivity_cost`
 per sweep), and the engine's re-simulation of each new best (one per sweep, for its Gamma).
-A trial starts only if its largest cost fits in what is left.
+A trial starts only if its largest cost fits in what is left. The optimiser's last batch may
+overshoot its own budget into the share (the engine's rule: by less than one batch; CMA-ES under
+searched current spends ~40 simulations per candidate and sweep), and then the refinement gets
+less, or nothing (``skipped``, ``stop`` ``budget``): the share must exceed a batch, e.g. 5 % of
+20,000. Checking the best point's counts costs one simulation per sweep, charged even when it
+is skipped.
 
 Stopping rules, first met (``optimizer_info["refine"]["stop"]``): ``converged`` (spike-time
 RMSE <= ``rmse_tol_ms``, 1e-4 ms), ``ftol`` (an accepted step lowered the loss by less than
@@ -68,7 +73,7 @@ from ..errors import UserError
 from ..loss import batch_loss
 from ..sim import grad
 from ..sim.models import get_model
-from ..sim.models.base import STATUS_OK
+from ..sim.models.base import SCHEMES, STATUS_OK
 from ..sim.simulate import simulate_batch
 
 #: :attr:`RefineSettings.jacobian` value: the map the gradient optimisers use under the fit's
@@ -114,6 +119,9 @@ class RefineSettings:
                             f"{self.up}")
         if self.max_iterations < 0:
             raise UserError(f"refine max_iterations: must be >= 0, got {self.max_iterations}")
+        if self.jacobian != JACOBIAN_FIT and self.jacobian not in SCHEMES:
+            raise UserError(f"refine jacobian: expected {JACOBIAN_FIT} or one of "
+                            f"{', '.join(SCHEMES)}, got {self.jacobian!r}")
 
 
 def resolve(refine) -> RefineSettings | None:
@@ -296,7 +304,7 @@ def run(problem, settings) -> dict:
     """Refine ``problem``'s best point (the module docstring); returns the record's
     ``optimizer_info["refine"]``. ``settings``: the fit's full :class:`FitSettings` (put back
     on the problem, so the refinement spends what the optimiser left of ``--budget``)."""
-    rs = resolve(settings.refine)
+    rs = resolve(settings.refine) or RefineSettings()
     problem.settings = settings
     fe0 = int(problem.forward_equivalents)
     res = _Residuals(problem, rs)
