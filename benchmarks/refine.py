@@ -60,7 +60,6 @@ import json
 import math
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -210,10 +209,10 @@ def run_cmaes(target: str, scheme: str, seed: int, budget: int, rmse_goal: float
 
 
 def cached_cmaes(target, scheme, seed, budget, rmse_goal, fresh=False) -> dict:
+    """:func:`run_cmaes`, cached in ``refine_starts.json`` (``fresh``: run again)."""
     key = f"{target}|{scheme}|{seed}|{budget}|{rmse_goal}"
     cache = json.loads(STARTS.read_text()) if STARTS.exists() else {}
     if fresh or key not in cache:
-        cache = json.loads(STARTS.read_text()) if STARTS.exists() else {}
         cache[key] = run_cmaes(target, scheme, seed, budget, rmse_goal)
         STARTS.parent.mkdir(parents=True, exist_ok=True)
         tmp = STARTS.with_suffix(".json.tmp")
@@ -361,6 +360,7 @@ def fits(targets, seeds, scheme, budget):
     ``--refine`` (frozen settings: the optimiser stops at 95 % of the budget). Rows to
     ``refine_fits.csv``; the summary counts fits within the RMSE goal and at Gamma >= 0.9."""
     from snnfit.fit import FitSettings, run_fit
+    from snnfit.sim.models import resolve_preset
 
     path = OUT / "refine_fits.csv"
     rows = [r for r in read_rows(path)
@@ -369,8 +369,6 @@ def fits(targets, seeds, scheme, budget):
     commit = src_commit()
     for target in targets:
         p = target_file(target, scheme)
-        from snnfit.sim.models import resolve_preset
-
         model, _ = resolve_preset(target)
         for seed in seeds:
             for ref in (False, True):
