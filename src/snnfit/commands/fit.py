@@ -63,6 +63,11 @@ def add_parser(sub) -> None:
                    help="loss per missing or extra spike, as ms of timing error (default 50)")
     p.add_argument("--max-amplitude", default=None, help="top of the current search range, pA")
     p.add_argument("--lr", default=None, help="learning rate of the gradient optimisers")
+    p.add_argument("--refine", action="store_true",
+                   help="after the optimiser, refine the best point by Levenberg-Marquardt on "
+                        "the spike-time residuals with exact Jacobians (when the counts match)")
+    p.add_argument("--refine-share", default=None,
+                   help="fraction of --budget reserved for --refine (default 0.05)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--out", required=True, help="output fit JSON")
     p.set_defaults(func=run)
@@ -97,6 +102,7 @@ def run(args) -> int:
         else number(args.max_amplitude, "--max-amplitude"),
         progress=(not args.no_progress) and sys.stderr.isatty(),
         lr=None if args.lr is None else number(args.lr, "--lr"),
+        refine=_refine(args),
     )
     result = run_fit(args.target, settings)
     atomic_write_json(args.out, result.to_json())
@@ -106,3 +112,15 @@ def run(args) -> int:
           f"{result.wall_s:.2f} s, {result.joules:.3g} J ({result.energy_source})"
           f" -> {args.out}", file=sys.stderr)
     return 0
+
+
+def _refine(args):
+    """``FitSettings.refine`` from ``--refine`` and ``--refine-share``."""
+    from ..errors import UserError
+    from ..fit.refine import RefineSettings
+
+    if args.refine_share is None:
+        return bool(args.refine)
+    if not args.refine:
+        raise UserError("--refine-share: only with --refine")
+    return RefineSettings(share=number(args.refine_share, "--refine-share"))

@@ -91,6 +91,9 @@ class FitSettings:
     #: the optimiser's settings (``DirectSettings``, ``SNNSettings``, ... of
     #: :mod:`snnfit.fit.optimizers`); None: its frozen defaults
     optimizer_settings: Any = None
+    #: the exact-gradient finish after the optimiser (:mod:`snnfit.fit.refine`): False, True
+    #: (its frozen ``RefineSettings``) or a ``RefineSettings``
+    refine: Any = False
 
     def check(self) -> None:
         get_model(self.model)
@@ -117,6 +120,9 @@ class FitSettings:
                 raise TypeError(f"optimizer_settings: expected {cls.__name__} for optimizer "
                                 f"{self.optimizer!r}, got "
                                 f"{type(self.optimizer_settings).__name__}")
+        from .refine import resolve
+
+        resolve(self.refine)
 
 
 @dataclass
@@ -587,7 +593,7 @@ class ProgressBar:
 
 def run_fit(target_path: str, settings: FitSettings) -> FitResult:
     """Run one fit; its :class:`FitResult` (``to_json()`` is the record ``snnfit fit`` writes)."""
-    from . import optimizers
+    from . import optimizers, refine
     from ..metrics import all_metrics
     from ..sim.simulate import set_threads
 
@@ -608,13 +614,18 @@ def run_fit(target_path: str, settings: FitSettings) -> FitResult:
     opt_settings = settings.optimizer_settings or optimizers.settings_class(settings.optimizer)()
     bar = (ProgressBar(settings.budget, f"fit {settings.optimizer}") if settings.progress
            else None)
+    refine.warm_up(settings.model, settings.scheme, refine.resolve(settings.refine),
+                   settings.threads)
     meter = EnergyMeter(watts_per_core=settings.watts_per_core)
     meter.start()
-    problem = FitProblem(space, target, settings, meter, progress=bar)
+    problem = FitProblem(space, target, refine.optimizer_settings(settings), meter,
+                         progress=bar)
     try:
         extra = run(problem, opt_settings) or {}
         if problem.best_z is None:
             raise UserError("the optimiser evaluated no candidate (budget too small?)")
+        if settings.refine:
+            extra = {**extra, "refine": refine.run(problem, settings)}
         trains = problem.best_trains()
         reading = meter.stop()
     finally:
