@@ -23,6 +23,7 @@ SNAKEMAKE = BIN / "snakemake"
 SNAKEFMT = BIN / "snakefmt"
 SHARED = ROOT.parent / "shared"
 CA1 = SHARED / "data" / "recordings" / "ca1_pyramidal" / "spikes.csv"
+ABF = SHARED / "data" / "raw" / "pyabf"
 
 pytestmark = pytest.mark.skipif(not SNAKEMAKE.exists(), reason="snakemake not installed")
 
@@ -166,8 +167,88 @@ def test_missing_recording_is_skipped_with_notice(tmp_path):
     r = _run(_smk(work, "-n", "--cores", "1", "--configfile", "config/quick.yaml"), cwd=work)
     assert r.returncode == 0, r.stderr[-3000:]
     notices = [ln for ln in (r.stdout + r.stderr).splitlines() if "not found; skipping" in ln]
-    assert len(notices) == 2
+    assert len(notices) == 3
     assert "sscx" in notices[0] and "ca1" in notices[1]
+    assert "pyabf/18711001.abf" in notices[2] and "targets abf-*" in notices[2]
+    assert "ingest " not in r.stdout + r.stderr
+
+
+def _recordings_config(tmp_path, extra: str) -> Path:
+    """quick.yaml with more recordings entries (YAML list items, indented 4)."""
+    text = (ROOT / "config" / "quick.yaml").read_text()
+    end = text.index("\nexperiments:")
+    cfg = tmp_path / "rec.yaml"
+    cfg.write_text(text[:end] + "\n" + extra + text[end:])
+    return cfg
+
+
+@pytest.mark.parametrize("entry,needle", [
+    ("    - {name: x, raw: [a.abf], spikes_csv: s.csv}\n", "is valid under each of"),
+    ("    - {name: x}\n", "is not valid under any of the given schemas"),
+    ("    - {name: x, raw: [a.txt]}\n", "does not match"),
+    ("    - {name: x, spikes_csv: s.csv, cell_id: c}\n", "'raw' is a required property"),
+    ("    - {name: x, raw: [a.abf], protocols: [IDrest]}\n", "'manifest' is a required"),
+    ("    - {name: x, manifest: m.json, colour: red}\n", "colour"),
+])
+def test_bad_recording_source_stops_before_any_job(tmp_path, entry, needle):
+    work = _scratch(tmp_path)
+    cfg = _recordings_config(tmp_path, entry)
+    r = _run(_smk(work, "-n", "--cores", "1", "--configfile", str(cfg)), cwd=work)
+    err = r.stdout + r.stderr
+    assert r.returncode != 0 and "Error validating config file" in err and needle in err, \
+        err[-2000:]
+    assert "Job stats" not in err
+
+
+@pytest.mark.skipif(not ABF.exists(), reason="raw ABF fixtures not found")
+def test_bad_raw_file_stops_with_its_one_line_error(tmp_path):
+    work = _scratch(tmp_path)
+    bad = tmp_path / "broken.abf"
+    bad.write_bytes(b"not an abf file at all" * 50)
+    cfg = _recordings_config(tmp_path, f"    - {{name: bad, raw: [{bad}]}}\n")
+    r = _run(_smk(work, "-n", "--cores", "1", "--configfile", str(cfg)), cwd=work)
+    err = r.stdout + r.stderr
+    assert r.returncode != 0
+    assert f"config: targets.recordings[bad]: {bad}: not an Axon ABF file" in err
+    assert "Job stats" not in err
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ABF.exists(), reason="raw ABF fixtures not found")
+def test_raw_sources_are_ingested_by_a_rule_and_a_changed_file_reruns_its_own(tmp_path):
+    """Two raw sources (copies of the ABF fixtures): their targets are made from rule
+    ingest's tables (epochs included); touching one file re-runs its ingestion and target
+    only."""
+    work = _scratch(tmp_path)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name in ("18711001.abf", "2019_07_24_0055_fsi.abf"):
+        shutil.copy(ABF / name, raw / name)
+    cfg = _recordings_config(
+        tmp_path, f"    - {{name: kl, raw: [{raw / '18711001.abf'}]}}\n"
+                  f"    - {{name: fsi, raw: [{raw / '2019_07_24_0055_fsi.abf'}]}}\n")
+    targets = ["results/targets/kl-18711001.json", "results/targets/fsi-2019_07_24_0055_fsi.json"]
+    r = _run(_smk(work, *targets, "--cores", "2", "--configfile", str(cfg)), cwd=work)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    assert _job_counts(r.stdout + r.stderr)["ingest"] == 2
+    for src in ("kl", "fsi"):
+        d = work / "results" / "ingest" / src
+        assert {p.name for p in d.iterdir()} == {"spikes.csv", "sweeps.csv", "epochs.csv",
+                                                "ingest.json"}
+    kl = json.loads((work / targets[0]).read_text())
+    ids = [s["id"] for s in kl["sweeps"]]
+    assert len(ids) == 30 and "7" in ids
+    s7 = kl["sweeps"][ids.index("7")]
+    assert s7["protocol"]["epochs"] == [{"start_ms": 23.4, "end_ms": 323.4,
+                                         "amplitude_pA": -100.0}]
+    fsi = json.loads((work / targets[1]).read_text())
+    assert [s["id"] for s in fsi["sweeps"]] == ["10", "12", "13", "14", "15", "16"]
+    assert all(len(s["protocol"]["epochs"]) == 2 for s in fsi["sweeps"])
+    os.utime(raw / "18711001.abf")  # a changed raw file
+    r = _run(_smk(work, *targets, "-n", "--cores", "2", "--configfile", str(cfg)), cwd=work)
+    counts = _job_counts(r.stdout + r.stderr)
+    assert counts == {"ingest": 1, "make_target": 1, "target": 1, "total": 3}, counts
+    assert "results/ingest/kl/" in r.stdout and "results/ingest/fsi/" not in r.stdout
 
 
 @pytest.mark.slow
@@ -180,14 +261,15 @@ def test_quick_run_end_to_end(tmp_path):
     assert r.returncode == 0, (r.stdout + r.stderr)[-5000:]
     res = work / "results"
     # config/quick.yaml, counted by hand. Targets: adex-adapting (preset), four priors
-    # (adex-plain, lif-prior, adex-sub, adex-any), one SSCx and one CA1 cell (if present).
+    # (adex-plain, lif-prior, adex-sub, adex-any), one SSCx and one CA1 cell and the raw ABF
+    # cell (if present).
     # adaptation: every model and both nonadapting variants (5 fits) on the real cells and the
     # positive control; AdEx and AdEx-nonadapting on adex-plain, the three models on lif-prior
-    # (negative controls): 5 + 5 (+ 10 real) + 2 + 3; dimensionality: 3 spaces on the preset
+    # (negative controls): 5 + 5 (+ 15 real) + 2 + 3; dimensionality: 3 spaces on the preset
     # (full shared with adaptation's AdEx fit), full and the subset on the two controls: 2 +
     # 4; optimizers: snn, direct, random on the preset (cmaes shared): 3.
     shared = CA1.exists()
-    n_fits = 5 + (10 if shared else 0) + 2 + 3 + 2 + 4 + 3
+    n_fits = 5 + (15 if shared else 0) + 2 + 3 + 2 + 4 + 3
     fits = pd.read_csv(res / "tables" / "fits.csv")
     assert len(fits) == n_fits
     assert fits["gamma"].notna().all()
@@ -197,8 +279,8 @@ def test_quick_run_end_to_end(tmp_path):
     na = fits[fits["model"] == "adex-nonadapting"]
     assert (na["param_a"] == 0).all() and (na["param_b"] == 0).all()
     held = pd.read_csv(res / "tables" / "heldout.csv", dtype={"sweep": str})
-    # held-out rows: 2 synthetic held-out sweeps x (5 + 2 + 3) fits, plus the SSCx cell's
-    # held-out sweeps x 5 models (its split, snnfit.data.splits)
+    # held-out rows: 2 synthetic held-out sweeps x (5 + 2 + 3) fits, plus the SSCx and the
+    # raw ABF cell's held-out sweeps x 5 models (their splits, snnfit.data.splits)
     synthetic = held[held["target_class"] != "recording"]
     assert len(synthetic) == 2 * 10
     assert set(synthetic["role"]) == {"interpolated", "extrapolated"}
@@ -208,9 +290,27 @@ def test_quick_run_end_to_end(tmp_path):
         rows = cell_sweeps(SHARED / "data" / "recordings" / "sscx_l5pc" / "sweeps.csv",
                            "C070109A4-C1")
         _, held_ids, _ = recording_split(rows)
-        assert len(held) - len(synthetic) == 5 * len(held_ids)
+        # the raw source: ingested by its rule, split from its tables, fitted with epochs
+        abf_train, abf_held, _ = recording_split(
+            cell_sweeps(res / "ingest" / "abf" / "sweeps.csv", "18711001"))
+        assert len(held) - len(synthetic) == 5 * (len(held_ids) + len(abf_held))
         rel = pd.read_csv(res / "tables" / "reliability.csv")
         assert rel.set_index("target").loc["sscx-C070109A4-C1", "n_repeat_pairs"] == 8
+        name = "abf-18711001"
+        raw_target = json.loads((res / "targets" / f"{name}.json").read_text())
+        assert len(raw_target["sweeps"]) == 30
+        assert sum("epochs" in s["protocol"] for s in raw_target["sweeps"]) == 29
+        assert (fits["target"] == name).sum() == 5 and (held["target"] == name).sum() == \
+            5 * len(abf_held)
+        paths = list((res / "fits").glob(f"target~{name}/**/*.json"))
+        assert len(paths) == 5
+        prepulse = [{"start_ms": 23.4, "end_ms": 323.4, "amplitude_pA": -100.0}]
+        for path in paths:
+            rec = json.loads(path.read_text())
+            assert rec["sweep_ids"] == abf_train
+            assert all(p.get("epochs") == prepulse or (i == "0" and "epochs" not in p)
+                       for i, p in zip(rec["sweep_ids"], rec["protocols"]))
+            assert any("epochs" in p for p in rec["protocols"])
     answers = json.loads((res / "reports" / "answers.json").read_text())
     assert set(answers) == {"adaptation", "dimensionality", "optimizers"}
     for q, a in answers.items():

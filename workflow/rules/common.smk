@@ -3,11 +3,13 @@
 # and a recording's cells and sweeps (snnfit.data.targets).
 import itertools
 import os
+import shlex
 import sys
 from pathlib import Path
 
 from snakemake.utils import validate
 
+from snnfit.data.ingest import raw_source
 from snnfit.errors import UserError
 from snnfit.fit.space import check_dim, dim_spec
 from snnfit.study.design import FIT_LEVELS, FIT_WILDCARDS, QUESTIONS, split_model_label
@@ -68,12 +70,17 @@ def _notice(msg):
     print(f"snnfit study: {msg}", file=sys.stderr)
 
 
+def ingest_dir(source):
+    """Where rule ingest writes a raw recording source's tables."""
+    return f"{RESULTS}/ingest/{source}"
+
+
 def _design():
     """The study's targets, fits and each fit's memberships (snnfit.study.design)."""
     from dataclasses import asdict
 
     try:
-        d = study_design(config, notice=_notice)
+        d = study_design(config, notice=_notice, ingest_dir=ingest_dir)
     except UserError as exc:
         raise ValueError(str(exc)) from None
     targets = {name: dict(asdict(t), cls=t.cls) for name, t in d.targets.items()}
@@ -169,6 +176,20 @@ def target_args(wildcards):
 def target_source(wildcards):
     src = TARGETS[wildcards.target].get("source")
     return [src] if src else []
+
+
+def _raw(name):
+    """The raw recording source (files and ingest options) of a recordings entry."""
+    entry = next(r for r in config["targets"]["recordings"] if r["name"] == name)
+    return raw_source(entry)
+
+
+def ingest_inputs(wildcards):
+    return _raw(wildcards.source).files()
+
+
+def ingest_args(wildcards):
+    return shlex.join(_raw(wildcards.source).arguments())
 
 
 def fit_inputs_npz(wildcards):

@@ -98,8 +98,33 @@ def _synthetic_split(cfg: dict):
     return [float(f) for f in factors], train_ids, held, role
 
 
-def study_targets(config: dict, notice: Callable[[str], None] = print) -> dict[str, TargetSpec]:
-    """Every target of the study, by name."""
+def _recording_tables(r: dict, ingest_dir: Callable[[str], str], notice):
+    """``(spikes CSV its targets are made from, a context giving the folder of its tables)``
+    of a recordings entry, or None (notice) if a file is missing. A ``raw``/``manifest`` entry's
+    tables are those rule ingest writes to ``ingest_dir(name)``
+    (:meth:`snnfit.data.ingest.RawSource.tables`: read there when written, else made in
+    memory once)."""
+    import contextlib
+
+    from ..data.ingest import raw_source
+
+    raw = raw_source(r)
+    needed = list(raw.recordings) if raw else [r["spikes_csv"]]
+    missing = [p for p in needed if not Path(p).exists()]
+    if missing:
+        notice(f"recording {missing[0]} not found; skipping targets {r['name']}-*")
+        return None
+    if raw is None:
+        return r["spikes_csv"], contextlib.nullcontext(None)
+    out = ingest_dir(r["name"])
+    return f"{out}/spikes.csv", raw.tables(out, f"config: targets.recordings[{r['name']}]: ")
+
+
+def study_targets(config: dict, notice: Callable[[str], None] = print,
+                  ingest_dir: Callable[[str], str] = lambda name: f"results/ingest/{name}"
+                  ) -> dict[str, TargetSpec]:
+    """Every target of the study, by name. ``ingest_dir(name)``: where rule ingest writes
+    the tables of a raw recording source."""
     from ..data.splits import cell_sweeps, recording_split, repeat_pairs
     from ..data.targets import recording_sweeps
     from ..sim.models import resolve_preset
@@ -132,29 +157,33 @@ def study_targets(config: dict, notice: Callable[[str], None] = print) -> dict[s
                        f"--times {times} --duration {t['duration_ms']:g} "
                        f"--delay {t['delay_ms']:g}", None, "times", ["0"], [], {"0": "train"}))
     for r in cfg.get("recordings", []):
-        if not Path(r["spikes_csv"]).exists():
-            notice(f"recording {r['spikes_csv']} not found; skipping targets {r['name']}-*")
+        found = _recording_tables(r, ingest_dir, notice)
+        if found is None:
             continue
-        cells = recording_sweeps(r["spikes_csv"], r.get("sweeps_csv"))
-        table = Path(r.get("sweeps_csv") or Path(r["spikes_csv"]).parent / "sweeps.csv")
-        wanted = r.get("cells") or list(cells)
-        n_train = int(r.get("n_train", 4))
-        for c in wanted:
-            if c not in cells:
-                raise UserError(f"config: targets.recordings[{r['name']}].cells: {c!r} not in "
-                                f"{r['spikes_csv']}")
-            sweeps = cells[c]
-            pairs: list[tuple[str, str]] = []
-            try:
-                rows = cell_sweeps(table, c)
-                tr, ho, rl = recording_split(rows, n_train)
-                pairs = repeat_pairs(rows)
-            except UserError:  # too few ok sweeps to hold any out: in-sample context only
-                tr, ho, rl = list(sweeps), [], {s: "train" for s in sweeps}
-            extra = f" --sweeps-csv {r['sweeps_csv']}" if r.get("sweeps_csv") else ""
-            add(TargetSpec(f"{r['name']}-{c}", "recording", class_of("recording"), r["name"],
-                           f"--recording {r['spikes_csv']} --cell {c}{extra}", None,
-                           "recording", tr, ho, rl, None, r["spikes_csv"], pairs))
+        spikes, tables = found
+        with tables as folder:  # a raw source's tables; None: a spikes_csv entry's own files
+            listed = Path(folder, "spikes.csv") if folder else Path(spikes)
+            sweeps_csv = None if folder else r.get("sweeps_csv")
+            cells = recording_sweeps(listed, sweeps_csv)
+            table = Path(sweeps_csv or listed.parent / "sweeps.csv")
+            wanted = r.get("cells") or list(cells)
+            n_train = int(r.get("n_train", 4))
+            for c in wanted:
+                if c not in cells:
+                    raise UserError(f"config: targets.recordings[{r['name']}].cells: {c!r} "
+                                    f"not in {spikes}")
+                sweeps = cells[c]
+                pairs: list[tuple[str, str]] = []
+                try:
+                    rows = cell_sweeps(table, c)
+                    tr, ho, rl = recording_split(rows, n_train)
+                    pairs = repeat_pairs(rows)
+                except UserError:  # too few ok sweeps to hold any out: in-sample context only
+                    tr, ho, rl = list(sweeps), [], {s: "train" for s in sweeps}
+                extra = f" --sweeps-csv {sweeps_csv}" if sweeps_csv else ""
+                add(TargetSpec(f"{r['name']}-{c}", "recording", class_of("recording"),
+                               r["name"], f"--recording {spikes} --cell {c}{extra}", None,
+                               "recording", tr, ho, rl, None, spikes, pairs))
     return out
 
 
@@ -259,9 +288,12 @@ class Design:
                 and any(x.startswith("adaptation:") for x in self.memberships[key]))
 
 
-def study_design(config: dict, notice: Callable[[str], None] = print) -> Design:
-    """The whole design from the validated configuration."""
-    targets = study_targets(config, notice)
+def study_design(config: dict, notice: Callable[[str], None] = print,
+                 ingest_dir: Callable[[str], str] = lambda name: f"results/ingest/{name}"
+                 ) -> Design:
+    """The whole design from the validated configuration (``ingest_dir``: as
+    :func:`study_targets`)."""
+    targets = study_targets(config, notice, ingest_dir)
     fits: dict[str, dict] = {}
     memberships: dict[str, list[str]] = {}
     for question in QUESTIONS:

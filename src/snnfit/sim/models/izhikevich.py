@@ -101,8 +101,8 @@ SPEC = ModelSpec(
 
 
 @njit(cache=True, parallel=True)
-def _kernel(P, amp, v0, u0, resolved, dt, n_steps, k_on, k_off, holding, t_win0, t_win1,
-            times, counts, n_win, status, trace_x, trace_y, record):
+def _kernel(P, amp, v0, u0, resolved, dt, n_steps, k_on, k_off, holding, extra, t_win0,
+            t_win1, times, counts, n_win, status, trace_x, trace_y, record):
     B = P.shape[0]
     for ch in prange(n_chunks(B)):
         lo, n = chunk(ch, B)
@@ -137,9 +137,10 @@ def _kernel(P, amp, v0, u0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
             start_set(i, v[j], u[j], counts, n_win, status, trace_x, trace_y, record)
         for kk in range(n_steps):
             on = kk >= k_on and kk < k_off
+            hk = holding + extra[kk]  # the input outside the main step
             n_cross = 0
             for j in range(n):
-                I = Ion[j] if on else holding
+                I = Ion[j] if on else hk
                 dv = (k_[j] * (v[j] - vr[j]) * (v[j] - vt[j]) - u[j] + I) * invC[j]
                 du = a[j] * (b[j] * (v[j] - vr[j]) - u[j])
                 vn[j] = v[j] + dt * dv
@@ -159,7 +160,7 @@ def _kernel(P, amp, v0, u0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
                     theta = crossing_theta(cut[j], v[j], vn[j])
                     record_spike(i, t0 + theta * dt, t_win0, t_win1, times, counts, n_win)
                     if resolved:
-                        I = Ion[j] if on else holding
+                        I = Ion[j] if on else hk
                         uc = u[j] + theta * (un[j] - u[j]) + d[j]
                         rest = (1.0 - theta) * dt
                         dv = (k_[j] * (c[j] - vr[j]) * (c[j] - vt[j]) - uc + I) * invC[j]
@@ -206,12 +207,12 @@ def _set_params(W, j):
 
 
 @njit(cache=True)
-def _state_pass(W, n, on, holding, dt):
-    """Euler step ``(vn, un)`` of every set of the chunk (as :func:`_kernel`); returns how many
-    reach the cut."""
+def _state_pass(W, n, on, hk, dt):
+    """Euler step ``(vn, un)`` of every set of the chunk (as :func:`_kernel`; ``hk``: the input
+    outside the main step); returns how many reach the cut."""
     n_cross = 0
     for j in range(n):
-        I = W[_W_ION + j] if on else holding
+        I = W[_W_ION + j] if on else hk
         v = W[_W_V + j]
         u = W[_W_U + j]
         invC, k_, vr, vt, a, b = _set_params(W, j)
@@ -225,13 +226,13 @@ def _state_pass(W, n, on, holding, dt):
 
 
 @njit(cache=True)
-def _tangent_pass(W, n, on, holding, dt, gI):
+def _tangent_pass(W, n, on, hk, dt, gI):
     """One step of every tangent column of the chunk in place; the state moves to
     ``(vn, un)`` (crossing sets are corrected afterwards by the caller)."""
     IA = _NS - 1
     for j in range(n):
         # tangent step s' = (I + dt J_f) s + dt df/dp, in place; then the state moves
-        I = W[_W_ION + j] if on else holding
+        I = W[_W_ION + j] if on else hk
         v = W[_W_V + j]
         u = W[_W_U + j]
         invC, k_, vr, vt, a, b = _set_params(W, j)
@@ -258,8 +259,8 @@ def _tangent_pass(W, n, on, holding, dt, gI):
 
 
 @njit(cache=True, parallel=True)
-def _sens_kernel(P, amp, v0, u0, sv0, su0, dt, n_steps, k_on, k_off, holding, t_win0, t_win1,
-                 times, counts, n_win, status, jac):
+def _sens_kernel(P, amp, v0, u0, sv0, su0, dt, n_steps, k_on, k_off, holding, extra, t_win0,
+                 t_win1, times, counts, n_win, status, jac):
     r"""Forward sensitivities of the ``resolved`` map: spike times and ``dT/dp`` (exact, discrete).
 
     Same map and arithmetic as :func:`_kernel` with ``resolved=1`` (bit-identical times); each
@@ -309,8 +310,9 @@ def _sens_kernel(P, amp, v0, u0, sv0, su0, dt, n_steps, k_on, k_off, holding, t_
             clear_set(i, counts, n_win, status)
         for kk in range(n_steps):
             on = kk >= k_on and kk < k_off
+            hk = holding + extra[kk]  # extra epochs: fixed currents, zero derivative
             gI = dt if on else 0.0  # amplitude column's forcing factor (0 outside the step)
-            n_cross = _state_pass(W, n, on, holding, dt)
+            n_cross = _state_pass(W, n, on, hk, dt)
             m = 0
             if n_cross > 0:
                 for j in range(n):
@@ -325,7 +327,7 @@ def _sens_kernel(P, amp, v0, u0, sv0, su0, dt, n_steps, k_on, k_off, holding, t_
                     for p in range(NP):
                         osv[p, j] = W[_W_SV + p * CHUNK + j]
                         osu[p, j] = W[_W_SU + p * CHUNK + j]
-            _tangent_pass(W, n, on, holding, dt, gI)
+            _tangent_pass(W, n, on, hk, dt, gI)
             if n_cross > 0:
                 t0 = kk * dt
                 for q in range(m):
@@ -360,7 +362,7 @@ def _sens_kernel(P, amp, v0, u0, sv0, su0, dt, n_steps, k_on, k_off, holding, t_
                     if s >= 0:
                         for p in range(NP):
                             jac[i, s, p] = dt * dth[p]
-                    I = W[_W_ION + j] if on else holding
+                    I = W[_W_ION + j] if on else hk
                     uc = u + theta * (un - u) + W[_W_D + j]
                     for p in range(NP):
                         suc[p] = osu[p, j] + dth[p] * (un - u) + theta * (

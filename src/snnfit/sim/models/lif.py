@@ -56,8 +56,8 @@ SPEC = ModelSpec(
 
 
 @njit(cache=True, parallel=True)
-def _kernel(P, amp, V0, r0, resolved, dt, n_steps, k_on, k_off, holding, t_win0, t_win1,
-            times, counts, n_win, status, trace_x, trace_y, record):
+def _kernel(P, amp, V0, r0, resolved, dt, n_steps, k_on, k_off, holding, extra, t_win0,
+            t_win1, times, counts, n_win, status, trace_x, trace_y, record):
     B = P.shape[0]
     for ch in prange(n_chunks(B)):
         lo, n = chunk(ch, B)
@@ -89,12 +89,13 @@ def _kernel(P, amp, V0, r0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
             start_set(i, V[j], ref_end[j], counts, n_win, status, trace_x, trace_y, record)
         for kk in range(n_steps):
             on = kk >= k_on and kk < k_off
+            hk = holding + extra[kk]  # the input outside the main step
             t0 = kk * dt
             t1 = t0 + dt
             n_cross = 0
             if resolved:
                 for j in range(n):
-                    I = Ion[j] if on else holding
+                    I = Ion[j] if on else hk
                     # integrate only the part of the step after the refractory period
                     h = t1 - max(t0, ref_end[j])
                     h = min(max(h, 0.0), dt)
@@ -103,7 +104,7 @@ def _kernel(P, amp, V0, r0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
                     n_cross += live[j] and not (Vn[j] < cut[j])
             else:
                 for j in range(n):
-                    I = Ion[j] if on else holding
+                    I = Ion[j] if on else hk
                     if ref_left[j] > 0:
                         ref_left[j] -= 1
                         Vn[j] = V[j]
@@ -130,7 +131,7 @@ def _kernel(P, amp, V0, r0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
                         ts = t0 + theta * dt
                     record_spike(i, ts, t_win0, t_win1, times, counts, n_win)
                     if resolved:
-                        I = Ion[j] if on else holding
+                        I = Ion[j] if on else hk
                         ref_end[j] = ts + tref[j]
                         h = t1 - ref_end[j]
                         h = min(max(h, 0.0), dt)
@@ -191,13 +192,13 @@ def _special(W, j, t0, t1):
 
 
 @njit(cache=True)
-def _state_pass(W, n, on, holding, dt, t0, t1):
-    """Step ``Vn`` of every set of the chunk (as :func:`_kernel`, ``resolved``), keeping ``h`` and
-    ``f``; flags (``_W_SPEC``) and counts the sets that cross the threshold or end their
-    refractory period inside the step."""
+def _state_pass(W, n, on, hk, dt, t0, t1):
+    """Step ``Vn`` of every set of the chunk (as :func:`_kernel`, ``resolved``; ``hk``: the
+    input outside the main step), keeping ``h`` and ``f``; flags (``_W_SPEC``) and counts the
+    sets that cross the threshold or end their refractory period inside the step."""
     n_special = 0
     for j in range(n):
-        I = W[_W_ION + j] if on else holding
+        I = W[_W_ION + j] if on else hk
         V = W[_W_V + j]
         r = W[_W_REF + j]
         h = t1 - max(t0, r)
@@ -223,8 +224,8 @@ def _tangent_pass(W, n, on):
 
 
 @njit(cache=True, parallel=True)
-def _sens_kernel(P, amp, V0, r0, sV0, sr0, dt, n_steps, k_on, k_off, holding, t_win0, t_win1,
-                 times, counts, n_win, status, jac):
+def _sens_kernel(P, amp, V0, r0, sV0, sr0, dt, n_steps, k_on, k_off, holding, extra, t_win0,
+                 t_win1, times, counts, n_win, status, jac):
     r"""Forward sensitivities of the ``resolved`` map: spike times and ``dT/dp`` (exact, discrete).
 
     Same map and arithmetic as :func:`_kernel` with ``resolved=1`` (bit-identical times); ``V``
@@ -268,9 +269,10 @@ def _sens_kernel(P, amp, V0, r0, sV0, sr0, dt, n_steps, k_on, k_off, holding, t_
             clear_set(i, counts, n_win, status)
         for kk in range(n_steps):
             on = kk >= k_on and kk < k_off
+            hk = holding + extra[kk]
             t0 = kk * dt
             t1 = t0 + dt
-            n_special = _state_pass(W, n, on, holding, dt, t0, t1)
+            n_special = _state_pass(W, n, on, hk, dt, t0, t1)
             m = 0
             if n_special > 0:
                 for j in range(n):
@@ -332,7 +334,7 @@ def _sens_kernel(P, amp, V0, r0, sV0, sr0, dt, n_steps, k_on, k_off, holding, t_
                     for p in range(NP):
                         jac[i, s, p] = W[_W_SR + p * CHUNK + j]
                 W[_W_SR + P_TREF * CHUNK + j] += 1.0
-                I = W[_W_ION + j] if on else holding
+                I = W[_W_ION + j] if on else hk
                 ref_end = ts + W[_W_TREF + j]
                 W[_W_REF + j] = ref_end
                 h = t1 - ref_end
