@@ -9,6 +9,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from snnfit.data.targets import TARGET_CLASSES, class_of, recording_sweeps
+from snnfit.fit.batch import plan_batches
 from snnfit.fit.space import check_dim, dim_label, dim_spec
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -227,6 +228,81 @@ def fit_records():
     ]
 
 
+# ---------------------------------------------------------------- batches of fits
+# The fits run in batch jobs (many fits per process: snnfit.fit.batch), one rule per batch
+# (rules/fit.smk). Finished fits are kept in FIT_CACHE, so a batch run again (interrupted, or
+# re-planned after the grid changed) copies them and runs only the rest.
+FIT_CACHE = f"{RESULTS}/.fitcache"
+
+
+def _batches():
+    rows = list(FITS.values())
+    cut = plan_batches(rows, config["fit"]["batch_size"], config["fit"]["min_batches"])
+    width = len(str(max(len(cut) - 1, 0)))
+    return {f"fit_batch_{i:0{width}d}": b for i, b in enumerate(cut)}
+
+
+BATCHES = _batches()
+
+
+def target_json(name):
+    return f"{RESULTS}/targets/{name}.json"
+
+
+def fit_entry(r):
+    """One fit of a batch plan (snnfit.fit.batch): what `snnfit fit` would be given."""
+    spec = TARGETS[r["target"]]
+    settings = dict(
+        model=r["model"],
+        dim=dim_spec(r["dim"]),
+        optimizer=r["optimizer"],
+        seed=r["seed"],
+        budget=r["budget"],
+        current=r["current"],
+        scheme=config["fit"]["scheme"],
+        threads=config["fit"]["threads"],
+        inputs=(
+            f"{RESULTS}/inputs/seed~{r['seed']}.npz"
+            if r["optimizer"] in config["fit"]["inputs_for"]
+            else None
+        ),
+        sweeps=list(spec["train"]) if spec["heldout"] else None,
+    )
+    heldout = None
+    if has_heldout(r):
+        heldout = dict(
+            target=target_json(r["target"]),
+            sweeps=list(spec["heldout"]),
+            out=heldout_json(r),
+        )
+    return dict(
+        target=target_json(r["target"]),
+        out=fit_json(r),
+        settings=settings,
+        heldout=heldout,
+    )
+
+
+def batch_plan(rows):
+    return [fit_entry(r) for r in rows]
+
+
+def batch_inputs(rows):
+    """Target files and Poisson input files the batch's fits read."""
+    out = []
+    for e in batch_plan(rows):
+        out.append(e["target"])
+        if e["settings"]["inputs"]:
+            out.append(e["settings"]["inputs"])
+    return list(dict.fromkeys(out))
+
+
+def batch_outputs(rows):
+    return [fit_json(r) for r in rows] + [
+        heldout_json(r) for r in rows if has_heldout(r)
+    ]
+
+
 def input_seeds():
     seeds = set()
     for r in FITS.values():
@@ -241,12 +317,42 @@ def trace_pairs():
     return pairs[: config["report"]["traces_max"]]
 
 
-def trace_candidates(wildcards):
+def trace_candidates(target, model):
     return [
         fit_json(r)
         for r in ARMS["adaptation"]
-        if r["target"] == wildcards.target and r["model"] == wildcards.model
+        if r["target"] == target and r["model"] == model
     ]
+
+
+def trace_png(target, model):
+    return f"{RESULTS}/figures/traces/{target}/{model}.png"
+
+
+def trace_inputs():
+    return list(
+        dict.fromkeys(f for t, m in trace_pairs() for f in trace_candidates(t, m))
+    )
+
+
+def study_outputs():
+    """What the study makes (rule all, and the study benchmark after it all)."""
+    return [
+        TABLES["fits"],
+        TABLES["heldout"],
+        f"{RESULTS}/reports/answers.json",
+        *expand(f"{RESULTS}/reports/{{question}}.html", question=QUESTIONS),
+        *figure_files(),
+        *trace_files(),
+    ]
+
+
+def run_cores():
+    """The cores Snakemake runs jobs on (--cores; else --jobs, e.g. on a cluster)."""
+    try:
+        return int(workflow.cores)
+    except Exception:  # no --cores given (cluster executors): the parallel jobs instead
+        return int(workflow.nodes or 1)
 
 
 def figure_files():
@@ -256,10 +362,7 @@ def figure_files():
 
 
 def trace_files():
-    return [
-        f"{RESULTS}/figures/traces/{target}/{model}.png"
-        for target, model in trace_pairs()
-    ]
+    return [trace_png(target, model) for target, model in trace_pairs()]
 
 
 # ---------------------------------------------------------------- input functions
@@ -272,27 +375,3 @@ def target_args(wildcards):
 def target_source(wildcards):
     src = TARGETS[wildcards.target].get("source")
     return [src] if src else []
-
-
-def fit_inputs_npz(wildcards):
-    if wildcards.optimizer in config["fit"]["inputs_for"]:
-        return [f"{RESULTS}/inputs/seed~{wildcards.seed}.npz"]
-    return []
-
-
-def fit_extra_args(wildcards, input):
-    args = []
-    if wildcards.optimizer in config["fit"]["inputs_for"]:
-        args.append(f"--inputs {input.inputs}")
-    spec = TARGETS[wildcards.target]
-    if spec["heldout"]:
-        args.append("--sweeps " + ",".join(spec["train"]))
-    return " ".join(args)
-
-
-def heldout_sweeps(wildcards):
-    return ",".join(TARGETS[wildcards.target]["heldout"])
-
-
-def dim_arg(wildcards):
-    return dim_spec(wildcards.dim)
