@@ -237,7 +237,8 @@ FIT_CACHE = f"{RESULTS}/.fitcache"
 
 def _batches():
     rows = list(FITS.values())
-    cut = plan_batches(rows, config["fit"]["batch_size"], config["fit"]["min_batches"])
+    fit = config["fit"]  # (the schema lets these be digit strings: nested --config values)
+    cut = plan_batches(rows, int(fit["batch_size"]), int(fit["min_batches"]))
     width = len(str(max(len(cut) - 1, 0)))
     return {f"fit_batch_{i:0{width}d}": b for i, b in enumerate(cut)}
 
