@@ -237,7 +237,8 @@ FIT_CACHE = f"{RESULTS}/.fitcache"
 
 def _batches():
     rows = list(FITS.values())
-    fit = config["fit"]  # (the schema lets these be digit strings: nested --config values)
+    # the schema lets these be digit strings (nested --config values arrive as strings)
+    fit = config["fit"]
     cut = plan_batches(rows, int(fit["batch_size"]), int(fit["min_batches"]))
     width = len(str(max(len(cut) - 1, 0)))
     return {f"fit_batch_{i:0{width}d}": b for i, b in enumerate(cut)}
