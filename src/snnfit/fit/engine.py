@@ -36,6 +36,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
@@ -543,6 +544,7 @@ def _warm_up(model: str, scheme: str, threads: int, optimizer: str = "cmaes") ->
     gamma_factor([np.array([1.0])], [np.array([1.0])], [4.0])
 
 
+@lru_cache(maxsize=1)
 def _git_commit() -> str | None:
     here = Path(__file__).resolve().parent
     try:
@@ -553,6 +555,7 @@ def _git_commit() -> str | None:
         return None
 
 
+@lru_cache(maxsize=None)
 def _version(pkg: str) -> str | None:
     from importlib.metadata import PackageNotFoundError, version
 
