@@ -161,16 +161,9 @@ def plan_from_dict(d: Any, source: str = "plan") -> tuple[list[BatchFit], str | 
 
 def load_plan(path: str | Path) -> tuple[list[BatchFit], str | None]:
     """Read a plan file (:func:`plan_from_dict`)."""
-    path = Path(path)
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read ({exc.__class__.__name__})") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    return plan_from_dict(d, str(path))
+    from .record import _read_json
+
+    return plan_from_dict(_read_json(path), str(path))
 
 
 # ---------------------------------------------------------------------- cache keys
