@@ -153,6 +153,25 @@ def test_times_identical_to_forward_kernel(model):
     assert np.all(J[pad] == 0.0)
 
 
+@pytest.mark.parametrize("scheme", ["resolved", "resolved2"])
+@pytest.mark.parametrize("model", ["adex", "izhikevich", "lif"])
+def test_few_stored_spikes_are_the_first_ones_and_all_are_counted(model, scheme):
+    """With room for 3 spike times, the forward and sensitivity kernels store the first 3 of a
+    run with room for all (times and Jacobian rows bit for bit) and still count every spike."""
+    names = [n for n in PRESETS if resolve_preset(n)[0] == model]
+    _, P, A = preset_batch(names)
+    big = spike_times_and_jacobian(model, P, A, PROT, max_spikes=1000, scheme=scheme)
+    small = spike_times_and_jacobian(model, P, A, PROT, max_spikes=3, scheme=scheme)
+    fwd = simulate_batch(model, P, A, PROT, scheme, threads=1, max_spikes=3)
+    assert (big[1] > 3).all() if model != "adex" else (big[1] > 3).sum() >= 6
+    assert big[1].max() < 1000  # the big run has room for every spike
+    for out in (small, (fwd.times, fwd.counts, fwd.n_in_step, fwd.status)):
+        assert out[0].tobytes() == big[0][:, :3].tobytes()
+        for k in (1, 2, 3):  # counts, n_in_step, status
+            assert np.array_equal(out[k], big[k])
+    assert small[4].tobytes() == big[4][:, :3].tobytes()
+
+
 def test_vpeak_column_is_zero_and_batch_position_irrelevant():
     model, P, A = preset_batch([f"naud2008:{n}" for n in NAUD])
     _, _, _, _, J = spike_times_and_jacobian(model, P, A, PROT, max_spikes=S)

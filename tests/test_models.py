@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import reference as R
+from snnfit.errors import UserError
 from snnfit.sim.models import all_presets, get_model
 from snnfit.sim.models.izhikevich import _ROWS_2003
 from snnfit.sim.protocol import StepProtocol
@@ -410,3 +411,138 @@ def test_bitwise_determinism_irregular(scheme):
     # and the batch result is the public single-set result
     single = simulate(m, preset("naud2008:irregular")[1], amps[0], DEFAULT, scheme=scheme)
     assert single.spike_times_ms.tobytes() == ref.spike_times(0).tobytes()
+
+
+# ------------------------------------------------------------------------------------------
+# the scheme registry (each model's ``maps``) against what the kernels actually do
+
+_SCHEMES = ("euler", "resolved", "resolved2")
+_FIRING = {"lif": "lif:default", "adex": "naud2008:adapting", "izhikevich": "izhikevich2007:RS"}
+
+
+def _firing_batch(model, B=8, seed=3):
+    """The model's firing preset and ``B - 1`` copies jittered by 2 %."""
+    _, p, a = preset(_FIRING[model])
+    base = get_model(model).spec.vector(p)
+    rng = np.random.default_rng(seed)
+    P = base * (1 + 0.02 * rng.standard_normal((B, base.size)))
+    P[0] = base
+    return P, np.full(B, a)
+
+
+@pytest.mark.parametrize("model", ["lif", "adex", "izhikevich"])
+def test_registry_has_every_scheme_and_its_map_is_what_runs(model):
+    from snnfit.sim.models import SCHEMES, kernel_for
+
+    m = get_model(model)
+    assert set(m.maps) == set(_SCHEMES) == set(SCHEMES)
+    P, A = _firing_batch(model)
+    runs = {}
+    for scheme in _SCHEMES:
+        entry = m.scheme(scheme)
+        assert entry.scheme == scheme and callable(entry.kernel)
+        assert kernel_for(m, SCHEMES[scheme]) == (entry.kernel, SCHEMES[entry.runs])
+        runs[scheme] = simulate_batch(model, P, A, DEFAULT, scheme, 1, 300)
+        assert runs[scheme].counts.min() > 3
+    # a scheme gives bit for bit the times of the map the registry says it runs, and the maps
+    # the registry calls different are different
+    for scheme in _SCHEMES:
+        ran = runs[m.scheme(scheme).runs]
+        assert runs[scheme].times.tobytes() == ran.times.tobytes(), scheme
+    for a, b in (("euler", "resolved"), ("resolved", "resolved2")):
+        same = runs[a].times.tobytes() == runs[b].times.tobytes()
+        assert same == (m.scheme(a).runs == m.scheme(b).runs), (a, b)
+    # the fallback is the documented one: LIF and Izhikevich run resolved under resolved2
+    assert m.scheme("resolved2").runs == ("resolved2" if model == "adex" else "resolved")
+
+
+@pytest.mark.parametrize("model", ["lif", "adex", "izhikevich"])
+def test_registry_gradients_exist_where_fits_use_them(model):
+    from snnfit.fit.engine import _grad_scheme
+    from snnfit.sim.grad import (SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL, sensitivity_cost,
+                                 spike_times_and_jacobian)
+
+    m = get_model(model)
+    P, A = _firing_batch(model)
+    for scheme in _SCHEMES:
+        g = m.gradient_map(scheme)
+        assert _grad_scheme(model, scheme) == g.scheme
+        assert g.sensitivity is not None and sensitivity_cost(model, scheme) >= 1
+        # the Jacobian a fit under `scheme` uses belongs to the fit's own map (times bit for
+        # bit), except under euler, whose gradients are the resolved map's
+        t = spike_times_and_jacobian(model, P, A, DEFAULT, 1, 300, scheme=g.scheme)[0]
+        own = simulate_batch(model, P, A, DEFAULT, "resolved" if scheme == "euler" else scheme,
+                             1, 300)
+        assert t.tobytes() == own.times.tobytes(), scheme
+    assert m.scheme("euler").sensitivity is None
+    with pytest.raises(UserError, match="exact gradients need resolved or resolved2"):
+        spike_times_and_jacobian(model, P, A, DEFAULT, scheme="euler")
+    assert SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL[model] == sensitivity_cost(model, "resolved")
+
+
+@pytest.mark.parametrize("model", ["lif", "adex", "izhikevich"])
+def test_registry_unused_parameters_are_those_without_effect(model):
+    """A parameter is listed unused for a scheme exactly when moving it (by 5 % of its box)
+    leaves every spike time of the scheme's map unchanged; only the AdEx Vpeak outside euler."""
+    from snnfit.fit.space import build_space
+    from snnfit.sim.grad import spike_times_and_jacobian
+
+    m = get_model(model)
+    spec = m.spec
+    P, A = _firing_batch(model, B=4)
+    for scheme in _SCHEMES:
+        base = simulate_batch(model, P, A, DEFAULT, scheme, 1, 300)
+        no_effect = set()
+        for j, ps in enumerate(spec.params):
+            Q = P.copy()
+            Q[:, j] += 0.05 * (ps.upper - ps.lower)
+            r = simulate_batch(model, Q, A, DEFAULT, scheme, 1, 300)
+            if r.times.tobytes() == base.times.tobytes():
+                no_effect.add(ps.name)
+        unused = set(m.scheme(scheme).unused)
+        assert unused == no_effect, (scheme, unused, no_effect)
+        assert unused == ({"Vpeak"} if model == "adex" and scheme != "euler" else set())
+        # not fitted, and (where the map has gradients) zero Jacobian columns
+        s = build_space(model, "full", scheme=scheme, current="recorded")
+        assert set(s.free_names) == set(spec.names) - unused
+        if m.scheme(scheme).sensitivity is not None:
+            J = spike_times_and_jacobian(model, P, A, DEFAULT, 1, 300, scheme=scheme)[4]
+            for name in spec.names:
+                assert np.all(J[:, :, spec.index(name)] == 0.0) == (name in unused), name
+
+
+def test_cached_kernels_equal_a_fresh_build():
+    """numba's cache checks only a kernel's own file, not the inline helpers of
+    ``_kernel_parts.py`` or the constants of ``base.py``: the cached LIF kernels (which use every
+    helper) must give bit for bit what a fresh build of their source gives (else: delete
+    src/snnfit/sim/models/__pycache__/*.nb[ic])."""
+    import numba
+
+    from snnfit.sim.models import lif
+
+    proto = StepProtocol(delay_ms=10.0, duration_ms=80.0, t_stop_ms=100.0)
+    P = np.repeat(lif.SPEC.vector(LIF)[None], 4, axis=0)
+    P[3, 0] = 1e-300  # a blow-up
+    A = np.array([300.0, 260.0, 1000.0, 300.0])
+    x0, y0, _ = lif.initial_state(P, 0.0)
+    sx0, sy0 = lif.initial_state_sensitivity(P, 0.0)
+    runs = {}
+    for name, fwd, sens in (("cached", lif._kernel, lif._sens_kernel),
+                            ("fresh", numba.njit(parallel=True)(lif._kernel.py_func),
+                             numba.njit(parallel=True)(lif._sens_kernel.py_func))):
+        out = []
+        for code in (0, 1):  # a few stored spikes, the rest only counted
+            o = (np.empty((4, 3)), np.zeros(4, np.int64), np.zeros(4, np.int64),
+                 np.zeros(4, np.int8), np.empty((4, proto.n_steps + 1)),
+                 np.empty((4, proto.n_steps + 1)))
+            fwd(P, A, x0, y0, code, proto.dt_ms, proto.n_steps, proto.step_on, proto.step_off,
+                0.0, proto.delay_ms, proto.stim_end_ms, *o, True)
+            out += o
+        o = (np.empty((4, 3)), np.zeros(4, np.int64), np.zeros(4, np.int64),
+             np.zeros(4, np.int8), np.zeros((4, 3, P.shape[1] + 1)))
+        sens(P, A, x0, y0, sx0, sy0, proto.dt_ms, proto.n_steps, proto.step_on,
+             proto.step_off, 0.0, proto.delay_ms, proto.stim_end_ms, *o)
+        runs[name] = out + list(o)
+    assert runs["cached"][1].max() > 3 and runs["cached"][3][3] == 2  # overflow, blow-up
+    for a, b in zip(runs["cached"], runs["fresh"]):
+        assert a.tobytes() == b.tobytes(), "stale numba cache of the model kernels"

@@ -198,3 +198,52 @@ def test_bad_input():
         search_current(m, p[None, :], 1, max_amplitude_pA=0.0)
     with pytest.raises(UserError, match="C"):
         search_current(m, (p * np.r_[0, np.ones(p.size - 1)])[None, :], 1)
+
+
+def test_straddling_bracket_is_bisected_until_the_count_is_found():
+    # issue 12: the count jumps 5 -> 8 -> 9 inside 0.13 pA (an Euler reference gives 8 spikes on
+    # [273.52, 273.65) pA); at the 1 % tolerance the upper end gave 9 and the search said
+    # 'infeasible'. It must keep bisecting and find 8, with the extra simulations counted.
+    spec = get_model("adex").spec
+    p = spec.vector(dict(C=90, gL=9, EL=-68, VT=-48, DeltaT=3, a=6, tau_w=60, b=15, Vr=-52))
+    r = search_current("adex", p[None, :], 8, scheme="euler", threads=1)
+    assert r.status[0] == FOUND, r.status_name(0)
+    amp = float(r.amplitude_pA[0])
+    assert 273.52 - 0.01 <= amp < 273.65
+    lo_b, hi_b = r.bracket_pA[0]
+    c = simulate_batch("adex", np.repeat(p[None, :], 2, 0), np.array([lo_b, hi_b]), DEFAULT,
+                       "euler", threads=1, max_spikes=1).n_in_step
+    assert list(c) == [8, 8] and hi_b > lo_b
+    # the plain bisection to 1 % would have stopped after 8 bisection steps; the extra ones
+    # are in the count
+    grid = 16
+    assert r.n_simulations > grid + 2 * 8
+
+
+@pytest.mark.parametrize("model", ["adex", "izhikevich", "lif"])
+def test_whenever_a_fine_grid_finds_the_count_the_search_does(model):
+    """Property (issue 12): on random sets whose step count rises monotonically with the
+    amplitude (checked on a fine grid), every count n that some grid amplitude gives is found
+    by the search, and its amplitude re-simulates to n."""
+    rng = np.random.default_rng({"adex": 11, "izhikevich": 12, "lif": 13}[model])
+    spec = get_model(model).spec
+    lo, hi = spec.lower(), spec.upper()
+    proto = StepProtocol(delay_ms=20.0, duration_ms=300.0, t_stop_ms=340.0)
+    top = 1000.0
+    levels = np.linspace(0.0, top, 801)
+    checked = 0
+    tries = 0
+    while checked < 6 and tries < 200:
+        tries += 1
+        p = lo + rng.uniform(size=lo.size) * (hi - lo)
+        c = count(model, p, levels, proto)
+        if not np.all(np.diff(c) >= 0) or c[0] > 0 or c[-1] < 3:
+            continue
+        ns = sorted(set(int(x) for x in c if 1 <= x <= 15))
+        r = search_current(model, np.repeat(p[None, :], len(ns), 0), np.array(ns), proto,
+                           max_amplitude_pA=top, threads=1)
+        for j, n in enumerate(ns):
+            assert r.status[j] == FOUND, (model, n, r.status_name(j), p)
+            assert count(model, p, [r.amplitude_pA[j]], proto)[0] == n
+        checked += 1
+    assert checked >= 6, f"only {checked} monotone random {model} sets in {tries} draws"

@@ -37,6 +37,9 @@ def add_parser(subparsers) -> None:
                    help="integration scheme for --preset (default euler) or --prior "
                    "(default resolved)")
     p.add_argument("--seed", type=int, default=None, help="seed for --prior")
+    p.add_argument("--prior-kind", default=None, metavar="KIND",
+                   help="restrict --prior draws: any (default), adapting, nonadapting, "
+                        "subspace:NAMES (snnfit.data.priors)")
     p.add_argument("--duration", "--duration-ms", dest="duration_ms", type=float,
                    default=None, help="step duration in ms for --times")
     p.add_argument("--delay", "--delay-ms", dest="delay_ms", type=float, default=100.0,
@@ -78,7 +81,8 @@ def _only(args, allowed: set[str], source: str) -> None:
     given = {"seed": args.seed is not None, "duration": args.duration_ms is not None,
              "cell": args.cell is not None, "sweep": bool(args.sweep),
              "sweeps-csv": args.sweeps_csv is not None, "citation": args.citation is not None,
-             "scheme": args.scheme is not None, "delay": args.delay_ms != 100.0}
+             "scheme": args.scheme is not None, "delay": args.delay_ms != 100.0,
+             "prior-kind": args.prior_kind is not None}
     extra = [k for k, v in given.items() if v and k not in allowed]
     if extra:
         raise UserError(f"--{extra[0]} does not apply to {source}")
@@ -93,11 +97,11 @@ def run(args) -> int:
         _only(args, {"scheme"}, "--preset")
         t = targets.preset_target(args.preset, scheme=args.scheme or "euler", command=cmd)
     elif args.prior is not None:
-        _only(args, {"scheme", "seed"}, "--prior")
+        _only(args, {"scheme", "seed", "prior-kind"}, "--prior")
         if args.seed is None:
             raise UserError("--prior needs --seed (an integer)")
         t = targets.prior_target(args.prior, seed=args.seed, scheme=args.scheme or "resolved",
-                                 command=cmd)
+                                 command=cmd, kind=args.prior_kind or "any")
     elif args.times is not None:
         _only(args, {"duration", "delay"}, "--times")
         if args.duration_ms is None:

@@ -396,13 +396,17 @@ def prior_amplitude_pA(model: str) -> float:
 
 
 def prior_target(model: str, seed: int, scheme: str = "resolved",
-                 command: str | None = None) -> Target:
+                 command: str | None = None, kind: str = "any") -> Target:
     """A ground truth drawn uniformly from the model's fit box (``ModelSpec.lower()`` to
     ``upper()``) with a seeded ``numpy.random.Generator``; draws are simulated in batches of
     64 and the first draw (in draw order) with status ``ok`` and
     ``PRIOR_MIN_SPIKES <= count <= PRIOR_MAX_SPIKES`` at :func:`prior_amplitude_pA` in the
     default protocol, none of them before the step onset, is kept;
-    ``provenance["rejected_draws"]`` counts the draws before it."""
+    ``provenance["rejected_draws"]`` counts the draws before it. ``kind`` restricts the box
+    and adds an acceptance test (:mod:`snnfit.data.priors`: ``adapting``, ``nonadapting``,
+    ``subspace:NAMES``); ``any`` (default) is the whole box."""
+    from .priors import kind_box
+
     from ..sim.models import get_model
     from ..sim.simulate import STATUS_OK, simulate, simulate_batch
 
@@ -412,6 +416,7 @@ def prior_target(model: str, seed: int, scheme: str = "resolved",
     amplitude = prior_amplitude_pA(model_name)
     protocol = StepProtocol()
     lo, hi = spec.lower(), spec.upper()
+    lo, hi, accept = kind_box(spec, kind, lo, hi)
     rng = np.random.default_rng(seed)
     n_drawn = 0
     while n_drawn < PRIOR_MAX_DRAWS:
@@ -423,6 +428,8 @@ def prior_target(model: str, seed: int, scheme: str = "resolved",
         with np.errstate(invalid="ignore"):
             early = np.nan_to_num(np.asarray(br.times)[:, 0], nan=np.inf) < protocol.delay_ms
         good = ok & ~early & (counts >= PRIOR_MIN_SPIKES) & (counts <= PRIOR_MAX_SPIKES)
+        if accept is not None:
+            good &= accept(np.asarray(br.times), counts, protocol.delay_ms, protocol.stim_end_ms)
         if good.any():
             j = int(np.argmax(good))
             params = {n: float(v) for n, v in zip(spec.names, P[j])}
@@ -435,6 +442,7 @@ def prior_target(model: str, seed: int, scheme: str = "resolved",
                     command, source=f"prior {model_name}", citation=None, seed=int(seed),
                     scheme=scheme, amplitude_pA=amplitude, rejected_draws=n_drawn + j,
                     accept_spikes=[PRIOR_MIN_SPIKES, PRIOR_MAX_SPIKES],
+                    **({} if kind in (None, "", "any") else {"prior_kind": kind}),
                     box={n: [float(a), float(b)] for n, a, b in zip(spec.names, lo, hi)})
                 truth = {"model": model_name, "scheme": scheme, "params": params}
                 return Target("prior", prov, truth, [Sweep("0", protocol, amplitude, times)])

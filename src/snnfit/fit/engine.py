@@ -339,7 +339,7 @@ class FitProblem:
         the failure penalty and, as a surrogate, the gradient of the loss at the top of the
         range (silent: the count surrogate asks for more spikes) or at amplitude 0 (spontaneous:
         fewer spikes), which moves the parameters toward the target count.
-        Costs: a sensitivity pass is charged :data:`snnfit.sim.grad.SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL`
+        Costs: a sensitivity pass is charged :func:`snnfit.sim.grad.sensitivity_cost`
         forward-equivalents per set and sweep.
         """
         from ..sim import grad
@@ -372,8 +372,8 @@ class FitProblem:
                                           [sw.protocol for sw in self.sweeps],
                                           [sw.times for sw in self.sweeps],
                                           s.count_penalty_ms, threads=s.threads,
-                                          scheme=_grad_scheme(s.scheme))
-        self.charge(B * n_sw * grad.SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL[self.model])
+                                          scheme=_grad_scheme(self.model, s.scheme))
+        self.charge(B * n_sw * grad.sensitivity_cost(self.model, s.scheme))
         for j, idx, lo, hi, best_a in edge_terms:
             gP[idx] += gA[idx, j][:, None] * self._bracket_end_derivative(P[idx], j, lo, hi,
                                                                       best_a)
@@ -404,8 +404,9 @@ class FitProblem:
                 continue
             times, counts, n_in, status, jac = grad.spike_times_and_jacobian(
                 self.model, P[rows], amp[rows], sw.protocol, self.settings.threads,
-                max_spikes=sw.times.size + 8, scheme=_grad_scheme(self.settings.scheme))
-            self.charge(rows.size * grad.SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL[self.model])
+                max_spikes=sw.times.size + 8,
+                scheme=_grad_scheme(self.model, self.settings.scheme))
+            self.charge(rows.size * grad.sensitivity_cost(self.model, self.settings.scheme))
             pre = np.sum(np.nan_to_num(times, nan=np.inf) < t_on, axis=1)
             spike = pre + sw.n_step - 1 + k_extra  # index of the spike defining the end
             for r_i, row in enumerate(rows):
@@ -517,10 +518,11 @@ class FitProblem:
 # ---------------------------------------------------------------------- driver
 
 
-def _grad_scheme(scheme: str) -> str:
-    """The map whose exact gradients the gradient optimisers use: the fit's own, ``resolved``
-    under ``euler`` (Euler's spike times are pinned to the grid: derivative 0 almost everywhere)."""
-    return "resolved2" if scheme == "resolved2" else "resolved"
+def _grad_scheme(model: str, scheme: str) -> str:
+    """The map whose exact gradients the gradient optimisers use under ``scheme``: the model's
+    registry says (the fit's own map; ``resolved`` under ``euler``, whose spike times are pinned
+    to the grid: derivative 0 almost everywhere)."""
+    return get_model(model).gradient_map(scheme).scheme
 
 
 def _warm_up(model: str, scheme: str, threads: int, optimizer: str = "cmaes") -> None:
@@ -534,7 +536,7 @@ def _warm_up(model: str, scheme: str, threads: int, optimizer: str = "cmaes") ->
         from ..sim import grad
 
         grad.spike_times_and_jacobian(model, P, np.array([100.0]), proto, threads, max_spikes=2,
-                                      scheme=_grad_scheme(scheme))
+                                      scheme=_grad_scheme(model, scheme))
     if optimizer == "snn":
         import norse.torch  # noqa: F401  (slow first import)
     if optimizer == "cmaes":
@@ -598,8 +600,9 @@ def param_error(space: ReducedSpace, params: dict, target: Target, settings: Fit
     tp = spec.complete(truth.get("params", {}))
     out = {}
     group = set(spec.scaling_group) if settings.current == "search" else set()
+    unused = get_model(settings.model).scheme(settings.scheme).unused
     for i, name in enumerate(spec.names):
-        if settings.model == "adex" and name == "Vpeak" and settings.scheme != "euler":
+        if name in unused:  # no role in the fit's map (AdEx Vpeak outside euler)
             continue
         if name in group:
             if name == "C":

@@ -288,9 +288,9 @@ def build_space(
         base_vec[i] = lower[i] = upper[i] = v
     excluded = set(fixed)
     reasons = {}
-    if model == "adex" and scheme != "euler":
-        excluded.add("Vpeak")
-        reasons["Vpeak"] = "no role under the resolved scheme (cut VT + 5 DeltaT)"
+    for name, why in get_model(model).scheme(scheme).unused.items():  # e.g. AdEx Vpeak
+        excluded.add(name)
+        reasons[name] = why
     if current == "search":
         excluded.add("C")
         reasons["C"] = "held fixed under searched current (scaling invariance)"

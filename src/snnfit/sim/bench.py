@@ -182,7 +182,8 @@ def _median_times(fns, repeats: int, clock: str = "cpu") -> list[float]:
 
 
 def _kernel_call(kernel, model, P, amps, protocol, scheme):
-    """A zero-argument closure running ``kernel`` on preallocated outputs; and the counts."""
+    """A zero-argument closure running ``kernel`` (the model's forward kernel of ``scheme``, or a
+    build of it) on preallocated outputs; and the counts."""
     m = get_model(model)
     x0, y0, _ = m.initial_state(P, protocol.holding_pA)
     B = P.shape[0]
@@ -191,7 +192,7 @@ def _kernel_call(kernel, model, P, amps, protocol, scheme):
     n_win = np.zeros(B, np.int64)
     status = np.zeros(B, np.int8)
     tr = np.empty((1, 1))
-    args = (P, amps, np.ascontiguousarray(x0), np.ascontiguousarray(y0), SCHEMES[scheme],
+    args = (P, amps, np.ascontiguousarray(x0), np.ascontiguousarray(y0), m.scheme(scheme).code,
             protocol.dt_ms, protocol.n_steps, protocol.step_on, protocol.step_off,
             protocol.holding_pA, protocol.delay_ms, protocol.stim_end_ms, times, counts, n_win,
             status, tr, tr, False)
@@ -206,10 +207,11 @@ def _scalar_call(model, P, amps, protocol, scheme):
     return (lambda: SCALAR[model](*args)), counts
 
 
-def _fastmath_kernel(model: str):
+def _fastmath_kernel(kernel):
+    """A ``fastmath=True`` build of the source of ``kernel`` (not cached)."""
     from numba import njit as _njit
 
-    return _njit(fastmath=True, parallel=True, cache=False)(get_model(model).kernel.py_func)
+    return _njit(fastmath=True, parallel=True, cache=False)(kernel.py_func)
 
 
 def bench_kernels(models=("adex", "izhikevich", "lif"), schemes=("euler", "resolved"),
@@ -223,12 +225,15 @@ def bench_kernels(models=("adex", "izhikevich", "lif"), schemes=("euler", "resol
     n = protocol.n_steps
     rows, fm_rows = [], []
     for model in models:
-        fm = _fastmath_kernel(model) if fastmath else None
+        fm_builds = {}  # forward kernel -> its fastmath build (one per kernel, not per scheme)
         for scheme in schemes:
+            kernel = get_model(model).scheme(scheme).kernel
+            if fastmath and kernel not in fm_builds:
+                fm_builds[kernel] = _fastmath_kernel(kernel)
+            fm = fm_builds.get(kernel)
             for B in batches:
                 P, amps = jittered(model, B)
-                run, counts = _kernel_call(get_model(model).kernel, model, P, amps, protocol,
-                                           scheme)
+                run, counts = _kernel_call(kernel, model, P, amps, protocol, scheme)
                 Bs = min(B, SCALAR_MAX)
                 run_s, counts_s = _scalar_call(model, P[:Bs], amps[:Bs], protocol, scheme)
                 fns = [run, run_s]

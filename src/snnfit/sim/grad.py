@@ -1,9 +1,10 @@
-"""Exact spike-time gradients of the ``resolved`` scheme, and their PyTorch autograd function.
+"""Exact spike-time gradients of the ``resolved`` and ``resolved2`` maps, and their PyTorch
+autograd function.
 
-The models' sensitivity kernels (``_sens_kernel`` beside each forward ``_kernel``) run the
-``resolved`` map and carry forward sensitivities of the state along the steps and across the
-in-step resets (derivation in ``docs/gradients.md``). They return the same spike times as the
-forward kernel (bit-identical) and ``dT/dp`` for every spike, parameter and the amplitude.
+The models' sensitivity kernels (listed in each model's scheme registry, beside the forward
+kernel of the same map) carry forward sensitivities of the state along the steps and across
+the in-step resets (derivation in ``docs/gradients.md``). They return the same spike times as
+the forward kernel (bit-identical) and ``dT/dp`` for every spike, parameter and the amplitude.
 
 * :func:`spike_times_and_jacobian` (numpy): times, counts, n_in_step, status, Jacobian.
 * :class:`SpikeTimes` (torch): ``times, mask = SpikeTimes.apply(params, amp, model, protocol,
@@ -20,34 +21,25 @@ import numpy as np
 
 from .. import loss as _loss
 from ..errors import UserError
-from .models import adex, get_model, izhikevich, lif
-from .models.base import STATUS_OK, STATUS_SPONTANEOUS
+from .models import MODELS, get_model
+from .models.base import SCHEMES, STATUS_OK, STATUS_SPONTANEOUS
 from .protocol import StepProtocol
 from .simulate import checked_batch, set_threads
 
 #: default number of spike times (and Jacobian rows) kept per set
 DEFAULT_MAX_SPIKES = 256
 
-#: Cost of one sensitivity pass (all spike times, all parameters and the amplitude) in forward
-#: simulations of the same map and batch: the measured wall-time ratio rounded up
-#: (``benchmarks/gradient.py``, B = 64 and 1024, threads = 1, medians of 5 interleaved repeats
-#: on a shared 2-core machine; figures in ``docs/gradients.md``). Since the kernels were
-#: vectorised over the batch (flat workspace, in-place tangent pass, scalar work only for the
-#: crossing sets): AdEx 1.5-1.7 (resolved and resolved2; up to 2.9 in a loaded run), Izhikevich
-#: 2.1-3.7, LIF 1.7-2.7 (before: 4-5.6, 15-21, 4.2-4.8).
-SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL = {"adex": 2, "izhikevich": 4, "lif": 3}
 
-#: One frozen factor for all models: the largest of the above (conservative).
-SENSITIVITY_COST_FORWARD_EQUIV = max(SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL.values())
+def sensitivity_cost(model: str, scheme: str) -> int:
+    """Forward simulations (same map and batch) one sensitivity pass of a gradient fit under
+    ``scheme`` is charged: the registry's figure for the map whose gradients it uses
+    (``SchemeMap.sensitivity_cost``; measurements in docs/gradients.md, "Cost")."""
+    return get_model(model).gradient_map(scheme).sensitivity_cost
 
-_SENS = {mod.MODEL.name: (mod._sens_kernel, mod.initial_state_sensitivity)
-         for mod in (adex, izhikevich, lif)}
-#: sensitivity kernels per map (``resolved2``: LIF and Izhikevich use their resolved map, see
-#: :func:`snnfit.sim.models.kernel_for`)
-_SENS_BY_SCHEME = {
-    "resolved": _SENS,
-    "resolved2": {**_SENS, "adex": (adex._sens_kernel_r2, adex.initial_state_sensitivity)},
-}
+
+#: :func:`sensitivity_cost` of each model's ``resolved`` map, by model name
+SENSITIVITY_COST_FORWARD_EQUIV_BY_MODEL = {
+    name: m.scheme("resolved").sensitivity_cost for name, m in MODELS.items()}
 
 
 def spike_times_and_jacobian(
@@ -60,24 +52,27 @@ def spike_times_and_jacobian(
     check: bool = True,
     scheme: str = "resolved",
 ):
-    """Spike times of the ``resolved`` scheme and their derivatives for ``B`` parameter sets.
+    """Spike times of the map of ``scheme`` and their derivatives for ``B`` parameter sets.
 
-    ``scheme="resolved2"``: the same for the ``resolved2`` map (AdEx; LIF's is its resolved map).
+    ``scheme``: one with a sensitivity kernel in the model's registry (``resolved``,
+    ``resolved2``; LIF and Izhikevich run their ``resolved`` map under ``resolved2``).
 
     ``P`` is ``(B, n_params)`` in spec order, ``amplitudes`` ``(B,)`` or a scalar (pA).
     Returns ``(times, counts, n_in_step, status, jac)``: ``times (B, max_spikes)`` ms, NaN
-    padded (identical to ``simulate_batch(..., scheme="resolved")``), ``counts (B,)`` all
-    spikes of the sweep, ``n_in_step (B,)``, ``status (B,)`` (codes of
+    padded (identical to ``simulate_batch(..., scheme)``), ``counts (B,)`` all spikes of the
+    sweep, ``n_in_step (B,)``, ``status (B,)`` (codes of
     :data:`snnfit.sim.models.base.STATUS_NAMES`), ``jac (B, max_spikes, n_params + 1)``:
     ``dT_s/dp`` in ms per unit of each parameter, the last column ms/pA for the amplitude;
-    zero past the count. Parameters that do not enter the map (AdEx ``Vpeak``) have zero
-    columns. At a kink of the map (a spike appearing, a clipped theta, a refractory end on a
-    step boundary) the value is the one-sided derivative of the branch taken.
+    zero past the count. Parameters that do not enter the map (the registry's ``unused``: AdEx
+    ``Vpeak``) have zero columns. At a kink of the map (a spike appearing, a clipped theta, a
+    refractory end on a step boundary) the value is the one-sided derivative of the branch
+    taken.
     """
     m = get_model(model)
-    if scheme not in _SENS_BY_SCHEME:
-        raise UserError(f"scheme: exact gradients need resolved or resolved2, got {scheme!r}")
-    kern, init_sens = _SENS_BY_SCHEME[scheme][model]
+    entry = m.maps.get(scheme)
+    if entry is None or entry.sensitivity is None:
+        have = [s for s in SCHEMES if m.maps[s].sensitivity is not None]
+        raise UserError(f"scheme: exact gradients need {' or '.join(have)}, got {scheme!r}")
     P, amps = checked_batch(model, P, amplitudes, check)
     B, n_p = P.shape
     max_spikes = int(max_spikes)
@@ -86,17 +81,17 @@ def spike_times_and_jacobian(
     set_threads(threads)
     holding = float(protocol.holding_pA)
     x0, y0, spont = m.initial_state(P, holding)
-    sx0, sy0 = init_sens(P, holding)
+    sx0, sy0 = m.initial_state_sensitivity(P, holding)
     times = np.full((B, max_spikes), np.nan)
     counts = np.zeros(B, np.int64)
     n_win = np.zeros(B, np.int64)
     status = np.zeros(B, np.int8)
     jac = np.zeros((B, max_spikes, n_p + 1))
-    kern(P, amps, np.ascontiguousarray(x0), np.ascontiguousarray(y0),
-         np.ascontiguousarray(sx0), np.ascontiguousarray(sy0),
-         float(protocol.dt_ms), protocol.n_steps, protocol.step_on, protocol.step_off,
-         holding, float(protocol.delay_ms), float(protocol.stim_end_ms),
-         times, counts, n_win, status, jac)
+    entry.sensitivity(P, amps, np.ascontiguousarray(x0), np.ascontiguousarray(y0),
+                      np.ascontiguousarray(sx0), np.ascontiguousarray(sy0),
+                      float(protocol.dt_ms), protocol.n_steps, protocol.step_on,
+                      protocol.step_off, holding, float(protocol.delay_ms),
+                      float(protocol.stim_end_ms), times, counts, n_win, status, jac)
     status = np.where((status == STATUS_OK) & spont, STATUS_SPONTANEOUS, status).astype(np.int8)
     return times, counts, n_win, status, jac
 
@@ -233,29 +228,31 @@ def prediction_errors(model: str, params: np.ndarray, amplitude_pA: float,
                       rel_step: float = 1e-3, floor_ms: float = 1e-3):
     """Usefulness of the Jacobian: how well ``J d`` predicts the simulated spike-time shift.
 
-    Each parameter that enters the map (not AdEx ``Vpeak``) is perturbed by
-    ``d = rel_step * max(|value|, 0.01 (upper - lower))`` (spec box), one at a time, in one
-    batched simulation. Perturbations that change the spike count are skipped (counted). Per
-    spike: ``|J_sp d - (T_s(p + d) - T_s(p))| / max(|T_s(p + d) - T_s(p)|, floor_ms)``.
+    Each parameter that enters the Jacobian's map (the registry's; not AdEx ``Vpeak``) is
+    perturbed by ``d = rel_step * max(|value|, 0.01 (upper - lower))`` (spec box), one at a
+    time, in one batched simulation. Perturbations that change the spike count are skipped
+    (counted). Per spike: ``|J_sp d - (T_s(p + d) - T_s(p))| / max(|T_s(p + d) - T_s(p)|,
+    floor_ms)``.
 
-    ``scheme="resolved"`` (``"resolved2"``) uses the exact Jacobian of that map. ``scheme="euler"``
-    documents why not Euler: the shift is Euler's own (spike times pinned to the grid, cut at
-    ``Vpeak`` as in the papers), predicted by the resolved Jacobian (Euler's own derivative is 0
-    almost everywhere); the first ``min`` of the two counts are compared.
+    The Jacobian is the one a gradient fit under ``scheme`` uses (:meth:`Model.gradient_map`):
+    ``resolved`` and ``resolved2`` their own map's. ``scheme="euler"`` documents why not Euler:
+    the shift is Euler's own (spike times pinned to the grid, cut at ``Vpeak`` as in the
+    papers), predicted by the resolved Jacobian (Euler's own derivative is 0 almost
+    everywhere); the first ``min`` of the two counts are compared.
     Returns ``(errors (n_pairs,), n_pairs, n_skipped)``.
     """
     from .simulate import simulate_batch
 
     m = get_model(model)
     spec = m.spec
+    jmap = m.gradient_map(scheme)
     p0 = np.asarray(params, np.float64)
     lo, hi = spec.lower(), spec.upper()
-    idx = [j for j, name in enumerate(spec.names) if not (model == "adex" and name == "Vpeak")]
+    idx = [j for j, name in enumerate(spec.names) if name not in jmap.unused]
     d = rel_step * np.maximum(np.abs(p0), 0.01 * (hi - lo))
     t, c, _, _, J = spike_times_and_jacobian(model, p0[None], amplitude_pA, protocol,
                                              max_spikes=protocol.n_steps + 1,
-                                             scheme="resolved2" if scheme == "resolved2"
-                                             else "resolved")
+                                             scheme=jmap.scheme)
     n = int(c[0])
     Pp = np.repeat(p0[None], len(idx) + 1, axis=0)
     for r, j in enumerate(idx):

@@ -8,10 +8,14 @@ thread count):
    the step, without any step current; or no stable rest under the holding current);
 2. on the first grid interval where the step-window count reaches ``n`` (and, in the same
    batched calls, ``n + 1``), bisection until the interval is narrower than
-   ``max(1 pA, 1 %)``. The result ``amplitude_pA`` is the upper end of the ``n`` interval: at
-   most ``max(1 pA, 1 %)`` above the true threshold ``I_n``, and its count (kept from the
-   bisection, so re-simulation reproduces it) is exactly ``n``, else the status is
-   ``infeasible`` (the count jumps over ``n``);
+   ``max(1 pA, 1 %)``; where the count at the upper end is still above ``n`` (the count
+   jumps over ``n`` at that resolution: ``n`` may live on a narrower interval), bisection goes
+   on until the upper end gives ``n`` or the interval is narrower than
+   :data:`STRADDLE_TOL_PA` (1e-6 pA). The result ``amplitude_pA`` is the upper end of the
+   ``n`` interval: at most ``max(1 pA, 1 %)`` above the true threshold ``I_n``, and its count
+   (kept from the bisection, so re-simulation reproduces it) is exactly ``n``, else the
+   status is ``infeasible`` (the count jumps over ``n`` within 1e-6 pA). Every extra
+   bisection step is counted in ``n_simulations``;
 3. ``bracket_pA = [I_n, I_{n+1})``: amplitudes that give exactly ``n`` spikes; its lower end is
    ``amplitude_pA`` and its upper end the lower end of the ``n + 1`` bisection (or the top of
    the range when ``n + 1`` is never reached).
@@ -35,6 +39,8 @@ from .protocol import StepProtocol
 from .simulate import STATUS_SPONTANEOUS, simulate_batch
 
 FOUND, INFEASIBLE, SPONTANEOUS, SILENT = 0, 1, 2, 3
+#: bracket width (pA) below which a straddling bracket is given up as infeasible
+STRADDLE_TOL_PA = 1e-6
 SEARCH_STATUS = {FOUND: "found", INFEASIBLE: "infeasible", SPONTANEOUS: "spontaneous",
                  SILENT: "silent"}
 
@@ -138,6 +144,13 @@ def search_current(
         width = hi - lo
         tol = np.maximum(abs_tol_pA, rel_tol * lo)
         todo = active & (width > tol)
+        # past the tolerance, keep bisecting a bracket whose ends straddle the target count
+        # (the count jumps over n at the tolerance's resolution: n may still live on a narrow
+        # interval inside it), until n is found or the bracket is below STRADDLE_TOL_PA; and
+        # the n + 1 bracket until its lower end is above the n point (the bracket upper end)
+        fine = width > STRADDLE_TOL_PA
+        todo[:, 0] |= active[:, 0] & fine[:, 0] & (c_hi[:, 0] > n)
+        todo[:, 1] |= active[:, 1] & fine[:, 1] & (lo[:, 1] <= hi[:, 0]) & active[:, 0]
         if not todo.any():
             break
         rows, cols = np.nonzero(todo)

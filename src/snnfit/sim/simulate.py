@@ -9,7 +9,7 @@ import numba
 import numpy as np
 
 from ..errors import UserError
-from .models import check_scheme, get_model, kernel_for
+from .models import get_model
 from .models.base import STATUS_BLOWUP, STATUS_NAMES, STATUS_OK, STATUS_SPONTANEOUS
 from .protocol import StepProtocol
 
@@ -107,7 +107,7 @@ def simulate_batch(
     m = get_model(model)
     P, amps = checked_batch(model, P, amplitudes, check)
     B = P.shape[0]
-    kernel, resolved = kernel_for(m, check_scheme(scheme))
+    entry = m.scheme(scheme)
     set_threads(threads)
     x0, y0, spont = m.initial_state(P, float(protocol.holding_pA))
     times = np.full((B, max_spikes), np.nan)
@@ -121,10 +121,10 @@ def simulate_batch(
     else:
         tx = np.empty((1, 1))
         ty = np.empty((1, 1))
-    kernel(P, amps, np.ascontiguousarray(x0), np.ascontiguousarray(y0), resolved,
-             float(protocol.dt_ms), n, protocol.step_on, protocol.step_off,
-             float(protocol.holding_pA), float(protocol.delay_ms), float(protocol.stim_end_ms),
-             times, counts, n_win, status, tx, ty, record)
+    entry.kernel(P, amps, np.ascontiguousarray(x0), np.ascontiguousarray(y0), entry.code,
+                 float(protocol.dt_ms), n, protocol.step_on, protocol.step_off,
+                 float(protocol.holding_pA), float(protocol.delay_ms),
+                 float(protocol.stim_end_ms), times, counts, n_win, status, tx, ty, record)
     status = np.where((status == STATUS_OK) & spont, STATUS_SPONTANEOUS, status).astype(np.int8)
     trace = np.stack([tx, ty], axis=1) if record else None
     return BatchResult(times=times, counts=counts, n_in_step=n_win, status=status, trace=trace)

@@ -1,23 +1,25 @@
-"""The neuron models: ``lif``, ``adex``, ``izhikevich`` (one file each) and their presets."""
+"""The neuron models: ``lif``, ``adex``, ``izhikevich`` (one file each) and their presets.
+
+Each model file declares its scheme registry (``MODEL.maps``, one
+:class:`~snnfit.sim.models.base.SchemeMap` per scheme): the forward and sensitivity kernels of
+each scheme, the map a scheme falls back to, whose gradients a fit under it uses, and which
+parameters enter it. Simulation, gradients, fit spaces and the fit engine ask it
+(:func:`scheme_map`, :meth:`Model.scheme`, :meth:`Model.gradient_map`).
+"""
 
 from __future__ import annotations
 
 from ...errors import UserError
 from ..params import ModelSpec, Preset
 from . import adex, izhikevich, lif
-from .base import SCHEMES, STATUS_NAMES, Model
+from .base import SCHEMES, STATUS_NAMES, Model, SchemeMap, check_scheme, lookup
 
 MODELS: dict[str, Model] = {m.name: m for m in (lif.MODEL, adex.MODEL, izhikevich.MODEL)}
 
 
 def get_model(name: str) -> Model:
     """The :class:`Model` called ``name`` (one-line UserError if unknown)."""
-    try:
-        return MODELS[name]
-    except KeyError:
-        raise UserError(
-            f"model: unknown model {name!r} (expected one of {', '.join(MODELS)})"
-        ) from None
+    return lookup(MODELS, name, "model")
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -46,30 +48,20 @@ def resolve_preset(name: str, model: str | None = None) -> tuple[str, Preset]:
     return mname, preset
 
 
+def scheme_map(model: str, scheme: str) -> SchemeMap:
+    """The registry entry of ``scheme`` for the model called ``model`` (one-line UserError if
+    either is unknown): its kernels, the map that runs, the parameters that enter it."""
+    return get_model(model).scheme(scheme)
+
+
 def kernel_for(model: Model, code: int):
-    """``(kernel, scheme code to pass)`` of scheme ``code`` for ``model``.
-
-    ``resolved2`` improves the crossing of a fast upswing. LIF has none (a threshold crossing
-    of a slow trajectory), and Izhikevich's quadratic upswing is already resolved well enough at
-    0.1 ms (usefulness of its resolved map's gradients 0.034 / 0.051 / 0.109 on
-    izhikevich2007:RS / IB / CH against AdEx's 0.134, ``benchmarks/gradient.py``): for both,
-    ``resolved2`` is their ``resolved`` map.
-    """
-    if code == SCHEMES["resolved2"]:
-        if model.kernel_resolved2 is not None:
-            return model.kernel_resolved2, code
-        return model.kernel, SCHEMES["resolved"]
-    return model.kernel, code
+    """``(kernel, scheme code to pass)`` of scheme ``code`` for ``model`` (its registry entry)."""
+    entry = model.maps[_SCHEME_NAMES[code]]
+    return entry.kernel, entry.code
 
 
-def check_scheme(scheme: str) -> int:
-    try:
-        return SCHEMES[scheme]
-    except KeyError:
-        raise UserError(
-            f"scheme: unknown scheme {scheme!r} (expected one of {', '.join(SCHEMES)})"
-        ) from None
+_SCHEME_NAMES = {code: name for name, code in SCHEMES.items()}
 
 
-__all__ = ["MODELS", "Model", "get_model", "get_spec", "resolve_preset", "all_presets",
-           "check_scheme", "kernel_for", "SCHEMES", "STATUS_NAMES"]
+__all__ = ["MODELS", "Model", "SchemeMap", "get_model", "get_spec", "resolve_preset",
+           "all_presets", "check_scheme", "kernel_for", "scheme_map", "SCHEMES", "STATUS_NAMES"]

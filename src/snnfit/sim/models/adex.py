@@ -23,7 +23,9 @@ import numpy as np
 from numba import njit, prange
 
 from ..params import ModelSpec, ParamSpec, Preset
-from .base import CHUNK, EXP_CAP, STATUS_BLOWUP, Model
+from ._kernel_parts import (blowup_if_nonfinite, chunk, clear_set, crossing_theta, dtheta,
+                            mark_blowup, n_chunks, record_spike, record_step, start_set)
+from .base import CHUNK, EXP_CAP, Model, SchemeMap, scheme_table
 
 P_C, P_GL, P_EL, P_VT, P_DT, P_A, P_TAUW, P_B, P_VR, P_VPEAK = range(10)
 
@@ -121,6 +123,20 @@ def _chunk_constants(P, amp, holding, lo, n):
 
 
 @njit(inline="always")
+def _chunk_state(V0, w0, lo, n, counts, n_win, status, trace_x, trace_y, record):
+    """``(V, w, Vn, wn)`` of the forward kernels for sets ``lo .. lo + n``: the initial state
+    and room for its Euler update; the sets' outputs cleared (:func:`start_set`)."""
+    V = np.empty(n)
+    w = np.empty(n)
+    for j in range(n):
+        i = lo + j
+        V[j] = V0[i]
+        w[j] = w0[i]
+        start_set(i, V[j], w[j], counts, n_win, status, trace_x, trace_y, record)
+    return V, w, np.empty(n), np.empty(n)
+
+
+@njit(inline="always")
 def _reset_step(Vr, EL, VT, invDT, gL, gLDT, a, invC, invtw, wc, I, rest):
     """One Euler step of length ``rest`` from the reset state ``(Vr, wc)``: ``(V, w)``."""
     x = (Vr - VT) * invDT
@@ -135,37 +151,25 @@ def _reset_step(Vr, EL, VT, invDT, gL, gLDT, a, invC, invtw, wc, I, rest):
 def _kernel(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_win0, t_win1,
             times, counts, n_win, status, trace_x, trace_y, record):
     B = P.shape[0]
-    max_spikes = times.shape[1]
-    n_chunks = (B + CHUNK - 1) // CHUNK
-    for c in prange(n_chunks):
-        lo = c * CHUNK
-        hi = min(B, lo + CHUNK)
-        n = hi - lo
+    for ch in prange(n_chunks(B)):
+        lo, n = chunk(ch, B)
         invC, gL, EL, VT, DT, invDT, gLDT, a, invtw, b, Vr, Ion = _chunk_constants(
             P, amp, holding, lo, n)
         cut = np.empty(n)
-        V = np.empty(n)
-        w = np.empty(n)
-        Vn = np.empty(n)
-        wn = np.empty(n)
+        V, w, Vn, wn = _chunk_state(V0, w0, lo, n, counts, n_win, status, trace_x, trace_y,
+                                    record)
         for j in range(n):
             i = lo + j
             if resolved:
                 cut[j] = P[i, P_VT] + 5.0 * P[i, P_DT]
             else:
                 cut[j] = P[i, P_VPEAK]
-            V[j] = V0[i]
-            w[j] = w0[i]
-            counts[i] = 0
-            n_win[i] = 0
-            status[i] = 0
-            if record:
-                trace_x[i, 0] = V[j]
-                trace_y[i, 0] = w[j]
         for k in range(n_steps):
             on = k >= k_on and k < k_off
             n_cross = 0
             for j in range(n):
+                # the right-hand side written out, as in _kernel_r2: through an inline helper
+                # this loop ran 2 % slower at B = 1024 (docs/simulation.md)
                 I = Ion[j] if on else holding
                 x = (V[j] - VT[j]) * invDT[j]
                 if x > EXP_CAP:
@@ -182,20 +186,12 @@ def _kernel(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
                         continue
                     i = lo + j
                     if not (math.isfinite(Vn[j]) and math.isfinite(wn[j])):
-                        if status[i] == 0:
-                            status[i] = STATUS_BLOWUP
+                        mark_blowup(status, i)
                         Vn[j] = Vr[j]
                         wn[j] = 0.0
                         continue
-                    theta = (cut[j] - V[j]) / (Vn[j] - V[j])
-                    if not (theta >= 0.0 and theta <= 1.0):  # already above the cut
-                        theta = 0.0
-                    ts = t0 + theta * dt
-                    if counts[i] < max_spikes:
-                        times[i, counts[i]] = ts
-                    counts[i] += 1
-                    if ts >= t_win0 and ts < t_win1:
-                        n_win[i] += 1
+                    theta = crossing_theta(cut[j], V[j], Vn[j])
+                    record_spike(i, t0 + theta * dt, t_win0, t_win1, times, counts, n_win)
                     if resolved:
                         I = Ion[j] if on else holding
                         wc = w[j] + theta * (wn[j] - w[j]) + b[j]
@@ -209,13 +205,9 @@ def _kernel(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
             for j in range(n):
                 V[j] = Vn[j]
                 w[j] = wn[j]
-            if record:
-                for j in range(n):
-                    trace_x[lo + j, k + 1] = V[j]
-                    trace_y[lo + j, k + 1] = w[j]
-        for j in range(n):
-            if not (math.isfinite(V[j]) and math.isfinite(w[j])):
-                status[lo + j] = STATUS_BLOWUP
+            record_step(lo, n, k, V, w, trace_x, trace_y, record)
+        blowup_if_nonfinite(status, lo, n, V, 0)
+        blowup_if_nonfinite(status, lo, n, w, 0)
 
 
 # Sensitivity-kernel workspace (both maps): one flat array per chunk whose rows (CHUNK long, at
@@ -237,10 +229,14 @@ _W_LEN = _W_SW + _NS * CHUNK
 
 
 @njit(cache=True)
-def _fill_workspace(W, P, amp, V0, w0, sV0, sw0, lo, n, holding, kappa):
-    """Workspace rows of the sets ``lo .. lo + n - 1``; the cut row is ``VT + kappa DeltaT``."""
+def _sens_chunk(P, amp, V0, w0, sV0, sw0, lo, n, holding, kappa, counts, n_win, status):
+    """Start of a sensitivity kernel's chunk, sets ``lo .. lo + n - 1``: their outputs cleared;
+    ``(W, osv, osw, ov, ow, idx)``: the workspace filled (the cut row is ``VT + kappa
+    DeltaT``), room for the stashed tangents and state (:func:`_stash`) and the event sets."""
+    W = np.zeros(_W_LEN)
     for j in range(n):
         i = lo + j
+        clear_set(i, counts, n_win, status)
         W[_W_INVC + j] = 1.0 / P[i, P_C]
         W[_W_GL + j] = P[i, P_GL]
         W[_W_EL + j] = P[i, P_EL]
@@ -259,6 +255,9 @@ def _fill_workspace(W, P, amp, V0, w0, sV0, sw0, lo, n, holding, kappa):
         for p in range(_NS):
             W[_W_SV + p * CHUNK + j] = sV0[i, p]
             W[_W_SW + p * CHUNK + j] = sw0[i, p]
+    osv = np.empty((_NS, n))
+    osw = np.empty((_NS, n))
+    return W, osv, osw, np.empty(n), np.empty(n), np.empty(n, dtype=np.int64)
 
 
 @njit(cache=True)
@@ -377,8 +376,7 @@ def _blowup(W, j, status, i):
     at ``(Vr, 0)`` with ``dV/dVr = 1``; returns whether it was."""
     if math.isfinite(W[_W_V + j]) and math.isfinite(W[_W_W + j]):
         return False
-    if status[i] == 0:
-        status[i] = STATUS_BLOWUP
+    mark_blowup(status, i)
     W[_W_V + j] = W[_W_VR + j]
     W[_W_W + j] = 0.0
     for p in range(_NS):
@@ -393,8 +391,7 @@ def _crossing(W, j, theta, den, dwn, osv, osw, kappa, dth, swx):
     """Derivatives at a crossing of ``VT + kappa DeltaT`` at ``theta`` of the step of set ``j``
     (``den = Vn - V``, ``dwn = wn - w``; tangents before the step ``osv, osw``, after it in the
     workspace): ``dth = d theta/dp``, ``swx = d w/dp`` at the crossing."""
-    for p in range(_NS):
-        dth[p] = (-osv[p, j] - theta * (W[_W_SV + p * CHUNK + j] - osv[p, j])) / den
+    dtheta(W, _W_SV, j, osv, theta, den, dth)
     dth[P_VT] += 1.0 / den
     dth[P_DT] += kappa / den
     for p in range(_NS):
@@ -404,13 +401,10 @@ def _crossing(W, j, theta, den, dwn, osv, osw, kappa, dth, swx):
 @njit(cache=True)
 def _record(i, ts, dT, t_win0, t_win1, times, counts, n_win, jac):
     """Spike at ``ts`` of batch row ``i`` with derivatives ``dT``."""
-    if counts[i] < times.shape[1]:
-        times[i, counts[i]] = ts
+    s = record_spike(i, ts, t_win0, t_win1, times, counts, n_win)
+    if s >= 0:
         for p in range(_NS):
-            jac[i, counts[i], p] = dT[p]
-    counts[i] += 1
-    if ts >= t_win0 and ts < t_win1:
-        n_win[i] += 1
+            jac[i, s, p] = dT[p]
 
 
 @njit(cache=True)
@@ -490,28 +484,16 @@ def _sens_kernel(P, amp, V0, w0, sV0, sw0, dt, n_steps, k_on, k_off, holding, t_
     """
     B = P.shape[0]
     NP = _NS
-    n_chunks = (B + CHUNK - 1) // CHUNK
-    for c in prange(n_chunks):
-        lo = c * CHUNK
-        hi = min(B, lo + CHUNK)
-        n = hi - lo
-        W = np.zeros(_W_LEN)
-        # state and tangents, before the step, of the sets crossing in it
-        osv = np.empty((NP, n))
-        osw = np.empty((NP, n))
-        ov = np.empty(n)
-        ow = np.empty(n)
-        idx = np.empty(n, dtype=np.int64)
+    for ch in prange(n_chunks(B)):
+        lo, n = chunk(ch, B)
+        # workspace; state and tangents, before the step, of the sets crossing in it
+        W, osv, osw, ov, ow, idx = _sens_chunk(P, amp, V0, w0, sV0, sw0, lo, n, holding, 5.0,
+                                               counts, n_win, status)
         dth = np.empty(NP)
         dT = np.empty(NP)
         swc = np.empty(NP)
         tV = np.empty(NP)
         tw = np.empty(NP)
-        _fill_workspace(W, P, amp, V0, w0, sV0, sw0, lo, n, holding, 5.0)
-        for j in range(n):
-            counts[lo + j] = 0
-            n_win[lo + j] = 0
-            status[lo + j] = 0
         for k in range(n_steps):
             on = k >= k_on and k < k_off
             gI = dt if on else 0.0  # amplitude column's forcing factor (0 outside the step)
@@ -547,9 +529,8 @@ def _sens_kernel(P, amp, V0, w0, sV0, sw0, dt, n_steps, k_on, k_off, holding, t_
                 wc = w + theta * (wn - w) + W[_W_B + j]
                 swc[P_B] += 1.0
                 _remainder(W, j, wc, swc, dT, (1.0 - theta) * dt, I, on, tV, tw)
-        for j in range(n):
-            if not (math.isfinite(W[_W_V + j]) and math.isfinite(W[_W_W + j])):
-                status[lo + j] = STATUS_BLOWUP
+        blowup_if_nonfinite(status, lo, n, W, _W_V)
+        blowup_if_nonfinite(status, lo, n, W, _W_W)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -589,35 +570,20 @@ def _kernel_r2(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_wi
     ``resolved`` is ignored (the scheme is this kernel's).
     """
     B = P.shape[0]
-    max_spikes = times.shape[1]
     NQ = R2_NODES.shape[0]
-    n_chunks = (B + CHUNK - 1) // CHUNK
-    for c in prange(n_chunks):
-        lo = c * CHUNK
-        hi = min(B, lo + CHUNK)
-        n = hi - lo
+    for ch in prange(n_chunks(B)):
+        lo, n = chunk(ch, B)
         invC, gL, EL, VT, DT, invDT, gLDT, a, invtw, b, Vr, Ion = _chunk_constants(
             P, amp, holding, lo, n)
         Vs = np.empty(n)
-        V = np.empty(n)
-        w = np.empty(n)
-        Vn = np.empty(n)
-        wn = np.empty(n)
+        V, w, Vn, wn = _chunk_state(V0, w0, lo, n, counts, n_win, status, trace_x, trace_y,
+                                    record)
+        for j in range(n):
+            Vs[j] = P[lo + j, P_VT] + R2_KAPPA * P[lo + j, P_DT]
         pend = np.zeros(n, dtype=np.int64)  # 1 while a spike is pending (held set)
         hdt = np.empty(n)
         tsp = np.zeros(n)
         wsp = np.zeros(n)
-        for j in range(n):
-            i = lo + j
-            Vs[j] = P[i, P_VT] + R2_KAPPA * P[i, P_DT]
-            V[j] = V0[i]
-            w[j] = w0[i]
-            counts[i] = 0
-            n_win[i] = 0
-            status[i] = 0
-            if record:
-                trace_x[i, 0] = V[j]
-                trace_y[i, 0] = w[j]
         for k in range(n_steps):
             on = k >= k_on and k < k_off
             t0 = k * dt
@@ -643,8 +609,7 @@ def _kernel_r2(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_wi
                             continue
                     elif not (Vn[j] < Vs[j]):
                         if not (math.isfinite(Vn[j]) and math.isfinite(wn[j])):
-                            if status[i] == 0:
-                                status[i] = STATUS_BLOWUP
+                            mark_blowup(status, i)
                             Vn[j] = Vr[j]
                             wn[j] = 0.0
                             continue
@@ -682,11 +647,7 @@ def _kernel_r2(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_wi
                         continue
                     if tsp[j] < t0 + dt:  # the pending spike falls in this step
                         ts = tsp[j]
-                        if counts[i] < max_spikes:
-                            times[i, counts[i]] = ts
-                        counts[i] += 1
-                        if ts >= t_win0 and ts < t_win1:
-                            n_win[i] += 1
+                        record_spike(i, ts, t_win0, t_win1, times, counts, n_win)
                         pend[j] = 0
                         rest = t0 + dt - ts
                         Vn[j], wn[j] = _reset_step(Vr[j], EL[j], VT[j], invDT[j], gL[j],
@@ -695,13 +656,9 @@ def _kernel_r2(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_wi
             for j in range(n):
                 V[j] = Vn[j]
                 w[j] = wn[j]
-            if record:
-                for j in range(n):
-                    trace_x[lo + j, k + 1] = V[j]
-                    trace_y[lo + j, k + 1] = w[j]
-        for j in range(n):
-            if not (math.isfinite(V[j]) and math.isfinite(w[j])):
-                status[lo + j] = STATUS_BLOWUP
+            record_step(lo, n, k, V, w, trace_x, trace_y, record)
+        blowup_if_nonfinite(status, lo, n, V, 0)
+        blowup_if_nonfinite(status, lo, n, w, 0)
 
 
 @njit(cache=True, parallel=True)
@@ -729,18 +686,11 @@ def _sens_kernel_r2(P, amp, V0, w0, sV0, sw0, dt, n_steps, k_on, k_off, holding,
     NP = _NS
     IA = _IA
     NQ = R2_NODES.shape[0]
-    n_chunks = (B + CHUNK - 1) // CHUNK
-    for c in prange(n_chunks):
-        lo = c * CHUNK
-        hi = min(B, lo + CHUNK)
-        n = hi - lo
-        W = np.zeros(_W_LEN)
-        # state and tangents, before the step, of the sets reaching Vs in it
-        osv = np.empty((NP, n))
-        osw = np.empty((NP, n))
-        ov = np.empty(n)
-        ow = np.empty(n)
-        idx = np.empty(n, dtype=np.int64)
+    for ch in prange(n_chunks(B)):
+        lo, n = chunk(ch, B)
+        # workspace; state and tangents, before the step, of the sets reaching Vs in it
+        W, osv, osw, ov, ow, idx = _sens_chunk(P, amp, V0, w0, sV0, sw0, lo, n, holding,
+                                               R2_KAPPA, counts, n_win, status)
         wsp = np.zeros(n)
         stsp = np.zeros((NP, n))
         swsp = np.zeros((NP, n))
@@ -754,11 +704,6 @@ def _sens_kernel_r2(P, amp, V0, w0, sV0, sw0, dt, n_steps, k_on, k_off, holding,
         swc = np.empty(NP)
         tV = np.empty(NP)
         tw = np.empty(NP)
-        _fill_workspace(W, P, amp, V0, w0, sV0, sw0, lo, n, holding, R2_KAPPA)
-        for j in range(n):
-            counts[lo + j] = 0
-            n_win[lo + j] = 0
-            status[lo + j] = 0
         for k in range(n_steps):
             on = k >= k_on and k < k_off
             gI = dt if on else 0.0
@@ -875,9 +820,8 @@ def _sens_kernel_r2(P, amp, V0, w0, sV0, sw0, dt, n_steps, k_on, k_off, holding,
                     _record(i, ts, dT, t_win0, t_win1, times, counts, n_win, jac)
                     W[_W_PEND + j] = 0.0
                     _remainder(W, j, wsp[j], swc, dT, t1 - ts, I, on, tV, tw)
-        for j in range(n):
-            if not (math.isfinite(W[_W_V + j]) and math.isfinite(W[_W_W + j])):
-                status[lo + j] = STATUS_BLOWUP
+        blowup_if_nonfinite(status, lo, n, W, _W_V)
+        blowup_if_nonfinite(status, lo, n, W, _W_W)
 
 
 def _exp_term(V, VT, DT):
@@ -974,5 +918,20 @@ def initial_state_sensitivity(P: np.ndarray, holding_pA: float):
     return sV, sw
 
 
-MODEL = Model(spec=SPEC, kernel=_kernel, initial_state=initial_state,
-              state_names=("V_mV", "w_pA"), cut_name="Vpeak", kernel_resolved2=_kernel_r2)
+#: the cut of the resolved maps is VT + 5 DeltaT: Vpeak does not enter them
+_VPEAK_UNUSED = {"Vpeak": "no role under the resolved scheme (cut VT + 5 DeltaT)"}
+
+MODEL = Model(
+    spec=SPEC,
+    maps=scheme_table(
+        SchemeMap("euler", "euler", _kernel, gradients="resolved"),
+        SchemeMap("resolved", "resolved", _kernel, gradients="resolved",
+                  sensitivity=_sens_kernel, sensitivity_cost=2, unused=_VPEAK_UNUSED),
+        SchemeMap("resolved2", "resolved2", _kernel_r2, gradients="resolved2",
+                  sensitivity=_sens_kernel_r2, sensitivity_cost=2, unused=_VPEAK_UNUSED),
+    ),
+    initial_state=initial_state,
+    initial_state_sensitivity=initial_state_sensitivity,
+    state_names=("V_mV", "w_pA"),
+    cut_name="Vpeak",
+)

@@ -1,4 +1,5 @@
-"""Shared pieces of the model files: the model record, status codes, kernel conventions.
+"""Shared pieces of the model files: the model record and its scheme registry, status codes,
+kernel conventions.
 
 Kernel conventions (every model file follows them):
 
@@ -15,24 +16,26 @@ Kernel conventions (every model file follows them):
   ``t_k + theta dt`` and the rest of the step, ``(1 - theta) dt``, is integrated with one Euler
   step from the reset state, so spike times move continuously with the parameters.
   ``resolved2`` (2): as ``resolved`` below a switch level near the threshold; the fast upswing
-  from there to the cut is integrated in V by quadrature (AdEx). A model provides it through
-  ``Model.kernel_resolved2`` (same signature as ``kernel``); for a model without one (LIF: no
-  upswing; Izhikevich: its upswing is resolved well at 0.1 ms) ``resolved2`` is ``resolved``.
+  from there to the cut is integrated in V by quadrature (AdEx). Which kernel runs which
+  scheme is each model's registry (:attr:`Model.maps`); a model without a ``resolved2`` map of
+  its own runs its ``resolved`` map under that name.
 * Spike times (ms from the sweep start) are linearly interpolated inside the step. Outputs:
   ``times (B, max_spikes)`` (first ``max_spikes`` spikes; the rest only counted), ``counts``
   (all spikes of the sweep), ``n_win`` (spikes with ``t_win0 <= t < t_win1``: the step window),
   ``status`` (``STATUS_OK`` or ``STATUS_BLOWUP``), and optionally the state trace.
 * Results do not depend on the thread count or on a set's position in the batch: each set's
   arithmetic is the same scalar sequence (no fastmath, so no reassociation or contraction).
+* A sensitivity kernel runs the same map as its forward kernel (bit-identical spike times) and
+  also returns ``dT/dp`` for every spike, parameter and the amplitude (``docs/gradients.md``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Callable, Mapping
 
-import numpy as np
-
+from ...errors import UserError
 from ..params import ModelSpec
 
 STATUS_OK = 0
@@ -50,21 +53,112 @@ EXP_CAP = 300.0
 
 
 @dataclass(frozen=True)
-class Model:
-    """A model: its spec, its batched forward kernel and its initial-state function.
+class SchemeMap:
+    """How one model runs one scheme: the discrete map's kernels and the parameters it uses.
 
+    ``scheme``: the scheme this entry answers for (a key of :data:`SCHEMES`).
+    ``runs``: the scheme whose map actually runs: ``scheme`` itself, or the map a model falls
+    back to (:func:`fallback`); the forward kernel is passed the code ``SCHEMES[runs]``.
+    ``kernel``: the batched forward kernel. ``sensitivity``: the sensitivity kernel of the same
+    map, or None where the map has no useful exact gradient (``euler``: spike times pinned to
+    the grid, derivative 0 almost everywhere). ``sensitivity_cost``: forward simulations of the
+    same map and batch that one sensitivity pass is charged in fits (the measured wall-time
+    ratio rounded up, ``docs/gradients.md``, "Cost"). ``gradients``: the scheme whose
+    sensitivity kernel a gradient fit under this scheme uses. ``unused``: the parameters that do
+    not enter this map, each with the reason (they get zero Jacobian columns, are not fitted
+    and get no parameter error).
+    """
+
+    scheme: str
+    runs: str
+    kernel: Callable
+    gradients: str
+    sensitivity: Callable | None = None
+    sensitivity_cost: int | None = None
+    unused: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "unused", MappingProxyType(dict(self.unused)))
+
+    @property
+    def code(self) -> int:
+        """The scheme code the forward kernel is passed."""
+        return SCHEMES[self.runs]
+
+
+def fallback(entry: SchemeMap, scheme: str) -> SchemeMap:
+    """``entry``'s map answering for ``scheme`` too: same kernels, parameters and gradients."""
+    return replace(entry, scheme=scheme)
+
+
+def lookup(table: Mapping, key: str, what: str):
+    """``table[key]``, or a one-line UserError naming ``what`` and the known keys."""
+    try:
+        return table[key]
+    except KeyError:
+        raise UserError(
+            f"{what}: unknown {what} {key!r} (expected one of {', '.join(table)})"
+        ) from None
+
+
+def check_scheme(scheme: str) -> int:
+    """The code of scheme ``scheme`` (one-line UserError if unknown)."""
+    return lookup(SCHEMES, scheme, "scheme")
+
+
+@dataclass(frozen=True)
+class Model:
+    """A model: its spec, its scheme registry and its initial-state functions.
+
+    ``maps``: one :class:`SchemeMap` per scheme of :data:`SCHEMES` (the only place that says
+    which kernels run a scheme, and which parameters enter it).
     ``initial_state(P, holding_pA) -> (x0, y0, spontaneous)`` gives the state at t = 0 (rest
     or the stable fixed point under the holding current; ``spontaneous`` marks sets without
-    one). ``state_names`` names the two state variables for traces.
+    one); ``initial_state_sensitivity(P, holding_pA) -> (dx0/dp, dy0/dp)``, each
+    ``(B, n_params + 1)``, its derivatives (the last column: the amplitude). ``state_names``
+    names the two state variables for traces.
     """
 
     spec: ModelSpec
-    kernel: Callable
+    maps: Mapping[str, SchemeMap]
     initial_state: Callable
+    initial_state_sensitivity: Callable
     state_names: tuple[str, str]
     cut_name: str  # parameter holding the spike cut under the euler scheme
-    kernel_resolved2: Callable | None = None  # kernel of the ``resolved2`` scheme, if any
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def scheme(self, scheme: str) -> SchemeMap:
+        """The registry entry of ``scheme`` (one-line UserError if unknown)."""
+        check_scheme(scheme)
+        return self.maps[scheme]
+
+    def gradient_map(self, scheme: str) -> SchemeMap:
+        """The entry whose sensitivity kernel a gradient fit under ``scheme`` uses."""
+        return self.maps[self.scheme(scheme).gradients]
+
+
+def scheme_table(*entries: SchemeMap) -> dict[str, SchemeMap]:
+    """``{scheme: entry}``, checking that every scheme of :data:`SCHEMES` has exactly one entry
+    and that each entry's gradients come from an entry with a sensitivity kernel."""
+    table = {e.scheme: e for e in entries}
+    if len(table) != len(entries) or set(table) != set(SCHEMES):
+        raise ValueError(f"scheme table: expected one entry per scheme of {list(SCHEMES)}")
+    for e in entries:
+        if e.runs not in SCHEMES or table[e.gradients].sensitivity is None:
+            raise ValueError(f"scheme table: {e.scheme}: no sensitivity kernel for its gradients")
+    return table
+
+
+def without_resolved2(kernel: Callable, sensitivity: Callable,
+                      sensitivity_cost: int) -> dict[str, SchemeMap]:
+    """The scheme table of a model with no ``resolved2`` map of its own: ``kernel`` runs
+    ``euler`` and ``resolved`` (``sensitivity`` is the ``resolved`` map's), ``resolved2`` falls
+    back to ``resolved``, a fit under ``euler`` uses the ``resolved`` gradients, and every
+    parameter enters every map."""
+    resolved = SchemeMap("resolved", "resolved", kernel, gradients="resolved",
+                         sensitivity=sensitivity, sensitivity_cost=sensitivity_cost)
+    return scheme_table(SchemeMap("euler", "euler", kernel, gradients="resolved"), resolved,
+                        fallback(resolved, "resolved2"))

@@ -23,7 +23,9 @@ import numpy as np
 from numba import njit, prange
 
 from ..params import ModelSpec, ParamSpec, Preset
-from .base import CHUNK, STATUS_BLOWUP, Model
+from ._kernel_parts import (blowup_if_nonfinite, chunk, clear_set, crossing_theta, dtheta,
+                            mark_blowup, n_chunks, record_spike, record_step, start_set)
+from .base import CHUNK, Model, without_resolved2
 
 # The defaults (the base point of reduced fits) are a generic point of the box, deliberately
 # none of the presets, so that no fit to a preset target starts at its ground truth.
@@ -102,12 +104,8 @@ SPEC = ModelSpec(
 def _kernel(P, amp, v0, u0, resolved, dt, n_steps, k_on, k_off, holding, t_win0, t_win1,
             times, counts, n_win, status, trace_x, trace_y, record):
     B = P.shape[0]
-    max_spikes = times.shape[1]
-    n_chunks = (B + CHUNK - 1) // CHUNK
-    for ch in prange(n_chunks):
-        lo = ch * CHUNK
-        hi = min(B, lo + CHUNK)
-        n = hi - lo
+    for ch in prange(n_chunks(B)):
+        lo, n = chunk(ch, B)
         invC = np.empty(n)
         k_ = np.empty(n)
         vr = np.empty(n)
@@ -136,12 +134,7 @@ def _kernel(P, amp, v0, u0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
             Ion[j] = holding + amp[i]
             v[j] = v0[i]
             u[j] = u0[i]
-            counts[i] = 0
-            n_win[i] = 0
-            status[i] = 0
-            if record:
-                trace_x[i, 0] = v[j]
-                trace_y[i, 0] = u[j]
+            start_set(i, v[j], u[j], counts, n_win, status, trace_x, trace_y, record)
         for kk in range(n_steps):
             on = kk >= k_on and kk < k_off
             n_cross = 0
@@ -159,20 +152,12 @@ def _kernel(P, amp, v0, u0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
                         continue
                     i = lo + j
                     if not (math.isfinite(vn[j]) and math.isfinite(un[j])):
-                        if status[i] == 0:
-                            status[i] = STATUS_BLOWUP
+                        mark_blowup(status, i)
                         vn[j] = c[j]
                         un[j] = 0.0
                         continue
-                    theta = (cut[j] - v[j]) / (vn[j] - v[j])
-                    if not (theta >= 0.0 and theta <= 1.0):  # already above the cut
-                        theta = 0.0
-                    ts = t0 + theta * dt
-                    if counts[i] < max_spikes:
-                        times[i, counts[i]] = ts
-                    counts[i] += 1
-                    if ts >= t_win0 and ts < t_win1:
-                        n_win[i] += 1
+                    theta = crossing_theta(cut[j], v[j], vn[j])
+                    record_spike(i, t0 + theta * dt, t_win0, t_win1, times, counts, n_win)
                     if resolved:
                         I = Ion[j] if on else holding
                         uc = u[j] + theta * (un[j] - u[j]) + d[j]
@@ -187,13 +172,9 @@ def _kernel(P, amp, v0, u0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
             for j in range(n):
                 v[j] = vn[j]
                 u[j] = un[j]
-            if record:
-                for j in range(n):
-                    trace_x[lo + j, kk + 1] = v[j]
-                    trace_y[lo + j, kk + 1] = u[j]
-        for j in range(n):
-            if not (math.isfinite(v[j]) and math.isfinite(u[j])):
-                status[lo + j] = STATUS_BLOWUP
+            record_step(lo, n, kk, v, u, trace_x, trace_y, record)
+        blowup_if_nonfinite(status, lo, n, v, 0)
+        blowup_if_nonfinite(status, lo, n, u, 0)
 
 
 # Sensitivity-kernel workspace: one flat array per chunk whose rows (CHUNK long, at compile-time
@@ -301,12 +282,8 @@ def _sens_kernel(P, amp, v0, u0, sv0, su0, dt, n_steps, k_on, k_off, holding, t_
     B = P.shape[0]
     NP = _NS
     IA = NP - 1
-    max_spikes = times.shape[1]
-    n_chunks = (B + CHUNK - 1) // CHUNK
-    for ch in prange(n_chunks):
-        lo = ch * CHUNK
-        hi = min(B, lo + CHUNK)
-        n = hi - lo
+    for ch in prange(n_chunks(B)):
+        lo, n = chunk(ch, B)
         W = np.zeros(_W_LEN)
         # state and tangents, before the step, of the sets crossing in it
         osv = np.empty((NP, n))
@@ -329,9 +306,7 @@ def _sens_kernel(P, amp, v0, u0, sv0, su0, dt, n_steps, k_on, k_off, holding, t_
             for p in range(NP):
                 W[_W_SV + p * CHUNK + j] = sv0[i, p]
                 W[_W_SU + p * CHUNK + j] = su0[i, p]
-            counts[i] = 0
-            n_win[i] = 0
-            status[i] = 0
+            clear_set(i, counts, n_win, status)
         for kk in range(n_steps):
             on = kk >= k_on and kk < k_off
             gI = dt if on else 0.0  # amplitude column's forcing factor (0 outside the step)
@@ -362,8 +337,7 @@ def _sens_kernel(P, amp, v0, u0, sv0, su0, dt, n_steps, k_on, k_off, holding, t_
                     invC, k_, vr, vt, a, b = _set_params(W, j)
                     c = W[_W_C + j]
                     if not (math.isfinite(vn) and math.isfinite(un)):
-                        if status[i] == 0:
-                            status[i] = STATUS_BLOWUP
+                        mark_blowup(status, i)
                         W[_W_V + j] = c
                         W[_W_U + j] = 0.0
                         for p in range(NP):
@@ -380,18 +354,12 @@ def _sens_kernel(P, amp, v0, u0, sv0, su0, dt, n_steps, k_on, k_off, holding, t_
                         for p in range(NP):
                             dth[p] = 0.0
                     else:
-                        for p in range(NP):
-                            dth[p] = (-osv[p, j] - theta * (W[_W_SV + p * CHUNK + j]
-                                                           - osv[p, j])) / den
+                        dtheta(W, _W_SV, j, osv, theta, den, dth)
                         dth[P_VPEAK] += 1.0 / den
-                    ts = t0 + theta * dt
-                    if counts[i] < max_spikes:
-                        times[i, counts[i]] = ts
+                    s = record_spike(i, t0 + theta * dt, t_win0, t_win1, times, counts, n_win)
+                    if s >= 0:
                         for p in range(NP):
-                            jac[i, counts[i], p] = dt * dth[p]
-                    counts[i] += 1
-                    if ts >= t_win0 and ts < t_win1:
-                        n_win[i] += 1
+                            jac[i, s, p] = dt * dth[p]
                     I = W[_W_ION + j] if on else holding
                     uc = u + theta * (un - u) + W[_W_D + j]
                     for p in range(NP):
@@ -423,9 +391,8 @@ def _sens_kernel(P, amp, v0, u0, sv0, su0, dt, n_steps, k_on, k_off, holding, t_
                         W[_W_SV + p * CHUNK + j] = -dt * dth[p] * dv + rest * tv[p]
                         W[_W_SU + p * CHUNK + j] = suc[p] - dt * dth[p] * du + rest * tu[p]
                     W[_W_SV + P_CR * CHUNK + j] += 1.0
-        for j in range(n):
-            if not (math.isfinite(W[_W_V + j]) and math.isfinite(W[_W_U + j])):
-                status[lo + j] = STATUS_BLOWUP
+        blowup_if_nonfinite(status, lo, n, W, _W_V)
+        blowup_if_nonfinite(status, lo, n, W, _W_U)
 
 
 def initial_state(P: np.ndarray, holding_pA: float):
@@ -493,5 +460,13 @@ def initial_state_sensitivity(P: np.ndarray, holding_pA: float):
     return sv, su
 
 
-MODEL = Model(spec=SPEC, kernel=_kernel, initial_state=initial_state,
-              state_names=("v_mV", "u_pA"), cut_name="vpeak")
+MODEL = Model(
+    spec=SPEC,
+    # the quadratic upswing is resolved well enough at 0.1 ms that resolved2 is not needed
+    # (usefulness of the resolved gradients, docs/gradients.md)
+    maps=without_resolved2(_kernel, _sens_kernel, sensitivity_cost=4),
+    initial_state=initial_state,
+    initial_state_sensitivity=initial_state_sensitivity,
+    state_names=("v_mV", "u_pA"),
+    cut_name="vpeak",
+)

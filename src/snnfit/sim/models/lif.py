@@ -22,7 +22,9 @@ import numpy as np
 from numba import njit, prange
 
 from ..params import ModelSpec, ParamSpec, Preset
-from .base import CHUNK, STATUS_BLOWUP, Model
+from ._kernel_parts import (blowup_if_nonfinite, chunk, clear_set, crossing_theta, dtheta,
+                            mark_blowup, n_chunks, record_spike, record_step, start_set)
+from .base import CHUNK, Model, without_resolved2
 
 P_C, P_GL, P_EL, P_VTH, P_VR, P_TREF = range(6)
 
@@ -57,12 +59,8 @@ SPEC = ModelSpec(
 def _kernel(P, amp, V0, r0, resolved, dt, n_steps, k_on, k_off, holding, t_win0, t_win1,
             times, counts, n_win, status, trace_x, trace_y, record):
     B = P.shape[0]
-    max_spikes = times.shape[1]
-    n_chunks = (B + CHUNK - 1) // CHUNK
-    for ch in prange(n_chunks):
-        lo = ch * CHUNK
-        hi = min(B, lo + CHUNK)
-        n = hi - lo
+    for ch in prange(n_chunks(B)):
+        lo, n = chunk(ch, B)
         invC = np.empty(n)
         gL = np.empty(n)
         EL = np.empty(n)
@@ -88,12 +86,7 @@ def _kernel(P, amp, V0, r0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
             Ion[j] = holding + amp[i]
             V[j] = V0[i]
             ref_end[j] = r0[i]
-            counts[i] = 0
-            n_win[i] = 0
-            status[i] = 0
-            if record:
-                trace_x[i, 0] = V[j]
-                trace_y[i, 0] = ref_end[j]
+            start_set(i, V[j], ref_end[j], counts, n_win, status, trace_x, trace_y, record)
         for kk in range(n_steps):
             on = kk >= k_on and kk < k_off
             t0 = kk * dt
@@ -125,27 +118,17 @@ def _kernel(P, amp, V0, r0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
                         continue
                     i = lo + j
                     if not math.isfinite(Vn[j]):
-                        if status[i] == 0:
-                            status[i] = STATUS_BLOWUP
+                        mark_blowup(status, i)
                         Vn[j] = Vr[j]
                         continue
-                    if Vn[j] == V[j]:
-                        theta = 0.0
-                    else:
-                        theta = (cut[j] - V[j]) / (Vn[j] - V[j])
-                    if not (theta >= 0.0 and theta <= 1.0):  # already above the threshold
-                        theta = 0.0
+                    theta = 0.0 if Vn[j] == V[j] else crossing_theta(cut[j], V[j], Vn[j])
                     if resolved:
                         # the step's integration started at max(t0, ref_end)
                         start = max(t0, min(ref_end[j], t1))
                         ts = start + theta * (t1 - start)
                     else:
                         ts = t0 + theta * dt
-                    if counts[i] < max_spikes:
-                        times[i, counts[i]] = ts
-                    counts[i] += 1
-                    if ts >= t_win0 and ts < t_win1:
-                        n_win[i] += 1
+                    record_spike(i, ts, t_win0, t_win1, times, counts, n_win)
                     if resolved:
                         I = Ion[j] if on else holding
                         ref_end[j] = ts + tref[j]
@@ -157,13 +140,8 @@ def _kernel(P, amp, V0, r0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
                         ref_left[j] = nref[j]
             for j in range(n):
                 V[j] = Vn[j]
-            if record:
-                for j in range(n):
-                    trace_x[lo + j, kk + 1] = V[j]
-                    trace_y[lo + j, kk + 1] = ref_end[j]
-        for j in range(n):
-            if not math.isfinite(V[j]):
-                status[lo + j] = STATUS_BLOWUP
+            record_step(lo, n, kk, V, ref_end, trace_x, trace_y, record)
+        blowup_if_nonfinite(status, lo, n, V, 0)
 
 
 # Sensitivity-kernel workspace: one flat array per chunk whose rows (CHUNK long, at compile-time
@@ -267,12 +245,8 @@ def _sens_kernel(P, amp, V0, r0, sV0, sr0, dt, n_steps, k_on, k_off, holding, t_
     B = P.shape[0]
     NP = _NS
     IA = NP - 1
-    max_spikes = times.shape[1]
-    n_chunks = (B + CHUNK - 1) // CHUNK
-    for ch in prange(n_chunks):
-        lo = ch * CHUNK
-        hi = min(B, lo + CHUNK)
-        n = hi - lo
+    for ch in prange(n_chunks(B)):
+        lo, n = chunk(ch, B)
         W = np.zeros(_W_LEN)
         # voltage and its tangents, before the step, of the sets redone by the scalar pass
         osV = np.empty((NP, n))
@@ -291,9 +265,7 @@ def _sens_kernel(P, amp, V0, r0, sV0, sr0, dt, n_steps, k_on, k_off, holding, t_
             for p in range(NP):
                 W[_W_SV + p * CHUNK + j] = sV0[i, p]
                 W[_W_SR + p * CHUNK + j] = sr0[i, p]
-            counts[i] = 0
-            n_win[i] = 0
-            status[i] = 0
+            clear_set(i, counts, n_win, status)
         for kk in range(n_steps):
             on = kk >= k_on and kk < k_off
             t0 = kk * dt
@@ -330,8 +302,7 @@ def _sens_kernel(P, amp, V0, r0, sV0, sr0, dt, n_steps, k_on, k_off, holding, t_
                 EL = W[_W_EL + j]
                 Vr = W[_W_VR + j]
                 if not math.isfinite(Vn):
-                    if status[i] == 0:
-                        status[i] = STATUS_BLOWUP
+                    mark_blowup(status, i)
                     W[_W_V + j] = Vr
                     for p in range(NP):
                         W[_W_SV + p * CHUNK + j] = 0.0
@@ -348,9 +319,7 @@ def _sens_kernel(P, amp, V0, r0, sV0, sr0, dt, n_steps, k_on, k_off, holding, t_
                     for p in range(NP):
                         dth[p] = 0.0
                 else:
-                    for p in range(NP):
-                        dth[p] = (-osV[p, j] - theta * (W[_W_SV + p * CHUNK + j]
-                                                       - osV[p, j])) / den
+                    dtheta(W, _W_SV, j, osV, theta, den, dth)
                     dth[P_VTH] += 1.0 / den
                 start = max(t0, min(ref_end, t1))
                 ts = start + theta * (t1 - start)
@@ -358,13 +327,10 @@ def _sens_kernel(P, amp, V0, r0, sV0, sr0, dt, n_steps, k_on, k_off, holding, t_
                 for p in range(NP):
                     dstart = W[_W_SR + p * CHUNK + j] if inref else 0.0
                     W[_W_SR + p * CHUNK + j] = dstart * (1.0 - theta) + dth[p] * (t1 - start)
-                if counts[i] < max_spikes:
-                    times[i, counts[i]] = ts
+                s = record_spike(i, ts, t_win0, t_win1, times, counts, n_win)
+                if s >= 0:
                     for p in range(NP):
-                        jac[i, counts[i], p] = W[_W_SR + p * CHUNK + j]
-                counts[i] += 1
-                if ts >= t_win0 and ts < t_win1:
-                    n_win[i] += 1
+                        jac[i, s, p] = W[_W_SR + p * CHUNK + j]
                 W[_W_SR + P_TREF * CHUNK + j] += 1.0
                 I = W[_W_ION + j] if on else holding
                 ref_end = ts + W[_W_TREF + j]
@@ -383,9 +349,7 @@ def _sens_kernel(P, amp, V0, r0, sV0, sr0, dt, n_steps, k_on, k_off, holding, t_
                 W[_W_SV + P_EL * CHUNK + j] += h * (gL * invC)
                 if on:
                     W[_W_SV + IA * CHUNK + j] += h * invC
-        for j in range(n):
-            if not math.isfinite(W[_W_V + j]):
-                status[lo + j] = STATUS_BLOWUP
+        blowup_if_nonfinite(status, lo, n, W, _W_V)
 
 
 def initial_state(P: np.ndarray, holding_pA: float):
@@ -420,5 +384,13 @@ def initial_state_sensitivity(P: np.ndarray, holding_pA: float):
     return sV, sr
 
 
-MODEL = Model(spec=SPEC, kernel=_kernel, initial_state=initial_state,
-              state_names=("V_mV", "ref_end_ms"), cut_name="Vth")
+MODEL = Model(
+    spec=SPEC,
+    # resolved2 improves the crossing of a fast upswing; the LIF has none (its threshold
+    # crossing is that of a slow trajectory)
+    maps=without_resolved2(_kernel, _sens_kernel, sensitivity_cost=3),
+    initial_state=initial_state,
+    initial_state_sensitivity=initial_state_sensitivity,
+    state_names=("V_mV", "ref_end_ms"),
+    cut_name="Vth",
+)
