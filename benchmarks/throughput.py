@@ -66,8 +66,20 @@ class KernelTimer:
         return self._wrapped[kernel]
 
     def install(self):
-        from snnfit.sim import grad, simulate
+        """Wrap every kernel the fits can call: the models' scheme registry (``maps``), or,
+        in checkouts from before it, ``simulate.kernel_for`` and ``grad._SENS_BY_SCHEME``."""
+        import dataclasses
 
+        from snnfit.sim import grad, models, simulate
+
+        if hasattr(models.get_model("adex"), "maps"):
+            for name in ("lif", "adex", "izhikevich"):
+                m = models.get_model(name)
+                for scheme, e in list(m.maps.items()):
+                    m.maps[scheme] = dataclasses.replace(
+                        e, kernel=self.wrap(e.kernel),
+                        sensitivity=e.sensitivity and self.wrap(e.sensitivity))
+            return
         original = simulate.kernel_for
 
         def kernel_for(model, code):
