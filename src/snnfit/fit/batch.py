@@ -228,6 +228,21 @@ def _copy(src: Path, dst: str) -> None:
     atomic_write(dst, lambda tmp: shutil.copyfile(src, tmp))
 
 
+def _through_cache(entry: Path | None, out: str, make: Callable[[], dict]) -> bool:
+    """Write ``out``: a copy of the cache ``entry`` if it exists (returns True), else
+    ``make()``, written to the entry first (if any) and copied."""
+    if entry is not None and entry.exists():
+        _copy(entry, out)
+        return True
+    record = make()
+    if entry is None:
+        atomic_write_json(out, record)
+    else:
+        atomic_write_json(entry, record)
+        _copy(entry, out)
+    return False
+
+
 # ---------------------------------------------------------------------- running
 
 
@@ -248,33 +263,15 @@ def run_batch(fits: Sequence[BatchFit], cache: str | Path | None = None,
     report = BatchReport()
     for n, fit in enumerate(fits, 1):
         t0 = time.perf_counter()
-        what = "ran"
         try:
             key = fit_key(fit) if cache_dir is not None else None
-            cached = cache_dir / f"{key}.fit.json" if key else None
-            if cached is not None and cached.exists():
-                _copy(cached, fit.out)
-                what = "cached"
-            else:
-                result = run_fit(fit.target, fit.settings).to_json()
-                if cached is not None:
-                    atomic_write_json(cached, result)
-                    _copy(cached, fit.out)
-                else:
-                    atomic_write_json(fit.out, result)
-            if fit.heldout is not None:
-                h = fit.heldout
-                hcached = (cache_dir / f"{key}.{heldout_key(h)}.heldout.json"
-                           if cache_dir is not None else None)
-                if hcached is not None and hcached.exists():
-                    _copy(hcached, h.out)
-                else:
-                    ev = evaluate_fit(fit.out, h.target, h.sweeps)
-                    if hcached is not None:
-                        atomic_write_json(hcached, ev)
-                        _copy(hcached, h.out)
-                    else:
-                        atomic_write_json(h.out, ev)
+            hit = _through_cache(cache_dir / f"{key}.fit.json" if key else None, fit.out,
+                                 lambda: run_fit(fit.target, fit.settings).to_json())
+            h = fit.heldout
+            if h is not None:
+                entry = cache_dir / f"{key}.{heldout_key(h)}.heldout.json" if key else None
+                _through_cache(entry, h.out, lambda: evaluate_fit(fit.out, h.target, h.sweeps))
+            what = "cached" if hit else "ran"
         except Exception as exc:  # noqa: BLE001 - one fit's failure must not stop the batch
             what = "failed"
             msg = " ".join(str(exc).split()) if isinstance(exc, UserError) else \
