@@ -18,6 +18,16 @@ measured in turn (A/B) with their own interpreters::
     done
     .venv/bin/python benchmarks/throughput.py --summary      # medians per label
 
+``--part overhead --python PY --mode batch|single --label L``: the start-up and bookkeeping
+around fits, in CPU seconds (robust to load from other processes) and wall seconds. A fixed
+set of 24 fits like one batch of the default study (the three models on two presets with a
+held-out sweep, CMA-ES at budget 1500, held-out evaluations; AdEx and Izhikevich with
+``direct``, ``random`` and ``snn`` at budget 2000) runs with the interpreter ``PY`` either
+as one ``snnfit fit-batch`` process (``batch``) or as one ``snnfit fit`` process per fit and
+one ``snnfit evaluate`` per held-out evaluation (``single``: the study before batches). The
+overhead per fit is (the processes' total - the fits' own) / fits, for CPU (user + system of
+the child processes) and wall; appended to ``results/benchmarks/throughput_overhead.csv``.
+
 ``--part study --results DIR --label L``: the study benchmark (``snnfit.study.throughput``,
 the columns of ``results/benchmarks/study.csv``) of a finished study's ``DIR``
 (``benchmarks/rules/`` and ``fits/`` under it, any layout of the fit rules: one job per fit
@@ -201,9 +211,88 @@ def part_study(args) -> None:
         print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()})
 
 
+OVERHEAD_COLUMNS = ["label", "mode", "fits", "wall_s", "cpu_s", "fit_wall_s", "fit_cpu_s",
+                    "overhead_wall_per_fit_s", "overhead_cpu_per_fit_s", "load1"]
+
+
+def _overhead_plan(tmp: Path, py: str) -> list[dict]:
+    """The 24 fits of --part overhead (plan entries) and their targets (made with ``py``)."""
+    import subprocess
+
+    code = ("import sys; from snnfit.data.targets import preset_target, write_target; "
+            "from snnfit.data.truth import add_truth_sweeps; "
+            "write_target(sys.argv[1], add_truth_sweeps(preset_target(sys.argv[2], "
+            "scheme='resolved'), [1.5]))")
+    fits = []
+    for name, preset in (("adapting", "naud2008:adapting"), ("rs", "izhikevich2007:RS")):
+        t = tmp / f"{name}.json"
+        subprocess.run([py, "-c", code, str(t), preset], check=True)
+        for model in ("lif", "adex", "izhikevich"):
+            for seed in (1, 2):
+                fits.append(dict(target=str(t), settings=dict(
+                    model=model, optimizer="cmaes", seed=seed, budget=1500,
+                    current="recorded", sweeps=["0"]),
+                    heldout=dict(target=str(t), sweeps=["1"])))
+        for model in ("adex", "izhikevich"):
+            for opt in ("direct", "random", "snn"):
+                fits.append(dict(target=str(t), settings=dict(
+                    model=model, optimizer=opt, seed=1, budget=2000, current="recorded",
+                    sweeps=["0"]), heldout=None))
+    for i, f in enumerate(fits):
+        f["out"] = str(tmp / "out" / f"fit{i:02d}.json")
+        if f["heldout"]:
+            f["heldout"]["out"] = str(tmp / "out" / f"fit{i:02d}.heldout.json")
+    return fits
+
+
+def part_overhead(args) -> None:
+    import json
+    import resource
+    import shutil
+    import subprocess
+
+    tmp = OUT / f"throughput_overhead_{args.label}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    fits = _overhead_plan(tmp, args.python)
+    env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
+    load = os.getloadavg()[0]
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    w0 = time.perf_counter()
+    if args.mode == "batch":
+        plan = tmp / "plan.json"
+        plan.write_text(json.dumps({"cache": None, "fits": fits}))
+        subprocess.run([args.python, "-m", "snnfit", "fit-batch", "--plan", str(plan)],
+                       env=env, check=True, capture_output=True)
+    else:
+        for f in fits:
+            s = f["settings"]
+            cmd = [args.python, "-m", "snnfit", "fit", "--target", f["target"], "--out",
+                   f["out"], "--sweeps", ",".join(s["sweeps"])]
+            for k in ("model", "optimizer", "seed", "budget", "current"):
+                cmd += [f"--{k}", str(s[k])]
+            subprocess.run(cmd, env=env, check=True, capture_output=True)
+            if f["heldout"]:
+                h = f["heldout"]
+                subprocess.run([args.python, "-m", "snnfit", "evaluate", "--fit", f["out"],
+                                "--target", h["target"], "--sweeps", ",".join(h["sweeps"]),
+                                "--out", h["out"]], env=env, check=True, capture_output=True)
+    wall = time.perf_counter() - w0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    recs = [json.loads(Path(f["out"]).read_text()) for f in fits]
+    fw, fc = sum(r["wall_s"] for r in recs), sum(r["cpu_s"] for r in recs)
+    n = len(fits)
+    row = dict(label=args.label, mode=args.mode, fits=n, wall_s=wall, cpu_s=cpu, fit_wall_s=fw,
+               fit_cpu_s=fc, overhead_wall_per_fit_s=(wall - fw) / n,
+               overhead_cpu_per_fit_s=(cpu - fc) / n, load1=load)
+    _append(OUT / "throughput_overhead.csv", [row], OVERHEAD_COLUMNS)
+    print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()})
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", choices=("fit", "study"))
+    ap.add_argument("--part", choices=("fit", "study", "overhead"))
     ap.add_argument("--summary", action="store_true", help="medians per label of --out")
     ap.add_argument("--label", default="this")
     ap.add_argument("--models", default="adex,izhikevich")
@@ -213,11 +302,16 @@ def main() -> None:
     ap.add_argument("--out", default=str(OUT / "throughput_fits.csv"))
     ap.add_argument("--results", help="--part study: a finished study's results/ directory")
     ap.add_argument("--cores", type=int, default=2)
+    ap.add_argument("--python", default=sys.executable,
+                    help="--part overhead: the interpreter (venv) whose snnfit runs the fits")
+    ap.add_argument("--mode", choices=("batch", "single"), default="batch")
     args = ap.parse_args()
     if args.part == "fit":
         part_fit(args)
     elif args.part == "study":
         part_study(args)
+    elif args.part == "overhead":
+        part_overhead(args)
     if args.summary:
         summary(Path(args.out))
 
