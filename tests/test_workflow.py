@@ -75,11 +75,32 @@ def _job_counts(out: str) -> dict[str, int]:
             for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", block, re.M)}
 
 
+def _batch_outputs(out: str) -> dict[str, list[str]]:
+    """The outputs of each fit_batch_* job of a dry run's listing."""
+    return {m.group(1): m.group(2).split(", ")
+            for m in re.finditer(r"^rule (fit_batch_\d+):\n(?:\s+(?!output)\w+: .*\n)*"
+                                 r"\s+output: (.*)$", out, re.M)}
+
+
 def test_dry_run_default_config(tmp_path):
     work = _scratch(tmp_path)
     r = _run(_smk(work, "-n", "--cores", "2"), cwd=work)
     assert r.returncode == 0, r.stderr[-3000:]
     counts = _job_counts(r.stdout + r.stderr)
+    # the fits run in batch jobs: each fit (and held-out evaluation) is an output of one
+    batches = _batch_outputs(r.stdout + r.stderr)
+    assert set(batches) == {k for k in counts if k.startswith("fit_batch_")}
+    outs = [o for b in batches.values() for o in b]
+    assert len(outs) == len(set(outs))
+    fits = [o for o in outs if o.startswith("results/fits/")]
+    held = [o for o in outs if o.startswith("results/heldout/")]
+    assert len(fits) + len(held) == len(outs)
+    # config defaults: at most fit.batch_size (24) fits per batch, at least 2 batches
+    assert len(batches) == max(-(-len(fits) // 24), 2)
+    assert all(1 <= sum(o.startswith("results/fits/") for o in b) <= 24
+               for b in batches.values())
+    counts["fit"] = len(fits)
+    counts["heldout"] = len(held)
     # config/config.yaml, counted by hand. Targets: 3 presets + 57 prior draws (7 adapting
     # AdEx, 10 AdEx and 10 Izhikevich without adaptation, 10 LIF, 10 AdEx inside the subset,
     # 10 anywhere) + 10 SSCx and 4 CA1 cells (if ../shared is there) = 60 (+ 14).
@@ -95,6 +116,7 @@ def test_dry_run_default_config(tmp_path):
     # held-out predictions: the adaptation fits of targets that hold sweeps out (not CA1)
     assert counts["heldout"] == 5 * (10 if n_cells else 0) + 50 + 40 + 30
     assert counts["report"] == 3
+    assert counts["traces"] == 1 and counts["study_benchmark"] == 1
 
 
 @pytest.mark.parametrize("extra,needle", [
@@ -336,8 +358,22 @@ def test_quick_run_end_to_end(tmp_path):
         for ext in ("png", "svg"):
             assert (res / "figures" / f"{name}.{ext}").stat().st_size > 0
     assert len(list((res / "figures" / "traces").glob("*/*.png"))) == 3
-    bench = list((res / "benchmarks" / "rules" / "fit").rglob("*.tsv"))
-    assert len(bench) == len(fits)
+    # the fits ran in 2 batch jobs (fit.min_batches); every fit is also in the fit cache
+    bench = list((res / "benchmarks" / "rules" / "fit_batch").rglob("*.tsv"))
+    assert len(bench) == 2
+    assert len(list((res / ".fitcache").glob("*.fit.json"))) == len(fits)
+    # the study benchmark: its fits' own seconds are the fit records' (fits.csv), its jobs
+    # the benchmark files of the run, and its ratio the measured wall over the bound
+    study = pd.read_csv(res / "benchmarks" / "study.csv").set_index("rule")
+    jobs = list((res / "benchmarks" / "rules").rglob("*.tsv"))
+    total = study.loc["study"]
+    assert total["jobs"] == len(jobs) - 1  # all but the study benchmark's own
+    assert total["fits"] == len(fits) == study.loc["fit_batch", "fits"]
+    assert total["fit_wall_s"] == pytest.approx(fits["wall_s"].sum(), rel=1e-9)
+    assert total["lower_bound_s"] > 0 and total["cores"] == 2
+    assert total["ratio_to_lower_bound"] == pytest.approx(
+        total["study_wall_s"] / total["lower_bound_s"], rel=1e-9)
+    assert set(study.index) >= {"fit_batch", "aggregate", "traces", "report", "study"}
     # nothing left to do: a second run is a no-op (outputs complete, nothing half-written)
     r2 = _run(_smk(work, "-n", "--cores", "2", "--configfile", "config/quick.yaml"),
               cwd=work)

@@ -11,9 +11,11 @@ from snakemake.utils import validate
 
 from snnfit.data.ingest import raw_source
 from snnfit.errors import UserError
+from snnfit.fit.batch import plan_batches
 from snnfit.fit.space import check_dim, dim_spec
 from snnfit.study.design import FIT_LEVELS, FIT_WILDCARDS, QUESTIONS, split_model_label
 from snnfit.study.design import study_design
+from snnfit.sim.models.variants import with_variant_fix
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -143,12 +145,126 @@ def trace_pairs():
     return pairs[: config["report"]["traces_max"]]
 
 
-def trace_candidates(wildcards):
+# ---------------------------------------------------------------- batches of fits
+# The fits run in batch jobs (many fits per process: snnfit.fit.batch), one rule per batch
+# (rules/fit.smk). Finished fits are kept in FIT_CACHE, so a batch run again (interrupted, or
+# re-planned after the grid changed) copies them and runs only the rest.
+FIT_CACHE = f"{RESULTS}/.fitcache"
+
+
+def _batches():
+    rows = list(FITS.values())
+    # the schema lets these be digit strings (nested --config values arrive as strings)
+    fit = config["fit"]
+    cut = plan_batches(rows, int(fit["batch_size"]), int(fit["min_batches"]))
+    width = len(str(max(len(cut) - 1, 0)))
+    return {f"fit_batch_{i:0{width}d}": b for i, b in enumerate(cut)}
+
+
+BATCHES = _batches()
+
+
+def target_json(name):
+    return f"{RESULTS}/targets/{name}.json"
+
+
+def fit_entry(r):
+    """One fit of a batch plan (snnfit.fit.batch): what `snnfit fit` would be given (a
+    variant's label, e.g. adex-nonadapting, becomes the model and the variant's --fix items,
+    as `snnfit fit --variant` does)."""
+    spec = TARGETS[r["target"]]
+    model, variant = split_model_label(r["model"])
+    settings = dict(
+        model=model,
+        dim=dim_spec(r["dim"]),
+        optimizer=r["optimizer"],
+        seed=int(r["seed"]),
+        budget=int(r["budget"]),
+        current=r["current"],
+        scheme=config["fit"]["scheme"],
+        threads=config["fit"]["threads"],
+        inputs=(
+            f"{RESULTS}/inputs/seed~{r['seed']}.npz"
+            if r["optimizer"] in config["fit"]["inputs_for"]
+            else None
+        ),
+        sweeps=list(spec["train"]) if spec["heldout"] else None,
+    )
+    fix = with_variant_fix(model, variant, [])
+    if fix:
+        settings["fix"] = fix
+    heldout = None
+    if has_heldout(r):
+        heldout = dict(
+            target=target_json(r["target"]),
+            sweeps=list(spec["heldout"]),
+            out=heldout_json(r),
+        )
+    return dict(
+        target=target_json(r["target"]),
+        out=fit_json(r),
+        settings=settings,
+        heldout=heldout,
+    )
+
+
+def batch_plan(rows):
+    return [fit_entry(r) for r in rows]
+
+
+def batch_inputs(rows):
+    """Target files and Poisson input files the batch's fits read."""
+    out = []
+    for e in batch_plan(rows):
+        out.append(e["target"])
+        if e["settings"]["inputs"]:
+            out.append(e["settings"]["inputs"])
+    return list(dict.fromkeys(out))
+
+
+def batch_outputs(rows):
+    return [fit_json(r) for r in rows] + [
+        heldout_json(r) for r in rows if has_heldout(r)
+    ]
+
+
+def trace_candidates(target, model):
     return [
         fit_json(r)
         for r in ARMS["adaptation"]
-        if r["target"] == wildcards.target and r["model"] == wildcards.model
+        if r["target"] == target and r["model"] == model
     ]
+
+
+def trace_png(target, model):
+    return f"{RESULTS}/figures/traces/{target}/{model}.png"
+
+
+def trace_inputs():
+    return list(
+        dict.fromkeys(f for t, m in trace_pairs() for f in trace_candidates(t, m))
+    )
+
+
+def study_outputs():
+    """What the study makes (rule all, and the study benchmark after it all)."""
+    return [
+        TABLES["fits"],
+        TABLES["heldout"],
+        TABLES["reliability"],
+        f"{RESULTS}/reports/answers.json",
+        *expand(f"{RESULTS}/reports/{{question}}.html", question=QUESTIONS),
+        *figure_files(),
+        *trace_files(),
+    ]
+
+
+def run_cores():
+    """The cores Snakemake runs jobs on (--cores; else --jobs, e.g. on a cluster)."""
+    try:
+        return int(workflow.cores)
+    except Exception:  # no --cores given (cluster executors): the parallel jobs instead
+        return int(workflow.nodes or 1)
 
 
 def figure_files():
@@ -160,10 +276,7 @@ def figure_files():
 
 
 def trace_files():
-    return [
-        f"{RESULTS}/figures/traces/{target}/{model}.png"
-        for target, model in trace_pairs()
-    ]
+    return [trace_png(target, model) for target, model in trace_pairs()]
 
 
 # ---------------------------------------------------------------- input functions
@@ -190,36 +303,6 @@ def ingest_inputs(wildcards):
 
 def ingest_args(wildcards):
     return shlex.join(_raw(wildcards.source).arguments())
-
-
-def fit_inputs_npz(wildcards):
-    if wildcards.optimizer in config["fit"]["inputs_for"]:
-        return [f"{RESULTS}/inputs/seed~{wildcards.seed}.npz"]
-    return []
-
-
-def fit_extra_args(wildcards, input):
-    args = []
-    if wildcards.optimizer in config["fit"]["inputs_for"]:
-        args.append(f"--inputs {input.inputs}")
-    spec = TARGETS[wildcards.target]
-    if spec["heldout"]:
-        args.append("--sweeps " + ",".join(spec["train"]))
-    return " ".join(args)
-
-
-def heldout_sweeps(wildcards):
-    return ",".join(TARGETS[wildcards.target]["heldout"])
-
-
-def dim_arg(wildcards):
-    return dim_spec(wildcards.dim)
-
-
-def model_args(wildcards):
-    """``--model M`` and, for a variant's label (adex-nonadapting), ``--variant V``."""
-    model, variant = split_model_label(wildcards.model)
-    return f"--model {model}" + (f" --variant {variant}" if variant else "")
 
 
 def target_spec(wildcards):

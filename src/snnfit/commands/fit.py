@@ -16,19 +16,6 @@ def _int(value: str, field: str) -> int:
         raise UserError(f"{field}: expected an integer, got {value!r}") from None
 
 
-def _with_variant(model: str, variant: str | None, fix: list[str]) -> list[str]:
-    """``--fix`` items plus the variant's fixed values; a parameter fixed twice is an error."""
-    from ..errors import UserError
-    from ..sim.models.variants import variant_values
-
-    values = variant_values(model, variant)
-    given = {item.split("=", 1)[0].strip() for item in fix}
-    both = sorted(given & set(values))
-    if both:
-        raise UserError(f"--fix {', '.join(both)}: already fixed by --variant {variant}")
-    return list(fix) + [f"{k}={v!r}" for k, v in values.items()]
-
-
 def add_parser(sub) -> None:
     p = sub.add_parser("fit", help="fit a model to a target (writes fit JSON)")
     p.add_argument("--target", required=True, help="target JSON (snnfit make-target)")
@@ -78,6 +65,7 @@ def run(args) -> int:
     from ..fit.engine import FitSettings, run_fit
     from ..io import atomic_write_json
     from ..loss import DEFAULT_COUNT_PENALTY_MS
+    from ..sim.models.variants import with_variant_fix
 
     settings = FitSettings(
         model=args.model,
@@ -93,7 +81,7 @@ def run(args) -> int:
         inputs=args.inputs,
         sweeps=[s.strip() for s in args.sweeps.split(",") if s.strip()] if args.sweeps else None,
         bounds=args.bounds,
-        fix=_with_variant(args.model, args.variant, args.fix),
+        fix=with_variant_fix(args.model, args.variant, args.fix),
         base=args.base,
         projection_seed=_int(args.projection_seed, "--projection-seed"),
         count_penalty_ms=(DEFAULT_COUNT_PENALTY_MS if args.count_penalty_ms is None

@@ -9,7 +9,8 @@ Accounting, in forward-equivalents (:attr:`FitProblem.forward_equivalents`, the 
 ``evaluations``): one simulation is one parameter set x one amplitude x one sweep. Every
 simulation counts: the current search's grid and bisection points (each counted as a whole
 simulation although it stops at the end of the step), the amplitude search inside the
-bracket, and the re-simulation of each new best point (to score it with Gamma). Passes of
+bracket, and the re-simulation of each new best point (to score it with Gamma; charged when
+the point becomes the best, run later for all best points in one batch). Passes of
 other kinds (a sensitivity pass, a pass of the spiking layer) are charged as frozen constant
 multiples of one simulation (see :mod:`snnfit.sim.grad`). The last batch may overshoot the
 budget by less than one batch. :attr:`FitProblem.candidates` counts the parameter sets
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
@@ -184,8 +186,11 @@ class FitProblem:
         self.best_loss = math.inf
         self.best_z: np.ndarray | None = None
         self.best_amps: list[float] | None = None
-        self.best_gamma: float | None = None
-        self.history: list[dict] = []
+        self._history: list[dict] = []
+        #: every best point so far: (Z row, amplitudes per sweep); its Gamma is computed later
+        self._bests: list[tuple[np.ndarray, list[float]]] = []
+        self._gammas: dict[int, float | None] = {}  # best index -> Gamma, once computed
+        self._pending: list[tuple[dict, int]] = []  # history rows awaiting their Gamma
         self.rng = np.random.default_rng(settings.seed)
         self._t0 = time.perf_counter()
         self.progress = progress
@@ -425,24 +430,83 @@ class FitProblem:
     # ------------------------------------------------------------------ bookkeeping
     def record(self, Z: np.ndarray, losses: np.ndarray, amps: np.ndarray) -> None:
         """Update the best point and append one history entry (optimisers that compute
-        losses themselves, e.g. with gradients, call this too)."""
+        losses themselves, e.g. with gradients, call this too).
+
+        A new best point is charged one simulation per sweep at once (its re-simulation at
+        full length, which scores it with Gamma); the simulations themselves run later, for
+        all best points in one batch (:meth:`score_bests`, when :attr:`history` or
+        :attr:`best_gamma` is read): same trains, same Gamma (a set's result does not depend
+        on its batch), a fraction of the time (one batched pass instead of a batch of one per
+        new best)."""
         i = int(np.argmin(losses))
         if losses[i] < self.best_loss:
             self.best_loss = float(losses[i])
             self.best_z = np.asarray(Z[i], dtype=np.float64).copy()
             self.best_amps = [float(a) for a in amps[i]]
-            self.best_gamma = self._gamma_of_best()
+            self._bests.append((self.best_z, self.best_amps))
+            for _ in self.sweeps:
+                self.charge(1)
         reading = self.meter.read() if self.meter is not None else None
-        self.history.append({
+        row = {
             "simulations": int(self.forward_equivalents),
             "wall_s": float(reading.wall_s if reading else time.perf_counter() - self._t0),
             "cpu_s": float(reading.cpu_s) if reading else None,
             "joules": float(reading.joules) if reading else None,
             "best_loss": float(self.best_loss),
-            "gamma_at_best": self.best_gamma,
-        })
+            "gamma_at_best": None,
+        }
+        self._history.append(row)
+        if self._bests:
+            self._pending.append((row, len(self._bests) - 1))
         if self.progress is not None:
             self.progress(self)
+
+    @property
+    def history(self) -> list[dict]:
+        """One row per batch or step (module docstring); Gammas are scored on first read."""
+        self.score_bests()
+        return self._history
+
+    @property
+    def best_gamma(self) -> float | None:
+        """Gamma of the best point so far (None before any)."""
+        if not self._bests:
+            return None
+        last = len(self._bests) - 1
+        if last not in self._gammas:
+            self._gammas[last] = self._gamma_of([last])[0]
+        return self._gammas[last]
+
+    def score_bests(self) -> None:
+        """Score every best point whose Gamma a history row still lacks (one batched
+        simulation per sweep; already charged by :meth:`record`)."""
+        if not self._pending:
+            return
+        todo = sorted({b for _, b in self._pending if b not in self._gammas})
+        if todo:
+            self._gammas.update(zip(todo, self._gamma_of(todo)))
+        for row, b in self._pending:
+            row["gamma_at_best"] = self._gammas[b]
+        self._pending.clear()
+
+    def _gamma_of(self, best_indices: list[int], chunk: int = 256) -> list[float | None]:
+        """Gamma of best points (indices into the bests), their trains simulated at full
+        length as :meth:`best_trains` does (not charged: :meth:`record` charged them)."""
+        from ..metrics import gamma_factor
+
+        P = np.vstack([self.space.to_params(self._bests[b][0][None, :]) for b in best_indices])
+        trains: list[list[np.ndarray]] = [[] for _ in best_indices]
+        for j, sw in enumerate(self.sweeps):
+            amps = np.array([self._bests[b][1][j] for b in best_indices])
+            for lo in range(0, len(best_indices), chunk):
+                r = simulate_batch(self.model, P[lo:lo + chunk], amps[lo:lo + chunk],
+                                   sw.protocol, self.settings.scheme, self.settings.threads,
+                                   check=False)
+                for n in range(r.counts.shape[0]):
+                    trains[lo + n].append(r.spike_times(n))
+        targets = [sw.times for sw in self.sweeps]
+        t_stop = [sw.protocol.t_stop_ms for sw in self.sweeps]
+        return [gamma_factor(tr, targets, t_stop) for tr in trains]
 
     def best_trains(self, charge: bool = True) -> list[np.ndarray]:
         """Spike trains of the best point on every sweep (full recording)."""
@@ -455,13 +519,6 @@ class FitProblem:
                                self.settings.threads, check=False)
             out.append(r.spike_times(0))
         return out
-
-    def _gamma_of_best(self) -> float | None:
-        from ..metrics import gamma_factor
-
-        trains = self.best_trains()
-        return gamma_factor(trains, [sw.times for sw in self.sweeps],
-                            [sw.protocol.t_stop_ms for sw in self.sweeps])
 
 
 # ---------------------------------------------------------------------- driver
@@ -495,6 +552,7 @@ def _warm_up(model: str, scheme: str, threads: int, optimizer: str = "cmaes") ->
     gamma_factor([np.array([1.0])], [np.array([1.0])], [4.0])
 
 
+@lru_cache(maxsize=1)
 def _git_commit() -> str | None:
     here = Path(__file__).resolve().parent
     try:
@@ -505,6 +563,7 @@ def _git_commit() -> str | None:
         return None
 
 
+@lru_cache(maxsize=None)
 def _version(pkg: str) -> str | None:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -626,6 +685,7 @@ def run_fit(target_path: str, settings: FitSettings) -> FitResult:
             raise UserError("the optimiser evaluated no candidate (budget too small?)")
         if settings.refine:
             extra = {**extra, "refine": refine.run(problem, settings)}
+        problem.score_bests()
         trains = problem.best_trains()
         reading = meter.stop()
     finally:

@@ -47,6 +47,17 @@ def variant_values(model: str, variant: str | None) -> dict[str, float]:
             for name, v in table[model].items()}
 
 
+
+def with_variant_fix(model: str, variant: str | None, fix: list[str]) -> list[str]:
+    """``--fix`` items plus the variant's fixed values (``snnfit fit --variant``, the study's
+    batch plans); a parameter fixed twice is an error."""
+    values = variant_values(model, variant)
+    given = {item.split("=", 1)[0].strip() for item in fix}
+    both = sorted(given & set(values))
+    if both:
+        raise UserError(f"--fix {', '.join(both)}: already fixed by --variant {variant}")
+    return list(fix) + [f"{k}={v!r}" for k, v in values.items()]
+
 def variant_label(model: str, variant: str | None) -> str:
     """``adex`` or ``adex-nonadapting``: the model's name in the study's tables."""
     return model if variant in (None, "", "none") else f"{model}-{variant}"
