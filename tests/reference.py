@@ -5,8 +5,10 @@ Nothing here imports the kernels. The naive simulators are written from the conv
 written as in the equations), so they share no code with the batched numba kernels.
 
 Conventions restated (ms, mV, pA, nS, pF): step ``k`` covers ``[k dt, (k+1) dt)`` and its
-input is ``holding + amplitude`` when ``k_on <= k < k_off``; a spike is registered at the
-linearly interpolated crossing time inside its step.
+input is ``holding + amplitude`` when ``k_on <= k < k_off`` (the main step), else ``holding``
+plus the amplitude of the protocol's extra epoch whose ``[start, end)`` holds ``k dt`` (0 if
+none): the epochs are looked up step by step from the protocol's list (:func:`step_input`);
+a spike is registered at the linearly interpolated crossing time inside its step.
 """
 
 from __future__ import annotations
@@ -113,6 +115,21 @@ def _steps(protocol):
     return protocol.n_steps, protocol.step_on, protocol.step_off
 
 
+def step_input(protocol, amp: float, k: int) -> float:
+    """The input (pA) of step ``k``: ``holding + amp`` in the main step; elsewhere ``holding``
+    plus the amplitude of the extra epoch with ``start <= k dt < end`` (found by scanning the
+    list, with a rounding tolerance of 1e-9 dt on both ends), or ``holding`` alone."""
+    _, k_on, k_off = _steps(protocol)
+    if k_on <= k < k_off:
+        return protocol.holding_pA + amp
+    t = k * protocol.dt_ms
+    tol = 1e-9 * protocol.dt_ms
+    for ep in protocol.epochs:
+        if ep.start_ms - tol <= t < ep.end_ms - tol:
+            return protocol.holding_pA + ep.amplitude_pA
+    return protocol.holding_pA
+
+
 def naive_lif(p: dict, amp: float, protocol, scheme: str = "euler", V0=None):
     C, gL, EL, Vth, Vr, tref = (p[k] for k in ("C", "gL", "EL", "Vth", "Vr", "t_ref"))
     dt = protocol.dt_ms
@@ -126,7 +143,7 @@ def naive_lif(p: dict, amp: float, protocol, scheme: str = "euler", V0=None):
         return (-gL * (V - EL) + I) / C
 
     for k in range(n):
-        I = protocol.holding_pA + (amp if k_on <= k < k_off else 0.0)
+        I = step_input(protocol, amp, k)
         t0, t1 = k * dt, k * dt + dt
         if scheme == "euler":
             live = hold_steps == 0  # a held (refractory) step cannot spike
@@ -155,6 +172,8 @@ def naive_lif(p: dict, amp: float, protocol, scheme: str = "euler", V0=None):
 
 
 def naive_adex(p: dict, amp: float, protocol, scheme: str = "euler", V0=None, w0=0.0):
+    if scheme == "resolved2":
+        return naive_adex_r2(p, amp, protocol, V0, w0)
     C, gL, EL, VT, DT, a, tw, b, Vr = (
         p[k] for k in ("C", "gL", "EL", "VT", "DeltaT", "a", "tau_w", "b", "Vr"))
     cut = p["Vpeak"] if scheme == "euler" else VT + 5 * DT
@@ -171,7 +190,7 @@ def naive_adex(p: dict, amp: float, protocol, scheme: str = "euler", V0=None, w0
         return (a * (V - EL) - w) / tw
 
     for k in range(n):
-        I = protocol.holding_pA + (amp if k_on <= k < k_off else 0.0)
+        I = step_input(protocol, amp, k)
         Vn = V + dt * fV(V, w, I)
         wn = w + dt * fw(V, w)
         if Vn >= cut:
@@ -184,6 +203,73 @@ def naive_adex(p: dict, amp: float, protocol, scheme: str = "euler", V0=None, w0
                 rest = (1 - theta) * dt
                 Vn = Vr + rest * fV(Vr, wc, I)
                 wn = wc + rest * fw(Vr, wc)
+        V, w = Vn, wn
+    return np.array(spikes)
+
+
+#: resolved2 (restated from the AdEx docstring): switch level VT + 2 DeltaT, 8-point
+#: Gauss-Legendre quadrature of the upswing in x = (V - VT) / DeltaT up to x = 5
+R2_KAPPA = 2.0
+R2_POINTS = 8
+
+
+def naive_adex_r2(p: dict, amp: float, protocol, V0=None, w0=0.0):
+    """AdEx under ``resolved2``, one neuron, written from the kernel's docstring: Euler below
+    ``Vs = VT + 2 DeltaT``; in the step whose update reaches ``Vs`` the crossing is
+    interpolated (or the step's start if already above); if ``f > 0`` there, the time to the
+    cut ``tau = int dV / f(V, w_s)`` and the adaptation gained ``int (a (V - EL) - w_s) /
+    (tau_w f) dV`` are integrated with ``w`` and ``I`` held; the neuron is held until the
+    spike at ``t_s + tau``, then reset to ``(Vr, w_s + dw + b)`` and the rest of that step is
+    one Euler step with that step's input."""
+    C, gL, EL, VT, DT, a, tw, b, Vr = (
+        p[k] for k in ("C", "gL", "EL", "VT", "DeltaT", "a", "tau_w", "b", "Vr"))
+    nodes, weights = np.polynomial.legendre.leggauss(R2_POINTS)
+    Vs = VT + R2_KAPPA * DT
+    dt = protocol.dt_ms
+    V = EL if V0 is None else V0
+    w = w0
+    spikes = []
+    pending = None  # (spike time, w after the reset)
+
+    def fV(V, w, I):
+        return (-gL * (V - EL) + gL * DT * math.exp(min((V - VT) / DT, 300.0)) - w + I) / C
+
+    def fw(V, w):
+        return (a * (V - EL) - w) / tw
+
+    for k in range(protocol.n_steps):
+        I = step_input(protocol, amp, k)
+        t0, t1 = k * dt, k * dt + dt
+        if pending is None:
+            Vn = V + dt * fV(V, w, I)
+            wn = w + dt * fw(V, w)
+            if Vn >= Vs:
+                if V < Vs:
+                    theta = (Vs - V) / (Vn - V)
+                    Vx, wx = Vs, w + theta * (wn - w)
+                else:
+                    theta, Vx, wx = 0.0, V, w
+                if fV(Vx, wx, I) > 0:
+                    x0 = (Vx - VT) / DT
+                    tau = dw = 0.0
+                    if x0 < 5.0:
+                        h = 0.5 * (5.0 - x0)
+                        for xi, wt in zip(nodes, weights):
+                            Vq = VT + DT * (x0 + h * (xi + 1.0))
+                            fq = fV(Vq, wx, I)
+                            tau += h * wt * DT / fq
+                            dw += h * wt * DT / fq * fw(Vq, wx)
+                    pending = (t0 + theta * dt + tau, wx + dw + b)
+                    Vn, wn = Vx, wx
+        else:
+            Vn, wn = V, w  # held until the pending spike
+        if pending is not None and pending[0] < t1:
+            ts, wc = pending
+            spikes.append(ts)
+            pending = None
+            rest = t1 - ts
+            Vn = Vr + rest * fV(Vr, wc, I)
+            wn = wc + rest * fw(Vr, wc)
         V, w = Vn, wn
     return np.array(spikes)
 
@@ -204,7 +290,7 @@ def naive_izhikevich(p: dict, amp: float, protocol, scheme: str = "euler", v0=No
         return a * (b * (v - vr) - u)
 
     for k in range(n):
-        I = protocol.holding_pA + (amp if k_on <= k < k_off else 0.0)
+        I = step_input(protocol, amp, k)
         vn = v + dt * fv(v, u, I)
         un = u + dt * fu(v, u)
         if vn >= vpeak:

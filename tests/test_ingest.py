@@ -410,15 +410,19 @@ def test_cli_abf_ingest_epochs_and_notice(tmp_path, capsys):
     assert [r["n_epochs"] for r in sweeps][:5] == ["2", "3", "3", "3", "1"]
     assert {r["current_source"] for r in sweeps} == {"command"}
     assert sweeps[10]["current_file"] == "2019_07_24_0055_fsi.abf#Cmd 0 (epoch table)"
-    rc, _, err = run_cli(["make-target", "--recording", out / "spikes.csv", "--out",
-                          tmp_path / "t.json"], capsys)
+    rc, out_, err = run_cli(["make-target", "--recording", out / "spikes.csv", "--out",
+                             tmp_path / "t.json"], capsys)
     assert rc == 0, err
-    assert "several stimulus epochs" in err and "sweep(s) 10, 12, 13" in err
+    assert "6 sweep(s), 602 spike(s), 6 with extra stimulus epochs" in out_
     t = load_target(tmp_path / "t.json")
     assert t.ids == ["10", "12", "13", "14", "15", "16"]
-    assert t.sweeps[0].protocol.delay_ms == pytest.approx(146.85)
+    p = t.sweeps[0].protocol
+    assert p.delay_ms == pytest.approx(146.85) and p.stim_end_ms == pytest.approx(646.85)
     assert t.sweeps[0].amplitude_pA == 150.0
     assert len(t.sweeps[0].spike_times_ms) == FSI_SWEEP[10]
+    # the prepulse and step 2 (same amplitude as step 1) are the protocol's extra epochs
+    assert [(e.start_ms, e.end_ms, e.amplitude_pA) for e in p.epochs] == \
+        [(1146.85, 1646.85, -100.0), (1646.85, 2146.85, 150.0)]
 
 
 @needs_raw

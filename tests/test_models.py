@@ -15,7 +15,7 @@ import reference as R
 from snnfit.errors import UserError
 from snnfit.sim.models import all_presets, get_model
 from snnfit.sim.models.izhikevich import _ROWS_2003
-from snnfit.sim.protocol import StepProtocol
+from snnfit.sim.protocol import Epoch, StepProtocol
 from snnfit.sim.simulate import simulate, simulate_batch
 
 PRESETS = all_presets()
@@ -520,7 +520,8 @@ def test_cached_kernels_equal_a_fresh_build():
 
     from snnfit.sim.models import lif
 
-    proto = StepProtocol(delay_ms=10.0, duration_ms=80.0, t_stop_ms=100.0)
+    proto = StepProtocol(delay_ms=10.0, duration_ms=80.0, t_stop_ms=100.0,
+                         epochs=(Epoch(2.0, 8.0, -50.0),))
     P = np.repeat(lif.SPEC.vector(LIF)[None], 4, axis=0)
     P[3, 0] = 1e-300  # a blow-up
     A = np.array([300.0, 260.0, 1000.0, 300.0])
@@ -535,13 +536,11 @@ def test_cached_kernels_equal_a_fresh_build():
             o = (np.empty((4, 3)), np.zeros(4, np.int64), np.zeros(4, np.int64),
                  np.zeros(4, np.int8), np.empty((4, proto.n_steps + 1)),
                  np.empty((4, proto.n_steps + 1)))
-            fwd(P, A, x0, y0, code, proto.dt_ms, proto.n_steps, proto.step_on, proto.step_off,
-                0.0, proto.delay_ms, proto.stim_end_ms, *o, True)
+            fwd(P, A, x0, y0, code, *proto.kernel_args(), *o, True)
             out += o
         o = (np.empty((4, 3)), np.zeros(4, np.int64), np.zeros(4, np.int64),
              np.zeros(4, np.int8), np.zeros((4, 3, P.shape[1] + 1)))
-        sens(P, A, x0, y0, sx0, sy0, proto.dt_ms, proto.n_steps, proto.step_on,
-             proto.step_off, 0.0, proto.delay_ms, proto.stim_end_ms, *o)
+        sens(P, A, x0, y0, sx0, sy0, *proto.kernel_args(), *o)
         runs[name] = out + list(o)
     assert runs["cached"][1].max() > 3 and runs["cached"][3][3] == 2  # overflow, blow-up
     for a, b in zip(runs["cached"], runs["fresh"]):

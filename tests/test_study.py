@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,6 @@ from scipy.stats import norm
 
 import snnfit.study as study
 from snnfit.errors import UserError
-from snnfit.study.answers import _error
 
 
 # --------------------------------------------------------------------------- statistics
@@ -70,7 +70,9 @@ def test_relative_improvement_values():
     [
         (0.3, (0.1, 0.5), 0.01, 10, "yes"),
         (-0.3, (-0.5, -0.1), 0.01, 10, "no"),
-        (0.01, (-0.02, 0.03), 0.6, 10, "no"),  # inside the equivalence margin
+        (0.01, (-0.02, 0.03), 0.6, 10, "equivalent"),  # inside the equivalence margin
+        (0.02, (0.01, 0.04), 0.002, 10, "equivalent"),  # significant but not relevant
+        (0.04, (0.01, 0.07), 0.002, 10, "yes"),  # the interval leaves the margin
         (0.1, (-0.2, 0.4), 0.3, 10, "inconclusive"),
         (0.3, (0.1, 0.5), 0.01, 3, "inconclusive"),  # too few pairs
         (0.3, (-0.01, 0.5), 0.04, 10, "inconclusive"),  # test and interval disagree
@@ -164,132 +166,194 @@ def test_fit_row_flattens_and_nulls_to_nan():
 
 
 def test_build_tables_and_best_fit(tmp_path):
+    from snnfit.data.targets import Sweep, Target, write_target
+    from snnfit.metrics import pattern_score
+    from snnfit.sim.protocol import StepProtocol
+
+    proto = StepProtocol()
+    data = [110.0, 160.0, 230.0]
+    tpath = tmp_path / "T.json"
+    write_target(tpath, Target("prior", {"split": {"role": {"x1.5": "interpolated"}}},
+                               {"model": "adex", "scheme": "resolved", "params": {"a": 1.0}},
+                               [Sweep("x1", proto, 100.0, np.array([120.0])),
+                                Sweep("x1.5", proto, 150.0, np.array(data))]))
     recs = []
+    trains = {"adex": [111.0, 161.0, 229.0], "lif": [150.0], "izhikevich": [112.0, 170.0]}
     for i, (model, g) in enumerate((("adex", 0.9), ("lif", 0.2), ("izhikevich", 0.6))):
         p = tmp_path / f"f{i}.json"
         p.write_text(json.dumps(_fit_json(model=model, gamma=g)))
         h = tmp_path / f"h{i}.json"
-        ev = {k: v for k, v in _fit_json(model=model, gamma=g / 2).items()
-              if k not in ("history",)}  # an evaluation JSON (snnfit evaluate): no history
-        ev["sweep_ids"] = ["1"]
+        ev = {"target": str(tpath), "sweep_ids": ["x1.5"], "amplitude_pA": [150.0],
+              "spike_times_ms": [trains[model]]}
         h.write_text(json.dumps(ev))
-        recs.append(study.FitRecord(str(p), "t", "full", 100, "preset", str(h),
-                                    "adaptation"))
+        recs.append(study.FitRecord(str(p), "t", "full", 100, "prior", str(h),
+                                    "adaptation:answer"))
     fits, held, hist = study.build_tables(recs)
     assert len(fits) == 3 and len(held) == 3 and len(hist) == 6
-    assert set(held["gamma"]) == {0.45, 0.1, 0.3}
-    assert list(held["sweeps"]) == ["1", "1", "1"]
+    assert list(held.columns) == study.HELDOUT_COLUMNS
+    assert set(held["role"]) == {"interpolated"} and set(held["sweep"]) == {"x1.5"}
+    for model, row in held.set_index("model").iterrows():
+        assert row["pattern_score"] == pytest.approx(
+            pattern_score([trains[model]], [data], 100.0, 1100.0))
+        assert row["n_model"] == len(trains[model]) and row["n_data"] == 3
     assert fits.columns[0] == "target" and "param_a" in fits.columns
     assert study.best_fit_path([r.path for r in recs]) == recs[0].path
 
 
 # --------------------------------------------------------------------------- answers
 
+RNG = np.random.default_rng(7)
 
-def _adaptation_tables(n_targets, lif_err, adaptive_err):
+
+def _held(targets, role, arms_role, scores, target_class="prior", seeds=(1,), noise=0.0):
+    """Held-out rows: per target, model and seed two held-out sweeps with the given
+    pattern score (+ noise)."""
     rows = []
-    for t in range(n_targets):
-        for model, e in (("lif", lif_err), ("adex", adaptive_err),
-                         ("izhikevich", adaptive_err)):
-            for seed in (1, 2, 3):
-                rows.append(dict(target=f"t{t}", target_class="prior", model=model,
-                                 dim="full", k=9, optimizer="cmaes", current="recorded",
-                                 seed=seed, budget=100, gamma=1 - e, loss=e,
-                                 arms="adaptation"))
-    df = pd.DataFrame(rows)
-    return df, df.copy()
+    for t in targets:
+        for model, e in scores.items():
+            for seed in seeds:
+                for sweep, r in (("x1.5", "interpolated"), ("x2.5", "extrapolated")):
+                    rows.append(dict(target=t, target_class=target_class, model=model,
+                                     dim="full", k=9, optimizer="cmaes", current="recorded",
+                                     seed=seed, budget=100, arms=f"adaptation:{arms_role}",
+                                     sweep=sweep, role=r, gamma=0.1, count_error=0,
+                                     pattern_score=e + noise * RNG.standard_normal()))
+    return pd.DataFrame(rows)
 
 
-def test_answer_adaptation_known_effect():
-    fits, held = _adaptation_tables(8, lif_err=0.5, adaptive_err=0.1)
-    a = study.answer_adaptation(fits, held, study.StatsConfig(n_boot=200))
-    assert a["n_pairs"] == 8
-    assert a["effect"] == pytest.approx(0.4 / 0.6)
-    assert a["ci95"][0] == pytest.approx(0.4 / 0.6)
-    assert a["p_value"] == pytest.approx(2 / 2**8)  # exact Wilcoxon, all positive
+def test_answer_adaptation_known_effects_and_controls():
+    stats = study.StatsConfig(n_boot=500, min_pairs=8)
+    real = _held([f"cell{i}" for i in range(10)], "answer", "answer",
+                 {"lif": 0.30, "adex": 0.10, "izhikevich": 0.12, "adex-nonadapting": 0.28,
+                  "izhikevich-nonadapting": 0.27}, "recording", noise=0.02)
+    pos = _held([f"pos{i}" for i in range(10)], "positive", "positive",
+                {"lif": 0.25, "adex": 0.05, "izhikevich": 0.08, "adex-nonadapting": 0.22,
+                 "izhikevich-nonadapting": 0.2}, noise=0.02)
+    neg_lif = _held([f"lif{i}" for i in range(10)], "negative", "negative",
+                    {"lif": 0.05, "adex": 0.05, "izhikevich": 0.05}, noise=0.004)
+    neg_adex = _held([f"eif{i}" for i in range(10)], "negative", "negative",
+                     {"adex": 0.04, "adex-nonadapting": 0.04}, noise=0.004)
+    held = pd.concat([real, pos, neg_lif, neg_adex], ignore_index=True)
+    a = study.answer_adaptation(None, held, stats)
+    assert a["verdict"] == "yes" and a["effect"] == pytest.approx(0.19, abs=0.03)
+    assert a["n_pairs"] == 10  # the real cells only; controls apart
+    assert a["controls"]["positive"]["verdict"] == "yes"
+    assert a["controls"]["negative"]["verdict"] == "equivalent"
+    assert a["controls"]["negative"]["n_pairs"] == 10  # LIF truths: the across comparison
+    assert a["trusted"] is True and "Both controls came out as expected" in a["summary"]
+    nested = a["comparisons"]["nested"]["adex"]
+    assert nested["verdict"] == "yes"
+    assert nested["controls"]["negative"]["verdict"] == "equivalent"
+    assert nested["controls"]["negative"]["n_pairs"] == 10  # AdEx-without-adaptation truths
+    for key in ("verdict", "effect", "ci95", "p_value", "n_pairs"):
+        assert key in a["controls"]["positive"] and key in a["controls"]["negative"]
+    json.dumps(a)  # JSON-ready
+
+
+def test_answer_adaptation_failed_control_is_not_trusted():
+    stats = study.StatsConfig(n_boot=500)
+    real = _held([f"c{i}" for i in range(10)], "answer", "answer",
+                 {"lif": 0.3, "adex": 0.1, "izhikevich": 0.1}, "recording", noise=0.02)
+    # the method invents an effect on LIF truths (adaptive models 0.1 better): must fail
+    neg = _held([f"n{i}" for i in range(10)], "negative", "negative",
+                {"lif": 0.2, "adex": 0.1, "izhikevich": 0.1}, noise=0.01)
+    a = study.answer_adaptation(None, pd.concat([real, neg]), stats)
     assert a["verdict"] == "yes"
-    assert a["summary"].startswith("Yes")
-    for key in ("question", "metric", "groups", "n_pairs", "effect", "ci95", "test",
-                "p_value", "verdict", "summary"):
-        assert key in a
+    assert a["controls"]["negative"]["verdict"] == "yes"
+    assert a["trusted"] is False and "cannot be trusted" in a["summary"]
 
 
-def test_answer_adaptation_no_difference_is_no():
-    fits, held = _adaptation_tables(8, lif_err=0.3, adaptive_err=0.3)
-    a = study.answer_adaptation(fits, held, study.StatsConfig(n_boot=200))
-    assert a["effect"] == 0.0 and a["verdict"] == "no"
+def test_answer_adaptation_repeat_sweeps_are_not_amplitude_tests():
+    rows = _held(["c"], "answer", "answer", {"lif": 0.3, "adex": 0.1})
+    rep = rows.assign(role="repeat", pattern_score=5.0)
+    scores = study.heldout_scores(pd.concat([rows, rep]))
+    assert dict(zip(scores["model"], scores["score"])) == pytest.approx(
+        {"lif": 0.3, "adex": 0.1})
 
 
-def test_answer_adaptation_too_few_targets_inconclusive():
-    fits, held = _adaptation_tables(3, lif_err=0.5, adaptive_err=0.1)
-    a = study.answer_adaptation(fits, held, study.StatsConfig(n_boot=200))
-    assert a["verdict"] == "inconclusive" and "nconclusive" in a["summary"]
+def test_answer_adaptation_no_heldout_is_inconclusive():
+    a = study.answer_adaptation(None, None)
+    assert a["verdict"] == "inconclusive" and a["n_pairs"] == 0
 
 
-def test_answer_adaptation_recordings_use_isi_latency_count():
-    rows = []
-    for t in range(6):
-        for model, (isi, lat, cnt) in (("lif", (20.0, 10.0, 4.0)), ("adex", (5.0, 10.0, 4.0)),
-                                       ("izhikevich", (5.0, 10.0, 4.0))):
-            rows.append(dict(target=f"c{t}", target_class="recording", model=model,
-                             dim="full", k=9, optimizer="cmaes", current="recorded", seed=1,
-                             budget=100, gamma=0.0, isi_error_ms=isi, latency_error_ms=lat,
-                             count_error=cnt))
-    df = pd.DataFrame(rows)
-    a = study.answer_adaptation(df, df, study.StatsConfig(n_boot=200))
-    # ISI improves by (20-5)/25 = 0.6, latency and count by 0: mean 0.2
-    assert a["effect"] == pytest.approx(0.2)
-    assert a["secondary_isi_latency_count"]["effect"] == pytest.approx(0.2)
+def _fits_with_history(question, role, targets, errs, column, budget=1000):
+    """Fits (final Gamma) and histories (gamma_at_best at 100 and 500 FE) per target and
+    setting: ``errs[setting] = (err at 100, err at 500, err at the budget)``."""
+    fits, hist = [], []
+    for t in targets:
+        for setting, (e100, e500, efull) in errs.items():
+            ident = dict(target=t, target_class="prior", model="adex", dim="full", k=9,
+                         optimizer="cmaes", current="recorded", seed=1, budget=budget)
+            ident[column] = setting
+            noise = 0.01 * RNG.standard_normal(3)
+            arms = f"{question}:{role}"
+            fits.append({**ident, "arms": arms, "gamma": 1 - efull - noise[2],
+                         "forward_equivalents": budget, "wall_s": 1.0, "joules": 1.0})
+            for fe, e, n in ((100, e100, noise[0]), (500, e500, noise[1])):
+                hist.append({**ident, "arms": arms, "forward_equivalents": fe,
+                             "gamma_at_best": 1 - e - n, "best_loss": e})
+    return pd.DataFrame(fits), pd.DataFrame(hist)
 
 
-def test_answer_adaptation_secondary_uses_isi_latency_count_on_synthetic():
-    fits, held = _adaptation_tables(6, lif_err=0.5, adaptive_err=0.5)  # equal Gamma
-    held = held.assign(isi_error_ms=np.where(held["model"] == "lif", 30.0, 10.0),
-                       latency_error_ms=5.0, count_error=2.0)
-    a = study.answer_adaptation(fits, held, study.StatsConfig(n_boot=200))
-    assert a["effect"] == 0.0
-    # ISI (30-10)/40 = 0.5, latency and count 0: mean 1/6
-    assert a["secondary_isi_latency_count"]["effect"] == pytest.approx(1 / 6)
-    assert "ISI-profile, latency and count errors instead" in a["summary"]
+def test_answer_dimensionality_by_budget_and_controls():
+    stats = study.StatsConfig(n_boot=500)
+    tg = [f"t{i}" for i in range(10)]
+    # answer: reduction helps early (0.5 vs 0.2 error at 100 FE), no difference at the end
+    f1, h1 = _fits_with_history("dimensionality", "answer", tg,
+                                {"full": (0.5, 0.3, 0.1), "a+b": (0.2, 0.15, 0.1)}, "dim")
+    # positive control (truths inside the subset): reduction helps at small budgets
+    f2, h2 = _fits_with_history("dimensionality", "positive", [x + "p" for x in tg],
+                                {"full": (0.6, 0.4, 0.2), "a+b": (0.1, 0.05, 0.05)}, "dim")
+    # negative control (truths outside): the full space wins at the full budget
+    f3, h3 = _fits_with_history("dimensionality", "negative", [x + "n" for x in tg],
+                                {"full": (0.5, 0.2, 0.05), "a+b": (0.4, 0.4, 0.4)}, "dim")
+    fits, hist = pd.concat([f1, f2, f3]), pd.concat([h1, h2, h3])
+    a = study.answer_dimensionality(fits, hist, stats, checkpoints=[100, 500])
+    by = {r["checkpoint"]: r for r in a["by_budget"]}
+    assert by[100]["verdict"] == "yes" and by[100]["effect"] == pytest.approx(0.3, abs=0.05)
+    assert by[1000]["verdict"] == "equivalent"
+    assert a["verdict"] == "equivalent" and a["checkpoint"] == 1000
+    # Holm over the three checkpoints: each adjusted p is at least the raw p
+    assert all(r["p_value"] >= r["p_raw"] for r in a["by_budget"])
+    assert a["controls"]["positive"]["verdict"] == "yes"
+    assert a["controls"]["positive"]["checkpoint"] == 100
+    assert a["controls"]["negative"]["verdict"] == "no"
+    assert a["trusted"] is True
 
 
-def test_answer_dimensionality_known_effect():
-    rows = []
-    for t in range(6):
-        for model in ("adex", "lif"):
-            for dim, e in (("full", 0.4), ("pca-2", 0.2), ("random-2", 0.2)):
-                rows.append(dict(target=f"t{t}", target_class="preset", model=model,
-                                 dim=dim, k=2 if dim != "full" else 9, optimizer="cmaes",
-                                 current="recorded", seed=1, budget=100, gamma=1 - e,
-                                 forward_equivalents=100, wall_s=1.0, joules=5.0))
-    a = study.answer_dimensionality(pd.DataFrame(rows), study.StatsConfig(n_boot=200))
-    assert a["n_pairs"] == 12
-    assert a["effect"] == pytest.approx(0.2 / 0.6)
-    assert a["verdict"] == "yes"
+def test_answer_optimizers_by_budget_and_cmaes_control():
+    stats = study.StatsConfig(n_boot=500)
+    tg = [f"t{i}" for i in range(10)]
+    f1, h1 = _fits_with_history("optimizers", "answer", tg,
+                                {"snn": (0.8, 0.7, 0.6), "direct": (0.6, 0.4, 0.3),
+                                 "cmaes": (0.5, 0.2, 0.1)}, "optimizer")
+    f2, h2 = _fits_with_history("optimizers", "positive", [x + "c" for x in tg],
+                                {"cmaes": (0.5, 0.2, 0.1), "random": (0.7, 0.6, 0.55)},
+                                "optimizer")
+    a = study.answer_optimizers(pd.concat([f1, f2]), pd.concat([h1, h2]), "snn", "direct",
+                                stats, checkpoints=[100, 500])
+    assert a["verdict"] == "no" and a["effect"] == pytest.approx(-0.3, abs=0.05)
+    assert a["against"]["cmaes"]["verdict"] == "no"
+    assert a["controls"]["positive"]["verdict"] == "yes"
+    assert a["trusted"] is True
+    assert set(a["present"]) == {"snn", "direct", "cmaes"}
 
 
 def test_answer_optimizers_missing_treatment_is_inconclusive():
-    fits, _ = _adaptation_tables(6, 0.5, 0.1)
-    a = study.answer_optimizers(fits, "snn", "direct", study.StatsConfig(n_boot=200))
+    f1, h1 = _fits_with_history("optimizers", "answer", ["t"], {"cmaes": (0.5, 0.2, 0.1)},
+                                "optimizer")
+    a = study.answer_optimizers(f1, h1, "snn", "direct", study.StatsConfig(n_boot=200))
     assert a["verdict"] == "inconclusive" and a["n_pairs"] == 0
-    assert "not run" in a["summary"]
 
 
-def test_answer_optimizers_known_effect_and_holm():
-    rows = []
-    for t in range(6):
-        for opt, e in (("snn", 0.1), ("direct", 0.3), ("cmaes", 0.1), ("random", 0.5)):
-            rows.append(dict(target=f"t{t}", target_class="preset", model="adex",
-                             dim="full", k=9, optimizer=opt, current="recorded", seed=1,
-                             budget=100, gamma=1 - e, forward_equivalents=100, wall_s=1.0,
-                             joules=1.0))
-    a = study.answer_optimizers(pd.DataFrame(rows), "snn", "direct",
-                                study.StatsConfig(n_boot=200))
-    assert a["effect"] == pytest.approx(0.2 / 0.4) and a["verdict"] == "yes"
-    assert a["against"]["cmaes"]["effect"] == 0.0
-    assert a["against"]["random"]["effect"] == pytest.approx(0.4 / 0.6)
-    # Holm over {direct, random} (cmaes p = 1): both raw p = 2/64, adjusted 2 * 2/64
-    assert a["against"]["random"]["p_holm"] == pytest.approx(min(1, 3 * 2 / 64))
+def test_checkpoint_errors_null_gamma_counts_as_chance():
+    f, h = _fits_with_history("optimizers", "answer", ["t"], {"cmaes": (0.5, 0.2, 0.1)},
+                              "optimizer")
+    f["gamma"] = None
+    e = study.checkpoint_errors(f, h, [100, 500, 2000])
+    full = e[e["checkpoint"] == 1000]["err"]
+    assert list(full) == [1.0]
+    assert sorted(e["checkpoint"]) == [100, 500, 1000]  # 2000 is past the budget
 
 
 def test_holm_adjustment():
@@ -297,41 +361,63 @@ def test_holm_adjustment():
     assert adj == pytest.approx({"a": 0.03, "b": 0.06, "c": 0.06})
 
 
-def test_in_arm():
-    df = pd.DataFrame({"arms": ["adaptation;optimizers", "dimensionality", None]})
+def test_in_arm_with_roles():
+    df = pd.DataFrame({"arms": ["adaptation:answer;optimizers:positive", "dimensionality",
+                                None, "adaptation:negative"]})
     assert len(study.in_arm(df, "optimizers")) == 1
     assert len(study.in_arm(df, "dimensionality")) == 1
+    assert len(study.in_arm(df, "dimensionality", "answer")) == 1  # bare = answer
+    assert len(study.in_arm(df, "adaptation")) == 2
+    assert len(study.in_arm(df, "adaptation", "negative")) == 1
+    assert len(study.in_arm(df, "optimizers", "answer")) == 0
 
 
 # --------------------------------------------------------------------------- figures
 
 
 def test_study_figures_write_png_and_svg(tmp_path):
-    fits, held = _adaptation_tables(2, 0.5, 0.1)
-    p = tmp_path / "fit.json"
-    p.write_text(json.dumps(_fit_json()))
-    fits = fits.assign(path=str(p), joules=1.0, wall_s=1.0, forward_equivalents=100.0,
-                       energy_source="estimate", loss=0.1)
+    # real fits and held-out evaluations of a synthetic target at four amplitudes, so every
+    # figure draws from real records (f-I curves, ISI profiles, rasters)
+    from snnfit.data.targets import prior_target, write_target
+    from snnfit.data.truth import synthetic_split, truth_at_factors
+    from snnfit.fit import FitSettings, run_fit
+    from snnfit.fit.record import evaluate_fit
+    from snnfit.io import atomic_write_json
+    from snnfit.study.figures import ANSWER_FIGURES, FIGURES, answer_figures, study_figures
+
+    train, held_ids, role = synthetic_split([1, 1.5, 2, 2.5], [1, 2])
+    t = truth_at_factors(prior_target("adex", seed=1, kind="adapting"), [1, 1.5, 2, 2.5])
+    t.provenance["split"] = {"train": train, "heldout": held_ids, "role": role}
+    tpath = tmp_path / "T.json"
+    write_target(tpath, t)
+    recs = []
+    for model in ("lif", "adex"):
+        fit = run_fit(str(tpath), FitSettings(model=model, budget=200, current="recorded",
+                                              sweeps=train))
+        fp, hp = tmp_path / f"{model}.json", tmp_path / f"{model}-held.json"
+        atomic_write_json(fp, fit.to_json())
+        atomic_write_json(hp, evaluate_fit(fp, tpath, held_ids))
+        recs.append(study.FitRecord(str(fp), "T", "full", 200, "prior", str(hp),
+                                    "adaptation:answer"))
+    fits, held, _ = study.build_tables(recs)
+    assert set(held["role"]) == {"interpolated", "extrapolated"}
     curves = pd.DataFrame({"optimizer": ["cmaes", "cmaes"],
                            "forward_equivalents": [10.0, 100.0], "n": [2, 2],
                            "median": [5.0, 1.0], "ci_low": [4.0, 1.0],
                            "ci_high": [6.0, 1.2]})
-    from snnfit.study.figures import FIGURES, study_figures
-
     made = study_figures(fits, held, curves, tmp_path / "fig")
     assert len(made) == 2 * len(FIGURES)
     for m in made:
-        assert (tmp_path / "fig" / m.split("/")[-1]).stat().st_size > 1000
+        assert Path(m).stat().st_size > 1000
+    a = study.answers(fits, held, study.StatsConfig(n_boot=200))
+    made = answer_figures(a, tmp_path / "fig")
+    assert len(made) == 2 * len(ANSWER_FIGURES)
+    assert all(Path(m).stat().st_size > 1000 for m in made)
 
 
 def test_stats_config_from_config_ignores_other_keys():
     s = study.StatsConfig.from_config({"n_boot": 300, "alpha": 0.01, "treatment": "snn"})
-    assert (s.n_boot, s.alpha, s.seed, s.min_pairs) == (300, 0.01, 0, 5)
-
-
-def test_null_gamma_counts_as_chance():
-    df = pd.DataFrame({"gamma": [0.8, None]})
-    assert list(_error(df, "gamma")) == pytest.approx([0.2, 1.0])
+    assert (s.n_boot, s.alpha, s.seed, s.min_pairs) == (300, 0.01, 0, 8)
 
 
 def test_aggregate_cli_on_a_directory(tmp_path):

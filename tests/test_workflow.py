@@ -21,7 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SNAKEMAKE = BIN / "snakemake"
 SNAKEFMT = BIN / "snakefmt"
-CA1 = ROOT.parent / "shared" / "data" / "recordings" / "ca1_pyramidal" / "spikes.csv"
+SHARED = ROOT.parent / "shared"
+CA1 = SHARED / "data" / "recordings" / "ca1_pyramidal" / "spikes.csv"
+ABF = SHARED / "data" / "raw" / "pyabf"
 
 pytestmark = pytest.mark.skipif(not SNAKEMAKE.exists(), reason="snakemake not installed")
 
@@ -73,23 +75,48 @@ def _job_counts(out: str) -> dict[str, int]:
             for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", block, re.M)}
 
 
+def _batch_outputs(out: str) -> dict[str, list[str]]:
+    """The outputs of each fit_batch_* job of a dry run's listing."""
+    return {m.group(1): m.group(2).split(", ")
+            for m in re.finditer(r"^rule (fit_batch_\d+):\n(?:\s+(?!output)\w+: .*\n)*"
+                                 r"\s+output: (.*)$", out, re.M)}
+
+
 def test_dry_run_default_config(tmp_path):
     work = _scratch(tmp_path)
     r = _run(_smk(work, "-n", "--cores", "2"), cwd=work)
     assert r.returncode == 0, r.stderr[-3000:]
     counts = _job_counts(r.stdout + r.stderr)
-    # config/config.yaml, counted by hand: targets 4 presets + 3 priors + 1 times + 4 CA1
-    # cells = 12; adaptation 12 x 3 models x 3 seeds = 108; dimensionality 5 targets
-    # (preset = the 2 resolved presets, 3 priors) x 3 models x 3 reduced spaces x 3 seeds
-    # = 135 (full is shared); optimizers 9 targets (preset, prior, 4 recordings) x 2 models
-    # x 4 optimizers x 3 seeds = 216 (its own budget: nothing shared)
-    n_cells = 4 if CA1.exists() else 0
-    n_targets = 8 + n_cells
-    assert counts["make_target"] == n_targets
-    assert counts["fit"] == 3 * 3 * n_targets + 135 + 2 * 4 * 3 * (5 + n_cells)
-    # held-out: adaptation fits of every target but the fixed times
-    assert counts["heldout"] == 3 * 3 * (n_targets - 1)
+    # the fits run in batch jobs: each fit (and held-out evaluation) is an output of one
+    batches = _batch_outputs(r.stdout + r.stderr)
+    assert set(batches) == {k for k in counts if k.startswith("fit_batch_")}
+    outs = [o for b in batches.values() for o in b]
+    assert len(outs) == len(set(outs))
+    fits = [o for o in outs if o.startswith("results/fits/")]
+    held = [o for o in outs if o.startswith("results/heldout/")]
+    assert len(fits) + len(held) == len(outs)
+    # config defaults: at most fit.batch_size (24) fits per batch, at least 2 batches
+    assert len(batches) == max(-(-len(fits) // 24), 2)
+    assert all(1 <= sum(o.startswith("results/fits/") for o in b) <= 24
+               for b in batches.values())
+    counts["fit"] = len(fits)
+    counts["heldout"] = len(held)
+    # config/config.yaml, counted by hand. Targets: 3 presets + 57 prior draws (7 adapting
+    # AdEx, 10 AdEx and 10 Izhikevich without adaptation, 10 LIF, 10 AdEx inside the subset,
+    # 10 anywhere) + 10 SSCx and 4 CA1 cells (if ../shared is there) = 60 (+ 14).
+    # adaptation: 5 fits (3 models, 2 nonadapting variants) on each real cell and on the 10
+    # positive controls; 2 on each AdEx and Izhikevich truth without adaptation, 3 on each
+    # LIF truth: 5 x 14 + 50 + 40 + 30. dimensionality (budget 5000): 4 spaces on the 9
+    # answer targets, full and the subset on the 20 control targets: 36 + 40. optimizers
+    # (budget 5000): 4 optimizers on the same 9 targets, CMA-ES shared with dimensionality's
+    # full fits: 27.
+    n_cells = 14 if CA1.exists() else 0
+    assert counts["make_target"] == 60 + n_cells
+    assert counts["fit"] == 5 * n_cells + 50 + 40 + 30 + 36 + 40 + 27
+    # held-out predictions: the adaptation fits of targets that hold sweeps out (not CA1)
+    assert counts["heldout"] == 5 * (10 if n_cells else 0) + 50 + 40 + 30
     assert counts["report"] == 3
+    assert counts["traces"] == 1 and counts["study_benchmark"] == 1
 
 
 @pytest.mark.parametrize("extra,needle", [
@@ -116,8 +143,8 @@ def test_bad_dim_is_caught_by_the_package_before_any_job(tmp_path, dim, needle):
     work = _scratch(tmp_path)
     cfg = tmp_path / "bad.yaml"
     text = (ROOT / "config" / "quick.yaml").read_text()
-    assert '"a,b,tau_w"' in text
-    cfg.write_text(text.replace('"a,b,tau_w"', f'"{dim}"', 1))
+    assert '"a,b,tau_w,VT"' in text
+    cfg.write_text(text.replace('"a,b,tau_w,VT"', f'"{dim}"', 1))
     r = _run(_smk(work, "-n", "--cores", "1", "--configfile", str(cfg)), cwd=work)
     err = r.stdout + r.stderr
     assert r.returncode != 0
@@ -146,9 +173,11 @@ def test_unknown_target_selector_names_it(tmp_path):
     work = _scratch(tmp_path)
     cfg = tmp_path / "bad.yaml"
     text = (ROOT / "config" / "quick.yaml").read_text()
-    cfg.write_text(text.replace("targets: [preset]", "targets: [no-such-target]", 1))
+    assert "targets: [adex-adapting]" in text
+    cfg.write_text(text.replace("targets: [adex-adapting]", "targets: [no-such-target]", 1))
     r = _run(_smk(work, "-n", "--cores", "1", "--configfile", str(cfg)), cwd=work)
-    assert r.returncode != 0 and "no-such-target" in r.stdout + r.stderr
+    err = r.stdout + r.stderr
+    assert r.returncode != 0 and "no-such-target" in err and "Job stats" not in err
 
 
 def test_missing_recording_is_skipped_with_notice(tmp_path):
@@ -160,7 +189,88 @@ def test_missing_recording_is_skipped_with_notice(tmp_path):
     r = _run(_smk(work, "-n", "--cores", "1", "--configfile", "config/quick.yaml"), cwd=work)
     assert r.returncode == 0, r.stderr[-3000:]
     notices = [ln for ln in (r.stdout + r.stderr).splitlines() if "not found; skipping" in ln]
-    assert len(notices) == 1 and "ca1" in notices[0]
+    assert len(notices) == 3
+    assert "sscx" in notices[0] and "ca1" in notices[1]
+    assert "pyabf/18711001.abf" in notices[2] and "targets abf-*" in notices[2]
+    assert "ingest " not in r.stdout + r.stderr
+
+
+def _recordings_config(tmp_path, extra: str) -> Path:
+    """quick.yaml with more recordings entries (YAML list items, indented 4)."""
+    text = (ROOT / "config" / "quick.yaml").read_text()
+    end = text.index("\nexperiments:")
+    cfg = tmp_path / "rec.yaml"
+    cfg.write_text(text[:end] + "\n" + extra + text[end:])
+    return cfg
+
+
+@pytest.mark.parametrize("entry,needle", [
+    ("    - {name: x, raw: [a.abf], spikes_csv: s.csv}\n", "is valid under each of"),
+    ("    - {name: x}\n", "is not valid under any of the given schemas"),
+    ("    - {name: x, raw: [a.txt]}\n", "does not match"),
+    ("    - {name: x, spikes_csv: s.csv, cell_id: c}\n", "'raw' is a required property"),
+    ("    - {name: x, raw: [a.abf], protocols: [IDrest]}\n", "'manifest' is a required"),
+    ("    - {name: x, manifest: m.json, colour: red}\n", "colour"),
+])
+def test_bad_recording_source_stops_before_any_job(tmp_path, entry, needle):
+    work = _scratch(tmp_path)
+    cfg = _recordings_config(tmp_path, entry)
+    r = _run(_smk(work, "-n", "--cores", "1", "--configfile", str(cfg)), cwd=work)
+    err = r.stdout + r.stderr
+    assert r.returncode != 0 and "Error validating config file" in err and needle in err, \
+        err[-2000:]
+    assert "Job stats" not in err
+
+
+@pytest.mark.skipif(not ABF.exists(), reason="raw ABF fixtures not found")
+def test_bad_raw_file_stops_with_its_one_line_error(tmp_path):
+    work = _scratch(tmp_path)
+    bad = tmp_path / "broken.abf"
+    bad.write_bytes(b"not an abf file at all" * 50)
+    cfg = _recordings_config(tmp_path, f"    - {{name: bad, raw: [{bad}]}}\n")
+    r = _run(_smk(work, "-n", "--cores", "1", "--configfile", str(cfg)), cwd=work)
+    err = r.stdout + r.stderr
+    assert r.returncode != 0
+    assert f"config: targets.recordings[bad]: {bad}: not an Axon ABF file" in err
+    assert "Job stats" not in err
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ABF.exists(), reason="raw ABF fixtures not found")
+def test_raw_sources_are_ingested_by_a_rule_and_a_changed_file_reruns_its_own(tmp_path):
+    """Two raw sources (copies of the ABF fixtures): their targets are made from rule
+    ingest's tables (epochs included); touching one file re-runs its ingestion and target
+    only."""
+    work = _scratch(tmp_path)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name in ("18711001.abf", "2019_07_24_0055_fsi.abf"):
+        shutil.copy(ABF / name, raw / name)
+    cfg = _recordings_config(
+        tmp_path, f"    - {{name: kl, raw: [{raw / '18711001.abf'}]}}\n"
+                  f"    - {{name: fsi, raw: [{raw / '2019_07_24_0055_fsi.abf'}]}}\n")
+    targets = ["results/targets/kl-18711001.json", "results/targets/fsi-2019_07_24_0055_fsi.json"]
+    r = _run(_smk(work, *targets, "--cores", "2", "--configfile", str(cfg)), cwd=work)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    assert _job_counts(r.stdout + r.stderr)["ingest"] == 2
+    for src in ("kl", "fsi"):
+        d = work / "results" / "ingest" / src
+        assert {p.name for p in d.iterdir()} == {"spikes.csv", "sweeps.csv", "epochs.csv",
+                                                "ingest.json"}
+    kl = json.loads((work / targets[0]).read_text())
+    ids = [s["id"] for s in kl["sweeps"]]
+    assert len(ids) == 30 and "7" in ids
+    s7 = kl["sweeps"][ids.index("7")]
+    assert s7["protocol"]["epochs"] == [{"start_ms": 23.4, "end_ms": 323.4,
+                                         "amplitude_pA": -100.0}]
+    fsi = json.loads((work / targets[1]).read_text())
+    assert [s["id"] for s in fsi["sweeps"]] == ["10", "12", "13", "14", "15", "16"]
+    assert all(len(s["protocol"]["epochs"]) == 2 for s in fsi["sweeps"])
+    os.utime(raw / "18711001.abf")  # a changed raw file
+    r = _run(_smk(work, *targets, "-n", "--cores", "2", "--configfile", str(cfg)), cwd=work)
+    counts = _job_counts(r.stdout + r.stderr)
+    assert counts == {"ingest": 1, "make_target": 1, "target": 1, "total": 3}, counts
+    assert "results/ingest/kl/" in r.stdout and "results/ingest/fsi/" not in r.stdout
 
 
 @pytest.mark.slow
@@ -172,37 +282,98 @@ def test_quick_run_end_to_end(tmp_path):
              timeout=900)
     assert r.returncode == 0, (r.stdout + r.stderr)[-5000:]
     res = work / "results"
-    # config/quick.yaml, counted by hand: targets adex-adapting-{resolved,euler},
-    # izh-prior-s1, notebook, one CA1 cell (if present). adaptation: targets x 3 models;
-    # dimensionality (preset: 1 target): lif pca-2, adex random-3 and a+b+tau_w,
-    # izhikevich pca-3 = 4 more; optimizers: adex snn, direct, random on the preset = 3 more.
-    n_targets = 5 if CA1.exists() else 4
+    # config/quick.yaml, counted by hand. Targets: adex-adapting (preset), four priors
+    # (adex-plain, lif-prior, adex-sub, adex-any), one SSCx and one CA1 cell and the raw ABF
+    # cell (if present).
+    # adaptation: every model and both nonadapting variants (5 fits) on the real cells and the
+    # positive control; AdEx and AdEx-nonadapting on adex-plain, the three models on lif-prior
+    # (negative controls): 5 + 5 (+ 15 real) + 2 + 3; dimensionality: 3 spaces on the preset
+    # (full shared with adaptation's AdEx fit), full and the subset on the two controls: 2 +
+    # 4; optimizers: snn, direct, random on the preset (cmaes shared): 3.
+    shared = CA1.exists()
+    n_fits = 5 + (15 if shared else 0) + 2 + 3 + 2 + 4 + 3
     fits = pd.read_csv(res / "tables" / "fits.csv")
-    assert len(fits) == 3 * n_targets + 4 + 3
+    assert len(fits) == n_fits
     assert fits["gamma"].notna().all()
     assert {"param_C", "joules", "energy_source", "forward_equivalents", "wall_s"} <= set(
         fits.columns)
-    held = pd.read_csv(res / "tables" / "heldout.csv")
-    assert len(held) == 3 * (n_targets - 1)  # every target but the fixed times
+    assert {"adex-nonadapting", "izhikevich-nonadapting"} <= set(fits["model"])
+    na = fits[fits["model"] == "adex-nonadapting"]
+    assert (na["param_a"] == 0).all() and (na["param_b"] == 0).all()
+    held = pd.read_csv(res / "tables" / "heldout.csv", dtype={"sweep": str})
+    # held-out rows: 2 synthetic held-out sweeps x (5 + 2 + 3) fits, plus the SSCx and the
+    # raw ABF cell's held-out sweeps x 5 models (their splits, snnfit.data.splits)
+    synthetic = held[held["target_class"] != "recording"]
+    assert len(synthetic) == 2 * 10
+    assert set(synthetic["role"]) == {"interpolated", "extrapolated"}
+    if shared:
+        from snnfit.data.splits import cell_sweeps, recording_split
+
+        rows = cell_sweeps(SHARED / "data" / "recordings" / "sscx_l5pc" / "sweeps.csv",
+                           "C070109A4-C1")
+        _, held_ids, _ = recording_split(rows)
+        # the raw source: ingested by its rule, split from its tables, fitted with epochs
+        abf_train, abf_held, _ = recording_split(
+            cell_sweeps(res / "ingest" / "abf" / "sweeps.csv", "18711001"))
+        assert len(held) - len(synthetic) == 5 * (len(held_ids) + len(abf_held))
+        rel = pd.read_csv(res / "tables" / "reliability.csv")
+        assert rel.set_index("target").loc["sscx-C070109A4-C1", "n_repeat_pairs"] == 8
+        name = "abf-18711001"
+        raw_target = json.loads((res / "targets" / f"{name}.json").read_text())
+        assert len(raw_target["sweeps"]) == 30
+        assert sum("epochs" in s["protocol"] for s in raw_target["sweeps"]) == 29
+        assert (fits["target"] == name).sum() == 5 and (held["target"] == name).sum() == \
+            5 * len(abf_held)
+        paths = list((res / "fits").glob(f"target~{name}/**/*.json"))
+        assert len(paths) == 5
+        prepulse = [{"start_ms": 23.4, "end_ms": 323.4, "amplitude_pA": -100.0}]
+        for path in paths:
+            rec = json.loads(path.read_text())
+            assert rec["sweep_ids"] == abf_train
+            assert all(p.get("epochs") == prepulse or (i == "0" and "epochs" not in p)
+                       for i, p in zip(rec["sweep_ids"], rec["protocols"]))
+            assert any("epochs" in p for p in rec["protocols"])
     answers = json.loads((res / "reports" / "answers.json").read_text())
     assert set(answers) == {"adaptation", "dimensionality", "optimizers"}
     for q, a in answers.items():
         for key in ("question", "metric", "groups", "n_pairs", "effect", "ci95", "test",
-                    "p_value", "verdict", "summary"):
+                    "p_value", "verdict", "summary", "controls", "trusted"):
             assert key in a, (q, key)
-        assert a["verdict"] in ("yes", "no", "inconclusive")
+        assert a["verdict"] in ("yes", "no", "equivalent", "inconclusive")
+        for role, c in a["controls"].items():
+            for key in ("verdict", "effect", "ci95", "p_value", "n_pairs", "expected",
+                        "as_expected"):
+                assert key in c, (q, role, key)
         html = (res / "reports" / f"{q}.html").read_text()
         # the answer's first sentence is in the report, and no code is shown
         first = a["summary"].split(". ")[0]
         assert first.split(":")[0] in html
         assert "import json" not in html
+    assert set(answers["adaptation"]["controls"]) == {"positive", "negative"}
+    assert set(answers["dimensionality"]["controls"]) == {"positive", "negative"}
+    assert set(answers["optimizers"]["controls"]) == {"positive"}
     for name in ("gamma_by_model", "dimensionality", "optimizer_curves",
-                 "joules_vs_accuracy", "rasters"):
+                 "joules_vs_accuracy", "rasters", "fi_curves", "isi_profiles",
+                 "heldout_rasters", "controls", "budget_answers"):
         for ext in ("png", "svg"):
             assert (res / "figures" / f"{name}.{ext}").stat().st_size > 0
     assert len(list((res / "figures" / "traces").glob("*/*.png"))) == 3
-    bench = list((res / "benchmarks" / "rules" / "fit").rglob("*.tsv"))
-    assert len(bench) == len(fits)
+    # the fits ran in 2 batch jobs (fit.min_batches); every fit is also in the fit cache
+    bench = list((res / "benchmarks" / "rules" / "fit_batch").rglob("*.tsv"))
+    assert len(bench) == 2
+    assert len(list((res / ".fitcache").glob("*.fit.json"))) == len(fits)
+    # the study benchmark: its fits' own seconds are the fit records' (fits.csv), its jobs
+    # the benchmark files of the run, and its ratio the measured wall over the bound
+    study = pd.read_csv(res / "benchmarks" / "study.csv").set_index("rule")
+    jobs = list((res / "benchmarks" / "rules").rglob("*.tsv"))
+    total = study.loc["study"]
+    assert total["jobs"] == len(jobs) - 1  # all but the study benchmark's own
+    assert total["fits"] == len(fits) == study.loc["fit_batch", "fits"]
+    assert total["fit_wall_s"] == pytest.approx(fits["wall_s"].sum(), rel=1e-9)
+    assert total["lower_bound_s"] > 0 and total["cores"] == 2
+    assert total["ratio_to_lower_bound"] == pytest.approx(
+        total["study_wall_s"] / total["lower_bound_s"], rel=1e-9)
+    assert set(study.index) >= {"fit_batch", "aggregate", "traces", "report", "study"}
     # nothing left to do: a second run is a no-op (outputs complete, nothing half-written)
     r2 = _run(_smk(work, "-n", "--cores", "2", "--configfile", "config/quick.yaml"),
               cwd=work)

@@ -155,10 +155,24 @@ def batch_script(jobid: str) -> str:
     return text
 
 
-def fit_jobs_of(jobid: str) -> list[dict[str, str]]:
-    """The fits (wildcards as dicts) a SLURM job runs, from its `--target-jobs 'fit:...'`."""
-    return [dict(kv.split("=", 1) for kv in m.split(","))
-            for m in re.findall(r"'fit:([^']+)'", batch_script(jobid))]
+def batch_of(jobid: str) -> str | None:
+    """The fit batch rule a SLURM job runs (its `--target-jobs 'fit_batch_N:'`), or None."""
+    m = re.search(r"'(fit_batch_\d+):", batch_script(jobid))
+    return m.group(1) if m else None
+
+
+def batch_outputs(log_text: str) -> dict[str, list[str]]:
+    """The outputs of each fit_batch_* job in a (dry) run's job listing."""
+    return {m.group(1): m.group(2).split(", ")
+            for m in re.finditer(r"^rule (fit_batch_\d+):\n(?:\s+(?!output)\w+: .*\n)*"
+                                 r"\s+output: (.*)$", log_text, re.M)}
+
+
+def batch_summary(log: Path) -> dict[str, int]:
+    """The last line of a batch job's log, `fit_batch_N: R ran, C from the cache, F failed`,
+    as {"ran": R, "cached": C, "failed": F} ({} if the job did not get that far)."""
+    m = re.search(r"(\d+) ran, (\d+) from the cache, (\d+) failed\s*$", log.read_text())
+    return dict(zip(("ran", "cached", "failed"), map(int, m.groups()))) if m else {}
 
 
 def run_id(log_text: str) -> str | None:

@@ -1,15 +1,19 @@
 """The quick study (config/quick.yaml) on the local SLURM cluster through the project's
-profile (workflow/profiles/slurm), against a local run of the same study.
+profile (workflow/profiles/slurm: batches of at most 12 fits, at least 8 batch jobs), against
+a local run of the same study (default profile: 2 batch jobs).
 
 * test_quick_study_on_slurm_survives_faults_and_equals_local: one SLURM run in which a
-  running fit job is `scancel`led (the profile's `retries: 1` resubmits it) and then
-  Snakemake itself is SIGKILLed mid-run (the run's orphaned jobs are scancelled, as a
-  user would); `--unlock` + the same command again finishes the study, recomputing only
-  what had not finished; fits.csv, heldout.csv and history.csv equal the local run's
-  in every column except timings and energy.
-* test_failing_fit_is_retried_reported_others_finish: three fits, one on a corrupted
-  target file: that fit is submitted twice (with more memory and time the second time),
-  then reported; the two independent fits finish (`keep-going`).
+  running batch job is `scancel`led (the profile's `retries: 1` resubmits it; the retry
+  copies the batch's finished fits from the fit cache) and then Snakemake itself is
+  SIGKILLed mid-run (the run's orphaned jobs are scancelled, as a user would); `--unlock` +
+  the same command again finishes the study, running only the fits that had not finished
+  (the rest come from the cache; batches that had finished are not run again);
+  fits.csv, heldout.csv and history.csv equal the local run's in every column except
+  timings and energy (so batching does not change a fit).
+* test_failing_fit_is_retried_reported_others_finish: three batch jobs, one holding a fit
+  on a corrupted target file: that batch is submitted twice (with more memory and time the
+  second time), then reported, its other fits written and cached; the two independent
+  batches finish (`keep-going`).
 
 Needs a running cluster:  sudo bash tests/integration/slurm_cluster.sh start
 Skipped (with the reason) when `sinfo` does not show an idle node.
@@ -33,10 +37,11 @@ import pytest
 
 from slurm_study_helpers import (
     REPO,
+    batch_of,
+    batch_outputs,
+    batch_summary,
     cluster_problem,
     env,
-    fit_jobs_of,
-    job_counts,
     job_fields,
     job_state,
     run_id,
@@ -58,8 +63,11 @@ RUN_TIMEOUT = 600  # one snakemake invocation
 # columns that legitimately differ between runs: timings and energy (provenance would go
 # here too; fits.csv has no host or provenance columns, and its `path` is relative)
 VOLATILE = {"wall_s", "cpu_s", "joules", "energy_source", "energy_note", "host"}
-CA1 = REPO.parent / "shared/data/recordings/ca1_pyramidal/spikes.csv"
-FIT_LEVELS = ["target", "model", "dim", "optimizer", "current", "seed", "budget"]
+SHARED = REPO.parent / "shared/data"
+# config/quick.yaml's recorded sources (each missing one is left out with a notice)
+RECORDED = [SHARED / "recordings/sscx_l5pc/spikes.csv",
+            SHARED / "recordings/ca1_pyramidal/spikes.csv",
+            SHARED / "raw/pyabf/18711001.abf"]
 
 
 def scratch(base: Path) -> Path:
@@ -75,12 +83,18 @@ def scratch(base: Path) -> Path:
     return work
 
 
-def fit_path(wc: dict[str, str]) -> str:
-    return "results/fits/" + "/".join(f"{k}~{wc[k]}" for k in FIT_LEVELS) + ".json"
+def batch_plan(work: Path, *targets: str) -> dict[str, list[str]]:
+    """The study's batches under the SLURM profile (a dry run): batch rule -> its fit
+    files."""
+    r = subprocess.run(snakemake_cmd(*STUDY, "--dry-run", targets=targets), cwd=work,
+                       env=env(), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    return {name: [o for o in outs if o.startswith("results/fits/")]
+            for name, outs in batch_outputs(r.stdout + r.stderr).items()}
 
 
-def fit_log(wc: dict[str, str]) -> str:
-    return "results/logs/fit/" + "/".join(f"{k}~{wc[k]}" for k in FIT_LEVELS) + ".log"
+def batch_log(work: Path, name: str) -> Path:
+    return work / "results/logs/fit_batch" / f"{name}.log"
 
 
 def fit_files(work: Path) -> list[str]:
@@ -149,24 +163,34 @@ def local_run(tmp_path_factory):
 # ---------------------------------------------------------------- faults
 
 
-def _cancel_a_running_fit(work: Path, rid: str, timeout: float = 300):
-    """scancel a fit job of run `rid` while its fit is running (its log exists, its output
-    not yet). Returns (jobid, wildcards of its fit)."""
+def _cancel_a_running_batch(work: Path, rid: str, plan: dict[str, list[str]],
+                            timeout: float = 300):
+    """scancel a batch job of run `rid` while its fits run (its log exists, some of its
+    fits are not written yet). Returns (jobid, batch rule)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for job in squeue_jobs(rid):
-            if job["state"] != "RUNNING" or not job["comment"].startswith("rule_fits"):
+            if job["state"] != "RUNNING" or not job["comment"].startswith("rule_fit_batch"):
                 continue
-            for wc in fit_jobs_of(job["id"]):
-                if (work / fit_log(wc)).exists() and not (work / fit_path(wc)).exists():
-                    subprocess.run(["scancel", job["id"]], check=True, timeout=15)
-                    return job["id"], wc
+            name = batch_of(job["id"])
+            if name and batch_log(work, name).exists() and not all(
+                    (work / f).exists() for f in plan[name]):
+                subprocess.run(["scancel", job["id"]], check=True, timeout=15)
+                return job["id"], name
         time.sleep(0.2)
-    raise AssertionError("no running fit job to cancel")
+    raise AssertionError("no running batch job to cancel")
 
 
 def test_quick_study_on_slurm_survives_faults_and_equals_local(local_run, tmp_path):
     work = scratch(tmp_path)
+    plan = batch_plan(work)
+    # config/quick.yaml, counted by hand: adaptation 5 models (3 + 2 nonadapting variants)
+    # on each recorded cell and on the positive control, 2 + 3 on the negative controls;
+    # dimensionality 2 reduced spaces on the preset + 1 on each control; optimizers 3 (CMA-ES
+    # shared): 5 x 1 + 5 + 4 + 3 = 17, plus 5 per recorded source present
+    n_fits = 17 + 5 * sum(p.exists() for p in RECORDED)
+    assert sum(len(f) for f in plan.values()) == n_fits
+    assert len(plan) == 8 and all(len(f) <= 12 for f in plan.values())  # the profile's sizes
     head_log = work / "snakemake-head.log"
     t0 = time.monotonic()
     with open(head_log, "w") as fh:
@@ -174,13 +198,13 @@ def test_quick_study_on_slurm_survives_faults_and_equals_local(local_run, tmp_pa
                                 stderr=subprocess.STDOUT, start_new_session=True)
     try:
         rid = wait_for(lambda: run_id(head_log.read_text()), 120, "the SLURM run ID")
-        # fault 1: scancel a running fit job; Snakemake sees CANCELLED and resubmits it
-        victim, victim_wc = _cancel_a_running_fit(work, rid)
+        # fault 1: scancel a running batch job; Snakemake sees CANCELLED and resubmits it
+        victim, victim_batch = _cancel_a_running_batch(work, rid, plan)
         t_cancel = time.monotonic() - t0
 
         def retried():
             return [j for j in squeue_jobs(rid) if int(j["id"]) > int(victim)
-                    and victim_wc in fit_jobs_of(j["id"])]
+                    and batch_of(j["id"]) == victim_batch]
 
         wait_for(retried, 180, f"the retry of cancelled job {victim}")
         # fault 2: SIGKILL Snakemake itself mid-run (lost login session), once a third of
@@ -201,36 +225,42 @@ def test_quick_study_on_slurm_survives_faults_and_equals_local(local_run, tmp_pa
                           if j["state"] in ("PENDING", "RUNNING", "COMPLETING")],
              90, "the orphaned jobs to end")
 
-    # what the interrupted run left: no fit file is half-written (fits write atomically)
+    # what the interrupted run left: no fit file is half-written (fits write atomically),
+    # and every finished fit is in the cache
     present = fit_files(work)
     for f in present:
         json.loads((work / f).read_text())
+    cached = len(list((work / "results/.fitcache").glob("*.fit.json")))
+    assert len(present) <= cached < n_fits, f"kill was not mid-run ({cached} fits cached)"
     marked = incomplete_marked(work)
-    done = [f for f in present if f not in marked]
-    # config/quick.yaml: 3 models x 5 targets (4 without the CA1 recording) + 4 + 3
-    n_fits = 22 if CA1.exists() else 19
-    assert 0 < len(done) < n_fits, f"kill was not mid-run ({len(done)} fits done)"
+    complete = [b for b, fits in plan.items()
+                if all(f in present and f not in marked for f in fits)]
+    kept = {f: (work / f).stat().st_mtime_ns for b in complete for f in plan[b]}
     assert not (work / "results/tables/fits.csv").exists()
-    before = {f: (work / f).stat().st_mtime_ns for f in done}
 
     # recovery: remove the SIGKILLed run's lock, start the same command again
     unlock = run_logged(snakemake_cmd(*STUDY, "--unlock", profile=False), work,
                         work / "snakemake-unlock.log", 120)
     assert unlock.returncode == 0, unlock.stderr[-3000:]
+    t_wall_re = time.time()
     t_re = time.monotonic()
     rerun = run_logged(snakemake_cmd(*STUDY), work, work / "snakemake-rerun.log",
                        RUN_TIMEOUT)
     t_rerun = time.monotonic() - t_re
     log2 = rerun.stdout + rerun.stderr
     assert rerun.returncode == 0, log2[-5000:]
-    # only what had not finished was recomputed
-    counts = job_counts(log2)
-    assert counts.get("fit", 0) == n_fits - len(done), (counts, len(done))
-    for f, mtime in before.items():
-        assert (work / f).stat().st_mtime_ns == mtime, f"{f} was recomputed"
-    assert fit_path(victim_wc) in fit_files(work)
+    # only the fits that had not finished ran; the batches that had finished did not run
+    rerun_batches = [b for b in plan if batch_log(work, b).stat().st_mtime > t_wall_re]
+    assert not set(rerun_batches) & set(complete)
+    sums = [batch_summary(batch_log(work, b)) for b in rerun_batches]
+    assert sum(x["ran"] for x in sums) == n_fits - cached, sums
+    assert sum(x["ran"] + x["cached"] for x in sums) == sum(len(plan[b]) for b in
+                                                             rerun_batches)
+    for f, mtime in kept.items():
+        assert (work / f).stat().st_mtime_ns == mtime, f"{f} was rewritten"
+    assert set(plan[victim_batch]) <= set(fit_files(work))
 
-    # same fits as the undisturbed local run
+    # same fits as the undisturbed local run (2 batches there, 8 here)
     local = local_run.result()
     assert len(fit_files(local)) == n_fits
     assert_same_tables(local, work)
@@ -239,8 +269,8 @@ def test_quick_study_on_slurm_survives_faults_and_equals_local(local_run, tmp_pa
                        work / "snakemake-dry.log", 120)
     assert "Nothing to be done" in again.stdout + again.stderr
     print(f"SLURM fault run: scancel at {t_cancel:.0f}s, SIGKILL at {t_kill:.0f}s "
-          f"({len(done)}/{n_fits} fits done, {len(marked)} marked incomplete), "
-          f"rerun {t_rerun:.0f}s ({counts.get('total')} jobs)")
+          f"({cached}/{n_fits} fits cached, {len(complete)} batches complete), "
+          f"rerun {t_rerun:.0f}s ({len(rerun_batches)} batches)")
     assert victim in log1  # the head saw the cancelled job
 
 
@@ -248,44 +278,53 @@ def test_quick_study_on_slurm_survives_faults_and_equals_local(local_run, tmp_pa
 
 
 def test_failing_fit_is_retried_reported_others_finish(local_run, tmp_path):
-    """A fit whose target file is corrupt fails on the node, is retried once with more
-    memory and time (profile: retries 1, set-resources fit), then reported; the two
-    independent fits (other targets) finish."""
+    """A batch holding a fit whose target file is corrupt fails on the node after writing
+    its other fits, is retried once with more memory and time (the batch rules' resources:
+    doubled on attempt 2), then reported; two independent batches finish."""
     local = local_run.result()
     work = scratch(tmp_path)
     # the targets of the local run (raw + final; copy2 keeps mtimes: nothing to redo)
     shutil.copytree(local / "results/targets", work / "results/targets")
-    bad = "izh-prior-s1"
+    bad = "lif-prior-s41"
     (work / f"results/targets/{bad}.json").write_text('{"spike_times": [1.0, 2.0')  # cut
-    wanted = [
-        dict(target=bad, model="lif", current="recorded"),
-        dict(target="adex-adapting-resolved", model="lif", current="recorded"),
-        dict(target="notebook", model="lif", current="search"),
-    ]
-    wcs = [dict(w, dim="full", optimizer="cmaes", seed="2", budget="300") for w in wanted]
-    proc = run_logged(snakemake_cmd(*STUDY, targets=tuple(fit_path(w) for w in wcs)), work,
+    plan = batch_plan(work)
+    holds_bad = [b for b, fits in plan.items() if any(f"target~{bad}/" in f for f in fits)]
+    # two batches without the bad target and without snn fits (which would need the
+    # inputs job first)
+    others = [b for b, fits in plan.items() if b not in holds_bad
+              and not any("optimizer~snn" in f for f in fits)][:2]
+    bad_batch = holds_bad[0]
+    assert len(others) == 2
+    wanted = [bad_batch, *others]
+    proc = run_logged(snakemake_cmd(*STUDY, targets=tuple(plan[b][0] for b in wanted)), work,
                       work / "snakemake-fail.log", RUN_TIMEOUT)
     log = proc.stdout + proc.stderr
     assert proc.returncode != 0, "a permanently failing fit must fail the run"
-    assert "Error in group fits" in log or "Error in rule fit" in log, log[-4000:]
-    assert f"target={bad}" in log or f"target~{bad}" in log
+    assert f"Error in rule {bad_batch}" in log, log[-4000:]
     rid = run_id(log)
     jobs = squeue_jobs(rid)
-    by_fit = {fit_path(w): [j for j in jobs if w in fit_jobs_of(j["id"])] for w in wcs}
-    # the failing fit: two SLURM jobs (retries: 1), both FAILED, the retry with more
+    by_batch = {b: [j for j in jobs if batch_of(j["id"]) == b] for b in wanted}
+    # the failing batch: two SLURM jobs (retries: 1), both FAILED, the retry with more
     # memory and time
-    first, retry = (job_fields(j["id"]) for j in by_fit[fit_path(wcs[0])])
+    first, retry = (job_fields(j["id"]) for j in by_batch[bad_batch])
     assert first["JobState"] == retry["JobState"] == "FAILED", (first, retry)
     mem = lambda f: int(f["MinMemoryNode"].rstrip("M"))  # noqa: E731
     assert mem(retry) > mem(first), (first["MinMemoryNode"], retry["MinMemoryNode"])
     assert retry["TimeLimit"] > first["TimeLimit"], (first["TimeLimit"], retry["TimeLimit"])
-    assert not (work / fit_path(wcs[0])).exists()
-    # the failure is reported, with the fit's log (the node's error message)
-    assert fit_log(wcs[0]) in log, log[-4000:]
-    assert (work / fit_log(wcs[0])).read_text().strip()
-    # keep-going: the independent fits ran once each and finished
-    for w in wcs[1:]:
-        (job,) = by_fit[fit_path(w)]
+    # the failure is reported with the batch's log, which names the fit and the cause
+    assert f"results/logs/fit_batch/{bad_batch}.log" in log, log[-4000:]
+    blog = batch_log(work, bad_batch).read_text()
+    assert f"target~{bad}/" in blog and "not valid JSON" in blog
+    # its other fits ran on the first attempt and came from the cache on the retry
+    n_ok = sum(f"target~{bad}/" not in f for f in plan[bad_batch])
+    n_bad = len(plan[bad_batch]) - n_ok
+    assert batch_summary(batch_log(work, bad_batch)) == {"ran": 0, "cached": n_ok,
+                                                         "failed": n_bad}
+    assert not any((work / f).exists() for f in plan[bad_batch] if f"target~{bad}/" in f)
+    # keep-going: the independent batches ran once each and finished
+    for b in others:
+        (job,) = by_batch[b]
         assert job["state"] == "COMPLETED", job
-        fit = json.loads((work / fit_path(w)).read_text())
-        assert int(fit["seed"]) == 2 and fit["model"] == "lif"
+        for f in plan[b]:
+            fit = json.loads((work / f).read_text())
+            assert fit["model"] in f and fit["optimizer"] in f

@@ -6,6 +6,7 @@ rule aggregate:
     input:
         fits=all_fit_jsons(),
         heldout=all_heldout_jsons(),
+        recordings=recording_targets(),
     output:
         **TABLES,
     log:
@@ -20,7 +21,6 @@ rule aggregate:
         runtime=30,
     params:
         records=fit_records(),
-        arms=ARMS,
         statistics=config["statistics"],
     script:
         "../scripts/aggregate.py"
@@ -30,8 +30,23 @@ rule answers:
     input:
         fits=TABLES["fits"],
         heldout=TABLES["heldout"],
+        history=TABLES["history"],
+        reliability=TABLES["reliability"],
     output:
-        f"{RESULTS}/reports/answers.json",
+        **{
+            f"{name}_{ext}": (
+                report(
+                    f"{RESULTS}/figures/{name}.{ext}",
+                    caption=f"../report/{name}.rst",
+                    category=cat,
+                )
+                if ext == "png"
+                else f"{RESULTS}/figures/{name}.{ext}"
+            )
+            for name, cat in ANSWER_FIGURES.items()
+            for ext in ("png", "svg")
+        },
+        answers=f"{RESULTS}/reports/answers.json",
     log:
         f"{RESULTS}/logs/answers.log",
     benchmark:
@@ -44,5 +59,7 @@ rule answers:
         runtime=10,
     params:
         statistics=config["statistics"],
+        headline=config["experiments"]["adaptation"]["headline"],
+        figures_dir=lambda w, output: os.path.dirname(output.controls_png),
     script:
         "../scripts/answers.py"

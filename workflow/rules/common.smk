@@ -3,13 +3,19 @@
 # and a recording's cells and sweeps (snnfit.data.targets).
 import itertools
 import os
+import shlex
 import sys
 from pathlib import Path
 
 from snakemake.utils import validate
 
-from snnfit.data.targets import TARGET_CLASSES, class_of, recording_sweeps
-from snnfit.fit.space import check_dim, dim_label, dim_spec
+from snnfit.data.ingest import raw_source
+from snnfit.errors import UserError
+from snnfit.fit.batch import plan_batches
+from snnfit.fit.space import check_dim, dim_spec
+from snnfit.study.design import FIT_LEVELS, FIT_WILDCARDS, QUESTIONS, split_model_label
+from snnfit.study.design import study_design
+from snnfit.sim.models.variants import with_variant_fix
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -21,20 +27,20 @@ def _check_dims():
         for model, dims in ex["dims"].items():
             for dim in dims:
                 check_dim(dim, model, f"config: experiments.{arm}.dims.{model}:")
+        for model, dim in ex.get("control_dims", {}).items():
+            check_dim(dim, model, f"config: experiments.{arm}.control_dims.{model}:")
 
 
 _check_dims()
 
 RESULTS = "results"
-# Paramspace-style wildcard path of one fit (key~value per level)
-FIT_LEVELS = ["target", "model", "dim", "optimizer", "current", "seed", "budget"]
-FIT_WILDCARDS = os.path.join(*(f"{k}~{{{k}}}" for k in FIT_LEVELS))
-QUESTIONS = ["adaptation", "dimensionality", "optimizers"]
+# Paramspace-style wildcard path of one fit (key~value per level): snnfit.study.design
 TABLES = {
     "fits": f"{RESULTS}/tables/fits.csv",
     "heldout": f"{RESULTS}/tables/heldout.csv",
     "history": f"{RESULTS}/tables/history.csv",
     "loss_curves": f"{RESULTS}/tables/loss_curves.csv",
+    "reliability": f"{RESULTS}/tables/reliability.csv",
     **{f"summary_{q}": f"{RESULTS}/tables/summary_{q}.csv" for q in QUESTIONS},
 }
 # summary figures and their report category
@@ -44,12 +50,17 @@ FIGURES = {
     "optimizer_curves": "Optimizers",
     "joules_vs_accuracy": "Optimizers",
     "rasters": "Adaptation",
+    "fi_curves": "Adaptation",
+    "isi_profiles": "Adaptation",
+    "heldout_rasters": "Adaptation",
 }
+# figures drawn from answers.json (snnfit.study.figures.ANSWER_FIGURES)
+ANSWER_FIGURES = {"controls": "Answers", "budget_answers": "Answers"}
 
 
 wildcard_constraints:
     target="[A-Za-z0-9_.-]+",
-    model="lif|adex|izhikevich",
+    model="lif|adex|izhikevich|adex-nonadapting|izhikevich-nonadapting",
     dim="[A-Za-z0-9_+-]+",
     optimizer="cmaes|random|snn|direct",
     current="search|recorded",
@@ -61,131 +72,26 @@ def _notice(msg):
     print(f"snnfit study: {msg}", file=sys.stderr)
 
 
-def _targets():
-    """Every target of the study: name -> {kind, class, args, train, heldout}."""
-    cfg = config["targets"]
-    factors = cfg["heldout_amplitude_factors"]
-    synth_heldout = [str(i) for i in range(1, len(factors) + 1)]
-    out = {}
-
-    def add(name, **spec):
-        if name in out:
-            raise ValueError(f"config: targets: duplicate target name {name!r}")
-        out[name] = spec
-
-    for p in cfg["presets"]:
-        for scheme in p["schemes"]:
-            add(
-                f"{p['name']}-{scheme}",
-                kind="preset",
-                cls=class_of("preset", scheme),
-                args=f"--preset {p['preset']} --scheme {scheme}",
-                train=["0"],
-                heldout=synth_heldout,
-            )
-    for p in cfg["priors"]:
-        for s in p["seeds"]:
-            add(
-                f"{p['name']}-s{s}",
-                kind="prior",
-                cls=class_of("prior"),
-                args=f"--prior {p['model']} --seed {s}",
-                train=["0"],
-                heldout=synth_heldout,
-            )
-    for t in cfg["times"]:
-        times = ",".join(f"{x:g}" for x in t["times_ms"])
-        add(
-            t["name"],
-            kind="times",
-            cls=class_of("times"),
-            args=f"--times {times} --duration {t['duration_ms']:g} --delay {t['delay_ms']:g}",
-            train=["0"],
-            heldout=[],
-        )
-    for r in cfg["recordings"]:
-        if not Path(r["spikes_csv"]).exists():
-            _notice(
-                f"recording {r['spikes_csv']} not found; skipping targets {r['name']}-*"
-            )
-            continue
-        cells = recording_sweeps(r["spikes_csv"], r["sweeps_csv"])
-        wanted = r["cells"] or list(cells)
-        for c in wanted:
-            if c not in cells:
-                raise ValueError(
-                    f"config: targets.recordings[{r['name']}].cells: {c!r} not in {r['spikes_csv']}"
-                )
-            extra = f" --sweeps-csv {r['sweeps_csv']}" if r["sweeps_csv"] else ""
-            add(
-                f"{r['name']}-{c}",
-                kind="recording",
-                cls=class_of("recording"),
-                args=f"--recording {r['spikes_csv']} --cell {c}{extra}",
-                train=cells[c][:1],
-                heldout=cells[c][1:],
-                source=r["spikes_csv"],
-            )
-    return out
+def ingest_dir(source):
+    """Where rule ingest writes a raw recording source's tables."""
+    return f"{RESULTS}/ingest/{source}"
 
 
-TARGETS = _targets()
+def _design():
+    """The study's targets, fits and each fit's memberships (snnfit.study.design)."""
+    from dataclasses import asdict
+
+    try:
+        d = study_design(config, notice=_notice, ingest_dir=ingest_dir)
+    except UserError as exc:
+        raise ValueError(str(exc)) from None
+    targets = {name: dict(asdict(t), cls=t.cls) for name, t in d.targets.items()}
+    arms = {q: d.in_question(q) for q in QUESTIONS}
+    return d, targets, arms
 
 
-def _select_targets(selectors):
-    if "all" in selectors:
-        return list(TARGETS)
-    names = []
-    for s in selectors:
-        if s in TARGET_CLASSES:
-            names += [t for t, spec in TARGETS.items() if spec["cls"] == s]
-        elif s in TARGETS:
-            names.append(s)
-        elif any(r["name"] == s for r in config["targets"]["recordings"]):
-            names += [t for t in TARGETS if t.startswith(f"{s}-")]
-        else:
-            raise ValueError(
-                f"config: experiments: unknown target or class {s!r} "
-                f"(expected one of {', '.join([*TARGET_CLASSES, *TARGETS])})"
-            )
-    return list(dict.fromkeys(names))
-
-
-def _fits():
-    """Every fit of the study (the union of the experiments), and each experiment's fits."""
-    arms = {}
-    for arm, ex in config["experiments"].items():
-        rows = []
-        for t in _select_targets(ex["targets"]):
-            kind = TARGETS[t]["kind"]
-            for model in ex["models"]:
-                dims = ex["dims"].get(model, ["full"])
-                for dim, opt, cur, seed in itertools.product(
-                    dims, ex["optimizers"], config["current"][kind], ex["seeds"]
-                ):
-                    rows.append(
-                        dict(
-                            target=t,
-                            model=model,
-                            dim=dim_label(dim),
-                            optimizer=opt,
-                            current=cur,
-                            seed=seed,
-                            budget=ex["budget"],
-                        )
-                    )
-        arms[arm] = rows
-    union = {}
-    for rows in arms.values():
-        for r in rows:
-            union[FIT_WILDCARDS.format(**r)] = r
-    return union, arms
-
-
-FITS, ARMS = _fits()
-# held-out predictions are made for the fits of the adaptation arm (the question that uses
-# them)
-HELDOUT_ARM = {FIT_WILDCARDS.format(**r) for r in ARMS["adaptation"]}
+DESIGN, TARGETS, ARMS = _design()
+FITS = DESIGN.fits
 
 
 def fit_json(r):
@@ -197,11 +103,7 @@ def heldout_json(r):
 
 
 def has_heldout(r):
-    return (
-        bool(TARGETS[r["target"]]["heldout"])
-        and r["current"] == "recorded"
-        and FIT_WILDCARDS.format(**r) in HELDOUT_ARM
-    )
+    return DESIGN.has_heldout(r)
 
 
 def all_fit_jsons():
@@ -222,8 +124,10 @@ def fit_records():
             budget=r["budget"],
             target_class=TARGETS[r["target"]]["cls"],
             heldout=heldout_json(r) if has_heldout(r) else None,
+            arms=";".join(DESIGN.memberships[key]),
+            model=r["model"],
         )
-        for r in FITS.values()
+        for key, r in FITS.items()
     ]
 
 
@@ -241,25 +145,138 @@ def trace_pairs():
     return pairs[: config["report"]["traces_max"]]
 
 
-def trace_candidates(wildcards):
+# ---------------------------------------------------------------- batches of fits
+# The fits run in batch jobs (many fits per process: snnfit.fit.batch), one rule per batch
+# (rules/fit.smk). Finished fits are kept in FIT_CACHE, so a batch run again (interrupted, or
+# re-planned after the grid changed) copies them and runs only the rest.
+FIT_CACHE = f"{RESULTS}/.fitcache"
+
+
+def _batches():
+    rows = list(FITS.values())
+    # the schema lets these be digit strings (nested --config values arrive as strings)
+    fit = config["fit"]
+    cut = plan_batches(rows, int(fit["batch_size"]), int(fit["min_batches"]))
+    width = len(str(max(len(cut) - 1, 0)))
+    return {f"fit_batch_{i:0{width}d}": b for i, b in enumerate(cut)}
+
+
+BATCHES = _batches()
+
+
+def target_json(name):
+    return f"{RESULTS}/targets/{name}.json"
+
+
+def fit_entry(r):
+    """One fit of a batch plan (snnfit.fit.batch): what `snnfit fit` would be given (a
+    variant's label, e.g. adex-nonadapting, becomes the model and the variant's --fix items,
+    as `snnfit fit --variant` does)."""
+    spec = TARGETS[r["target"]]
+    model, variant = split_model_label(r["model"])
+    settings = dict(
+        model=model,
+        dim=dim_spec(r["dim"]),
+        optimizer=r["optimizer"],
+        seed=int(r["seed"]),
+        budget=int(r["budget"]),
+        current=r["current"],
+        scheme=config["fit"]["scheme"],
+        threads=config["fit"]["threads"],
+        inputs=(
+            f"{RESULTS}/inputs/seed~{r['seed']}.npz"
+            if r["optimizer"] in config["fit"]["inputs_for"]
+            else None
+        ),
+        sweeps=list(spec["train"]) if spec["heldout"] else None,
+    )
+    fix = with_variant_fix(model, variant, [])
+    if fix:
+        settings["fix"] = fix
+    heldout = None
+    if has_heldout(r):
+        heldout = dict(
+            target=target_json(r["target"]),
+            sweeps=list(spec["heldout"]),
+            out=heldout_json(r),
+        )
+    return dict(
+        target=target_json(r["target"]),
+        out=fit_json(r),
+        settings=settings,
+        heldout=heldout,
+    )
+
+
+def batch_plan(rows):
+    return [fit_entry(r) for r in rows]
+
+
+def batch_inputs(rows):
+    """Target files and Poisson input files the batch's fits read."""
+    out = []
+    for e in batch_plan(rows):
+        out.append(e["target"])
+        if e["settings"]["inputs"]:
+            out.append(e["settings"]["inputs"])
+    return list(dict.fromkeys(out))
+
+
+def batch_outputs(rows):
+    return [fit_json(r) for r in rows] + [
+        heldout_json(r) for r in rows if has_heldout(r)
+    ]
+
+
+def trace_candidates(target, model):
     return [
         fit_json(r)
         for r in ARMS["adaptation"]
-        if r["target"] == wildcards.target and r["model"] == wildcards.model
+        if r["target"] == target and r["model"] == model
     ]
+
+
+def trace_png(target, model):
+    return f"{RESULTS}/figures/traces/{target}/{model}.png"
+
+
+def trace_inputs():
+    return list(
+        dict.fromkeys(f for t, m in trace_pairs() for f in trace_candidates(t, m))
+    )
+
+
+def study_outputs():
+    """What the study makes (rule all, and the study benchmark after it all)."""
+    return [
+        TABLES["fits"],
+        TABLES["heldout"],
+        TABLES["reliability"],
+        f"{RESULTS}/reports/answers.json",
+        *expand(f"{RESULTS}/reports/{{question}}.html", question=QUESTIONS),
+        *figure_files(),
+        *trace_files(),
+    ]
+
+
+def run_cores():
+    """The cores Snakemake runs jobs on (--cores; else --jobs, e.g. on a cluster)."""
+    try:
+        return int(workflow.cores)
+    except Exception:  # no --cores given (cluster executors): the parallel jobs instead
+        return int(workflow.nodes or 1)
 
 
 def figure_files():
     return expand(
-        f"{RESULTS}/figures/{{name}}.{{ext}}", name=list(FIGURES), ext=["png", "svg"]
+        f"{RESULTS}/figures/{{name}}.{{ext}}",
+        name=[*FIGURES, *ANSWER_FIGURES],
+        ext=["png", "svg"],
     )
 
 
 def trace_files():
-    return [
-        f"{RESULTS}/figures/traces/{target}/{model}.png"
-        for target, model in trace_pairs()
-    ]
+    return [trace_png(target, model) for target, model in trace_pairs()]
 
 
 # ---------------------------------------------------------------- input functions
@@ -274,25 +291,29 @@ def target_source(wildcards):
     return [src] if src else []
 
 
-def fit_inputs_npz(wildcards):
-    if wildcards.optimizer in config["fit"]["inputs_for"]:
-        return [f"{RESULTS}/inputs/seed~{wildcards.seed}.npz"]
-    return []
+def _raw(name):
+    """The raw recording source (files and ingest options) of a recordings entry."""
+    entry = next(r for r in config["targets"]["recordings"] if r["name"] == name)
+    return raw_source(entry)
 
 
-def fit_extra_args(wildcards, input):
-    args = []
-    if wildcards.optimizer in config["fit"]["inputs_for"]:
-        args.append(f"--inputs {input.inputs}")
-    spec = TARGETS[wildcards.target]
-    if spec["heldout"]:
-        args.append("--sweeps " + ",".join(spec["train"]))
-    return " ".join(args)
+def ingest_inputs(wildcards):
+    return _raw(wildcards.source).files()
 
 
-def heldout_sweeps(wildcards):
-    return ",".join(TARGETS[wildcards.target]["heldout"])
+def ingest_args(wildcards):
+    return shlex.join(_raw(wildcards.source).arguments())
 
 
-def dim_arg(wildcards):
-    return dim_spec(wildcards.dim)
+def target_spec(wildcards):
+    """The target's design (factors, split, repeat pairs) for the target rule."""
+    return TARGETS[wildcards.target]
+
+
+def recording_targets():
+    """Final target files of the recordings (the reliability of each cell)."""
+    return [
+        f"{RESULTS}/targets/{t}.json"
+        for t, spec in TARGETS.items()
+        if spec["kind"] == "recording"
+    ]

@@ -1,4 +1,4 @@
-# Figures (seaborn, PNG and SVG) and a voltage trace per best fit (snnfit plot).
+# Figures (seaborn, PNG and SVG) and a voltage trace per best fit (as snnfit plot draws it).
 
 
 rule figures:
@@ -36,29 +36,36 @@ rule figures:
         "../scripts/figures.py"
 
 
-rule trace:
-    input:
-        trace_candidates,
-    output:
-        report(
-            f"{RESULTS}/figures/traces/{{target}}/{{model}}.png",
-            caption="../report/trace.rst",
-            category="Traces",
-            subcategory="{target}",
-            labels={"target": "{target}", "model": "{model}"},
-        ),
-    log:
-        f"{RESULTS}/logs/trace/{{target}}/{{model}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/rules/trace/{{target}}/{{model}}.tsv"
-    conda:
-        "../envs/snnfit.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    params:
-        script=f"{workflow.basedir}/scripts/best_fit.py",
-    shell:
-        "(best=$(python {params.script} {input})"
-        ' && echo "best fit: $best" && snnfit plot "$best" --out {output}) > {log} 2>&1'
+# All voltage-trace figures in one job (one process: the start-up and matplotlib's import
+# are paid once, not per figure): per (target, model) of the adaptation arm, the best fit
+# (highest Gamma) drawn as `snnfit plot` draws it.
+if trace_pairs():
+
+    rule traces:
+        input:
+            trace_inputs(),
+        output:
+            [
+                report(
+                    trace_png(target, model),
+                    caption="../report/trace.rst",
+                    category="Traces",
+                    subcategory=target,
+                    labels={"target": target, "model": model},
+                )
+                for target, model in trace_pairs()
+            ],
+        log:
+            f"{RESULTS}/logs/traces.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/rules/traces.tsv"
+        conda:
+            "../envs/snnfit.yaml"
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        params:
+            traces={trace_png(t, m): trace_candidates(t, m) for t, m in trace_pairs()},
+        script:
+            "../scripts/traces.py"

@@ -1,67 +1,41 @@
-# One fit per (target, model, dim, optimizer, current mode, seed, budget), and its
-# prediction of the target's held-out sweeps.
+# The fits and their predictions of the targets' held-out sweeps, in batches: one rule per
+# batch (BATCHES, rules/common.smk: the study's fits ordered by target and model, at most
+# fit.batch_size per batch, at least fit.min_batches batches), each running its fits in one
+# process (snnfit.fit.batch: one start-up, kernels warmed once). Every fit and every held-out
+# evaluation is still its own output file, written atomically as soon as it is done.
 #
-# numba and torch threads follow the rule's threads (Snakemake sets only OMP/MKL);
-# numba's on-disk cache (the kernels use cache=True; default location) is shared by all
-# fits so that kernels compile once.
-# On a cluster, fits are grouped (group "fits", group-components in the profile) so that
-# start-up does not dominate; locally Snakemake ignores groups.
+# Resuming: Snakemake deletes a job's outputs before it runs the job again, so finished fits
+# are also kept in a content-addressed cache (results/.fitcache/); a batch run again copies
+# those and runs only the rest.
+#
+# numba's threads follow the rule's threads (the script sets them; Snakemake sets only
+# OMP/MKL); numba's on-disk cache (the kernels use cache=True) is shared by all batches.
+# Resources: fit.mem_mb per batch, fit.runtime_min per fit of the batch (SLURM: sbatch --mem,
+# -t), both doubled on a retry.
 
-FIT_JSON = f"{RESULTS}/fits/{FIT_WILDCARDS}.json"
+for _name, _rows in BATCHES.items():
 
-
-rule fit:
-    input:
-        target=f"{RESULTS}/targets/{{target}}.json",
-        inputs=fit_inputs_npz,
-    output:
-        FIT_JSON,
-    log:
-        f"{RESULTS}/logs/fit/{FIT_WILDCARDS}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/rules/fit/{FIT_WILDCARDS}.tsv"
-    group:
-        "fits"
-    conda:
-        "../envs/snnfit.yaml"
-    threads: config["fit"]["threads"]
-    resources:
-        mem_mb=config["fit"]["mem_mb"],
-        runtime=config["fit"]["runtime_min"],
-    params:
-        dim=dim_arg,
-        scheme=config["fit"]["scheme"],
-        extra=fit_extra_args,
-    shell:
-        "export NUMBA_NUM_THREADS={threads} OMP_NUM_THREADS={threads}"
-        " MKL_NUM_THREADS={threads}; snnfit fit --target {input.target} --model {wildcards.model}"
-        " --dim {params.dim} --optimizer {wildcards.optimizer} --seed {wildcards.seed}"
-        " --budget {wildcards.budget} --current {wildcards.current}"
-        " --scheme {params.scheme} --threads {threads} {params.extra}"
-        " --out {output} > {log} 2>&1"
-
-
-rule heldout:
-    input:
-        fit=FIT_JSON,
-        target=f"{RESULTS}/targets/{{target}}.json",
-    output:
-        f"{RESULTS}/heldout/{FIT_WILDCARDS}.json",
-    log:
-        f"{RESULTS}/logs/heldout/{FIT_WILDCARDS}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/rules/heldout/{FIT_WILDCARDS}.tsv"
-    group:
-        "fits"
-    conda:
-        "../envs/snnfit.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    params:
-        sweeps=heldout_sweeps,
-    shell:
-        "export NUMBA_NUM_THREADS={threads} OMP_NUM_THREADS={threads}"
-        " MKL_NUM_THREADS={threads}; snnfit evaluate --fit {input.fit} --target {input.target}"
-        " --sweeps {params.sweeps} --out {output} > {log} 2>&1"
+    rule:
+        name:
+            _name
+        input:
+            batch_inputs(_rows),
+        output:
+            batch_outputs(_rows),
+        log:
+            f"{RESULTS}/logs/fit_batch/{_name}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/rules/fit_batch/{_name}.tsv"
+        conda:
+            "../envs/snnfit.yaml"
+        threads: config["fit"]["threads"]
+        resources:
+            mem_mb=lambda wc, attempt: config["fit"]["mem_mb"] * attempt,
+            runtime=lambda wc, attempt, n=len(_rows): config["fit"]["runtime_min"]
+            * n
+            * attempt,
+        params:
+            plan=batch_plan(_rows),
+            cache=FIT_CACHE,
+        script:
+            "../scripts/fit_batch.py"

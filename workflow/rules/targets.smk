@@ -40,6 +40,6 @@ rule target:
         mem_mb=1000,
         runtime=10,
     params:
-        factors=config["targets"]["heldout_amplitude_factors"],
+        spec=target_spec,
     script:
         "../scripts/target.py"

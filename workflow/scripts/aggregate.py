@@ -1,29 +1,28 @@
-"""Rule aggregate: fit JSONs -> tidy tables (snnfit.study); every CSV written atomically."""
+"""Rule aggregate: fit JSONs -> tidy tables (snnfit.study); the recorded cells' reliability;
+every CSV written atomically."""
 
 import sys
 
+import pandas as pd
+
+from snnfit.data.targets import load_target
 from snnfit.io import atomic_write_text
 from snnfit.study import FitRecord, StatsConfig, build_tables, study_tables
+from snnfit.study.reliability import cell_reliability
 
 sys.stderr = open(snakemake.log[0], "w")
-arms = {}
-for arm, rows in snakemake.params.arms.items():
-    for r in rows:
-        key = (r["target"], r["model"], r["dim"], r["optimizer"], r["current"], r["seed"],
-               r["budget"])
-        arms.setdefault(key, []).append(arm)
-
-records = []
-for r in snakemake.params.records:
-    parts = {p.split("~", 1)[0]: p.split("~", 1)[1] for p in r["path"].split("/") if "~" in p}
-    key = (r["target"], parts["model"], r["dim"], parts["optimizer"], parts["current"],
-           int(parts["seed"]), int(r["budget"]))
-    records.append(FitRecord(arms=";".join(arms.get(key, [])), **r))
-
-s = snakemake.params.statistics
-stats = StatsConfig.from_config(s)
+records = [FitRecord(**r) for r in snakemake.params.records]
+stats = StatsConfig.from_config(snakemake.params.statistics)
 fits, heldout, history = build_tables(records)
-tables = {"fits": fits, "heldout": heldout, "history": history,
+rel = []
+for path in snakemake.input.recordings:
+    t = load_target(path)
+    pairs = [tuple(p) for p in (t.provenance.get("split") or {}).get("repeat_pairs", [])]
+    name = path.rsplit("/", 1)[-1][: -len(".json")]
+    rel.append({"target": name, **cell_reliability(t, pairs)})
+reliability = pd.DataFrame(rel, columns=["target", "n_repeat_pairs", "gamma_intrinsic",
+                                         "pattern_intrinsic"])
+tables = {"fits": fits, "heldout": heldout, "history": history, "reliability": reliability,
           **study_tables(fits, heldout, history, stats)}
 for name, df in tables.items():
     atomic_write_text(snakemake.output[name], df.to_csv(index=False))

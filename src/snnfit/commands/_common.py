@@ -14,6 +14,10 @@ def add_protocol_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--t-stop", type=str, default="1200", help="sweep length, ms (default 1200)")
     g.add_argument("--dt", type=str, default="0.1", help="time step, ms (default 0.1)")
     g.add_argument("--holding", type=str, default="0", help="holding current, pA (default 0)")
+    g.add_argument("--epoch", action="append", default=[], metavar="START,END,PA",
+                   help="an extra epoch of fixed current beside the step (a prepulse, a test "
+                   "pulse): start and end in ms from the sweep start, amplitude in pA "
+                   "relative to holding (repeatable, in time order, not overlapping the step)")
 
 
 def number(value: str, field: str) -> float:
@@ -26,16 +30,36 @@ def number(value: str, field: str) -> float:
     return v
 
 
+def epoch_arg(value: str, field: str = "--epoch"):
+    """``"START,END,PA"`` -> :class:`~snnfit.sim.protocol.Epoch` (one-line UserError)."""
+    from ..sim.protocol import Epoch
+
+    parts = str(value).split(",")
+    if len(parts) != 3:
+        raise UserError(f"{field} {value!r}: expected START_MS,END_MS,AMPLITUDE_PA")
+    vals = [number(v.strip(), f"{field} {value!r}") for v in parts]
+    try:
+        return Epoch(*vals)
+    except UserError as exc:
+        raise UserError(f"{field} {value!r}: {exc}") from None
+
+
 def protocol_from_args(args):
     from ..sim.protocol import StepProtocol
 
-    return StepProtocol(
-        delay_ms=number(args.delay, "--delay"),
-        duration_ms=number(args.duration, "--duration"),
-        t_stop_ms=number(args.t_stop, "--t-stop"),
-        dt_ms=number(args.dt, "--dt"),
-        holding_pA=number(args.holding, "--holding"),
-    )
+    epochs = tuple(epoch_arg(v) for v in getattr(args, "epoch", None) or ())
+    try:
+        return StepProtocol(
+            delay_ms=number(args.delay, "--delay"),
+            duration_ms=number(args.duration, "--duration"),
+            t_stop_ms=number(args.t_stop, "--t-stop"),
+            dt_ms=number(args.dt, "--dt"),
+            holding_pA=number(args.holding, "--holding"),
+            epochs=epochs,
+        )
+    except UserError as exc:
+        msg = str(exc)
+        raise UserError(f"--epoch: {msg}" if msg.startswith("epochs") else msg) from None
 
 
 def add_params_args(p: argparse.ArgumentParser, required_model: bool = True) -> None:

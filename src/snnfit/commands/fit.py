@@ -64,6 +64,10 @@ def add_parser(sub) -> None:
                    help="override a parameter's fit box (repeatable)")
     p.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
                    help="fix a parameter (repeatable)")
+    p.add_argument("--variant", default=None,
+                   help="nonadapting: the model with adaptation switched off (AdEx a = b = 0, "
+                        "Izhikevich b = d = 0; snnfit.sim.models.variants), as fixed "
+                        "parameters")
     p.add_argument("--base", default="defaults",
                    help="base point of parameters outside --dim: defaults or a preset")
     p.add_argument("--projection-seed", default="0", help="seed of random:K / pca:K directions")
@@ -72,6 +76,9 @@ def add_parser(sub) -> None:
     p.add_argument("--loss", default=None,
                    help="staged: the firing pattern first, then the spike times; times: the "
                         "spike-time loss throughout (default: the engine's, docs/fit.md)")
+    p.add_argument("--box", default=None,
+                   help="fit box: default (the declared bounds) or cells (wide, log-scaled "
+                        "C/gL/tau_w...: for real cells; docs/fit.md, Boxes)")
     p.add_argument("--restarts", default=None,
                    help="CMA-ES restart regime: ipop or bipop (default: CMAESSettings)")
     p.add_argument("--screen", default=None, metavar="N",
@@ -79,6 +86,11 @@ def add_parser(sub) -> None:
                         "(default: CMAESSettings)")
     p.add_argument("--max-amplitude", default=None, help="top of the current search range, pA")
     p.add_argument("--lr", default=None, help="learning rate of the gradient optimisers")
+    p.add_argument("--refine", action="store_true",
+                   help="after the optimiser, refine the best point by Levenberg-Marquardt on "
+                        "the spike-time residuals with exact Jacobians (when the counts match)")
+    p.add_argument("--refine-share", default=None,
+                   help="fraction of --budget reserved for --refine (default 0.05)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--out", required=True, help="output fit JSON")
     p.set_defaults(func=run)
@@ -89,8 +101,10 @@ def run(args) -> int:
     from ..fit.engine import DEFAULT_FIT_DT_MS, FitSettings, run_fit
     from ..fit.record import AT_BOUND_FRACTION
     from ..fit.stages import DEFAULT_LOSS
+    from ..sim.params import DEFAULT_BOX
     from ..io import atomic_write_json
     from ..loss import DEFAULT_COUNT_PENALTY_MS
+    from ..sim.models.variants import with_variant_fix
 
     settings = FitSettings(
         model=args.model,
@@ -107,7 +121,7 @@ def run(args) -> int:
         inputs=args.inputs,
         sweeps=[s.strip() for s in args.sweeps.split(",") if s.strip()] if args.sweeps else None,
         bounds=args.bounds,
-        fix=args.fix,
+        fix=with_variant_fix(args.model, args.variant, args.fix),
         base=args.base,
         projection_seed=_int(args.projection_seed, "--projection-seed"),
         count_penalty_ms=(DEFAULT_COUNT_PENALTY_MS if args.count_penalty_ms is None
@@ -117,7 +131,9 @@ def run(args) -> int:
         progress=(not args.no_progress) and sys.stderr.isatty(),
         lr=None if args.lr is None else number(args.lr, "--lr"),
         loss=DEFAULT_LOSS if args.loss is None else args.loss,
+        box=DEFAULT_BOX if args.box is None else args.box,
         optimizer_settings=_cmaes_settings(args),
+        refine=_refine(args),
     )
     result = run_fit(args.target, settings)
     if result.at_bound:
@@ -131,3 +147,15 @@ def run(args) -> int:
           f"{result.wall_s:.2f} s, {result.joules:.3g} J ({result.energy_source})"
           f" -> {args.out}", file=sys.stderr)
     return 0
+
+
+def _refine(args):
+    """``FitSettings.refine`` from ``--refine`` and ``--refine-share``."""
+    from ..errors import UserError
+    from ..fit.refine import RefineSettings
+
+    if args.refine_share is None:
+        return bool(args.refine)
+    if not args.refine:
+        raise UserError("--refine-share: only with --refine")
+    return RefineSettings(share=number(args.refine_share, "--refine-share"))

@@ -58,7 +58,7 @@ def _command_line(args) -> str:
 
 def run(args) -> int:
     from snnfit.commands._common import number
-    from snnfit.data.ingest import ingest, write_tables
+    from snnfit.data.ingest import ingest, ingest_options, write_tables
     from snnfit.data.readers import read_recordings
 
     threshold = number(args.threshold_mV, "--threshold-mV")
@@ -68,9 +68,8 @@ def run(args) -> int:
     raws = read_recordings(args.recordings, cell_id=args.cell_id, v_channel=args.v_channel,
                            i_channel=args.i_channel, protocols=args.protocol)
     tables = ingest(raws, threshold_mV=threshold, ljp=ljp)
-    options = {"threshold_mV": threshold, "ljp_mV": ljp, "cell_id": args.cell_id,
-               "protocol": args.protocol, "v_channel": args.v_channel,
-               "i_channel": args.i_channel}
+    options = ingest_options(threshold, ljp, args.cell_id, args.protocol, args.v_channel,
+                             args.i_channel)
     write_tables(args.out, tables, args.recordings, command=_command_line(args),
                  options=options)
     rows = [st.row for st in tables.sweeps]

@@ -5,7 +5,8 @@ Exactly one source:
 - ``--preset naud2008:adapting [--scheme euler|resolved]`` (default euler)
 - ``--prior MODEL --seed S [--scheme ...]`` (default resolved)
 - ``--times 100,300,500,700 --duration 1000 [--delay 100]`` (times from the step onset)
-- ``--recording spikes.csv [--cell ID] [--sweep N]... [--sweeps-csv F] [--citation TEXT]``
+- ``--recording spikes.csv [--cell ID] [--sweep N]... [--sweeps-csv F] [--epochs-csv F]
+  [--citation TEXT]`` (extra stimulus epochs from epochs.csv beside it, if present)
 
 The file is validated in full and written atomically (nothing is written on error).
 See :mod:`snnfit.data.targets` for the format.
@@ -37,6 +38,9 @@ def add_parser(subparsers) -> None:
                    help="integration scheme for --preset (default euler) or --prior "
                    "(default resolved)")
     p.add_argument("--seed", type=int, default=None, help="seed for --prior")
+    p.add_argument("--prior-kind", default=None, metavar="KIND",
+                   help="restrict --prior draws: any (default), adapting, nonadapting, "
+                        "subspace:NAMES (snnfit.data.priors)")
     p.add_argument("--duration", "--duration-ms", dest="duration_ms", type=float,
                    default=None, help="step duration in ms for --times")
     p.add_argument("--delay", "--delay-ms", dest="delay_ms", type=float, default=100.0,
@@ -47,6 +51,9 @@ def add_parser(subparsers) -> None:
                    help="sweep for --recording (repeatable; default all sweeps of the cell)")
     p.add_argument("--sweeps-csv", default=None, help="sweep table for --recording "
                    "(default: sweeps.csv beside the spike CSV)")
+    p.add_argument("--epochs-csv", default=None, help="stimulus epochs for --recording "
+                   "(snnfit ingest's epochs.csv; default: epochs.csv beside the spike CSV, if "
+                   "present): the epochs other than the main step are simulated as recorded")
     p.add_argument("--citation", default=None, help="citation for --recording (default: the "
                    "'Cite ...' line of README.md beside the CSV)")
     p.add_argument("--out", required=True, help="output JSON file (written atomically)")
@@ -57,7 +64,8 @@ def _command_line(args) -> str:
     argv = ["snnfit", "make-target"]
     for flag, dest in (("--preset", "preset"), ("--prior", "prior"), ("--times", "times"),
                        ("--recording", "recording"), ("--cell", "cell"),
-                       ("--sweeps-csv", "sweeps_csv"), ("--scheme", "scheme"),
+                       ("--sweeps-csv", "sweeps_csv"), ("--epochs-csv", "epochs_csv"),
+                       ("--scheme", "scheme"),
                        ("--seed", "seed"), ("--duration", "duration_ms")):
         v = getattr(args, dest)
         if v is not None:
@@ -78,7 +86,9 @@ def _only(args, allowed: set[str], source: str) -> None:
     given = {"seed": args.seed is not None, "duration": args.duration_ms is not None,
              "cell": args.cell is not None, "sweep": bool(args.sweep),
              "sweeps-csv": args.sweeps_csv is not None, "citation": args.citation is not None,
-             "scheme": args.scheme is not None, "delay": args.delay_ms != 100.0}
+             "epochs-csv": args.epochs_csv is not None,
+             "scheme": args.scheme is not None, "delay": args.delay_ms != 100.0,
+             "prior-kind": args.prior_kind is not None}
     extra = [k for k, v in given.items() if v and k not in allowed]
     if extra:
         raise UserError(f"--{extra[0]} does not apply to {source}")
@@ -93,11 +103,11 @@ def run(args) -> int:
         _only(args, {"scheme"}, "--preset")
         t = targets.preset_target(args.preset, scheme=args.scheme or "euler", command=cmd)
     elif args.prior is not None:
-        _only(args, {"scheme", "seed"}, "--prior")
+        _only(args, {"scheme", "seed", "prior-kind"}, "--prior")
         if args.seed is None:
             raise UserError("--prior needs --seed (an integer)")
         t = targets.prior_target(args.prior, seed=args.seed, scheme=args.scheme or "resolved",
-                                 command=cmd)
+                                 command=cmd, kind=args.prior_kind or "any")
     elif args.times is not None:
         _only(args, {"duration", "delay"}, "--times")
         if args.duration_ms is None:
@@ -105,12 +115,13 @@ def run(args) -> int:
         times = targets.parse_times(args.times)
         t = targets.times_target(times, args.duration_ms, delay_ms=args.delay_ms, command=cmd)
     else:
-        _only(args, {"cell", "sweep", "sweeps-csv", "citation"}, "--recording")
+        _only(args, {"cell", "sweep", "sweeps-csv", "epochs-csv", "citation"}, "--recording")
         t = targets.recording_target(args.recording, cell=args.cell, sweeps=args.sweep,
                                      sweeps_csv=args.sweeps_csv, citation=args.citation,
-                                     command=cmd)
+                                     command=cmd, epochs_csv=args.epochs_csv)
     targets.write_target(args.out, t)
     n = t.n_spikes
+    n_ep = sum(bool(s.protocol.epochs) for s in t.sweeps)
     print(f"snnfit make-target: wrote {args.out} ({t.kind}, {len(t.sweeps)} sweep(s), "
-          f"{n} spike(s))")
+          f"{n} spike(s)" + (f", {n_ep} with extra stimulus epochs" if n_ep else "") + ")")
     return 0

@@ -21,12 +21,14 @@ writes them atomically. The conventions (the same as ``shared/data/recordings/ss
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -496,3 +498,111 @@ def write_tables(out_dir: str | Path, tables: Tables, inputs: Sequence[str | Pat
     paths["ingest.json"] = out_dir / "ingest.json"
     atomic_write_json(paths["ingest.json"], prov)
     return paths
+
+
+# --------------------------------------------------------------------------- study sources
+
+
+def ingest_options(threshold_mV: float = THRESHOLD_MV, ljp_mV: float | str | None = None,
+                   cell_id: str | None = None, protocols: Sequence[str] | None = None,
+                   v_channel: str | None = None, i_channel: str | None = None) -> dict:
+    """The options of an ingestion as ``ingest.json`` records them (``options``)."""
+    return {"threshold_mV": float(threshold_mV), "ljp_mV": ljp_mV, "cell_id": cell_id,
+            "protocol": list(protocols) if protocols else None, "v_channel": v_channel,
+            "i_channel": i_channel}
+
+
+@dataclass(frozen=True)
+class RawSource:
+    """Raw recordings that the study ingests into one recording source (a
+    ``targets.recordings`` entry with ``raw`` files or a ``manifest``): the files and the
+    options of ``snnfit ingest``. Its targets are made from the tables the ingestion writes
+    (``results/ingest/<name>/``)."""
+
+    recordings: tuple[str, ...]
+    cell_id: str | None = None
+    protocols: tuple[str, ...] = ()
+    threshold_mV: float = THRESHOLD_MV
+
+    def files(self) -> list[str]:
+        """Every file the ingestion reads: the recordings, and the waves their manifests
+        name (so that a changed wave re-runs it)."""
+        from .readers import manifest_files
+
+        out = [str(p) for p in self.recordings]
+        for p in self.recordings:
+            if Path(p).suffix.lower() == ".json" and Path(p).is_file():
+                out += [str(f) for f in manifest_files(p)]
+        return list(dict.fromkeys(out))
+
+    def options(self) -> dict:
+        return ingest_options(self.threshold_mV, None, self.cell_id, self.protocols)
+
+    def arguments(self) -> list[str]:
+        """The arguments of ``snnfit ingest`` for this source (all but ``--out``)."""
+        args = [str(p) for p in self.recordings]
+        if self.cell_id is not None:
+            args += ["--cell-id", self.cell_id]
+        for proto in self.protocols:
+            args += ["--protocol", proto]
+        if self.threshold_mV != THRESHOLD_MV:
+            args += ["--threshold-mV", f"{self.threshold_mV:g}"]
+        return args
+
+    def written(self, out_dir: str | Path) -> bool:
+        """Whether ``out_dir`` holds this source's tables, written (``ingest.json``, last)
+        after every file it reads was last changed, by this snnfit version, with these
+        inputs and options."""
+        out_dir = Path(out_dir)
+        prov_path = out_dir / "ingest.json"
+        try:
+            prov = json.loads(prov_path.read_text(encoding="utf-8"))
+            t_written = prov_path.stat().st_mtime
+            newest = max(Path(f).stat().st_mtime for f in self.files())
+        except (OSError, ValueError):
+            return False
+        inputs = [str(Path(p).resolve()) for p in self.recordings]
+        return (isinstance(prov, dict) and prov.get("snnfit_version") == __version__
+                and prov.get("options") == self.options()
+                and [i.get("path") for i in prov.get("inputs", [])] == inputs
+                and all((out_dir / n).is_file() for n in ("spikes.csv", "sweeps.csv"))
+                and newest <= t_written)
+
+    @contextlib.contextmanager
+    def tables(self, out_dir: str | Path, where: str = "") -> Iterator[Path]:
+        """A folder holding the tables ``snnfit ingest`` writes for this source into
+        ``out_dir`` (``spikes.csv``, ``sweeps.csv``, ``epochs.csv``), to list its cells and
+        sweeps before the ingestion runs: ``out_dir`` itself when :meth:`written`, else a
+        temporary folder (removed on exit) with the same tables made in memory by the same
+        reading and analysis; nothing is written to ``out_dir``. Bad input is the
+        ingestion's one-line UserError, prefixed by ``where``."""
+        import tempfile
+
+        from .readers import read_recordings
+
+        if self.written(out_dir):
+            yield Path(out_dir)
+            return
+        sink = io.StringIO()  # reader notices: the ingestion itself reports them
+        try:
+            raws = read_recordings(list(self.recordings), cell_id=self.cell_id,
+                                   protocols=list(self.protocols) or None, notice=sink)
+            texts = table_texts(ingest(raws, threshold_mV=self.threshold_mV))
+        except UserError as exc:
+            raise UserError(f"{where}{exc}") from None
+        with tempfile.TemporaryDirectory(prefix="snnfit-ingest-") as tmp:
+            for name, text in texts.items():
+                (Path(tmp) / name).write_text(text, encoding="utf-8")
+            yield Path(tmp)
+
+
+def raw_source(entry: dict) -> RawSource | None:
+    """The :class:`RawSource` of a study config's ``targets.recordings`` entry with ``raw``
+    files or a ``manifest`` (and its ``cell_id``, ``protocols``, ``threshold_mV``); None for a
+    ``spikes_csv`` entry."""
+    files = entry.get("raw") or ([entry["manifest"]] if entry.get("manifest") else [])
+    if not files:
+        return None
+    return RawSource(tuple(str(f) for f in files), cell_id=entry.get("cell_id"),
+                     protocols=tuple(entry.get("protocols") or ()),
+                     threshold_mV=float(entry.get("threshold_mV", THRESHOLD_MV)))

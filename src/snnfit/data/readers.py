@@ -488,6 +488,25 @@ def read_manifest(path: str | Path, protocols: Sequence[str] | None = None,
     return out
 
 
+def manifest_files(path: str | Path) -> list[Path]:
+    """The wave files a manifest names (``i_file`` and ``v_file`` of every entry, below its
+    ``path``), in manifest order: what reading it reads besides the manifest itself. Entries
+    that are not objects with file names are skipped (:func:`read_manifest` names them)."""
+    path = Path(path)
+    data = _manifest_json(path)
+    base = path.parent / str(data.get("path", "./") or "./")
+    out: list[Path] = []
+    for cdata in data["cells"].values():
+        exps = cdata.get("experiments") if isinstance(cdata, dict) else None
+        for pdata in (exps if isinstance(exps, dict) else {}).values():
+            files = pdata.get("files") if isinstance(pdata, dict) else None
+            for entry in files if isinstance(files, list) else ():
+                for key in ("i_file", "v_file"):
+                    if isinstance(entry, dict) and isinstance(entry.get(key), str):
+                        out.append(base / entry[key])
+    return list(dict.fromkeys(out))
+
+
 def _manifest_sweep(path: Path, base: Path, cell: str, proto: str, wf: str, entry: Any,
                     ljp: float | None, notice: Any) -> RawSweep:
     if not isinstance(entry, dict):

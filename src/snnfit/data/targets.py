@@ -8,12 +8,17 @@ A target is a JSON file (``schema_version`` 1)::
                     "snnfit_version": ..., ...},
      "truth": {"model": ..., "scheme": ..., "params": {...}} or null,
      "sweeps": [{"id": "1054",
-                 "protocol": {"delay_ms", "duration_ms", "t_stop_ms", "dt_ms", "holding_pA"},
+                 "protocol": {"delay_ms", "duration_ms", "t_stop_ms", "dt_ms", "holding_pA",
+                              "epochs": [{"start_ms", "end_ms", "amplitude_pA"}, ...]},
                  "amplitude_pA": 119.06 or null,
                  "spike_times_ms": [...]}]}
 
-All times are ms from the start of the sweep (see :mod:`snnfit.sim.protocol`). Sweep ids are
-strings (a recording's sweep number, ``"0"`` for a single simulated or fixed sweep).
+All times are ms from the start of the sweep (see :mod:`snnfit.sim.protocol`). The protocol
+is the main step (``delay_ms``, ``duration_ms``; its amplitude is the sweep's
+``amplitude_pA``) and, only where the sweep has them, ``epochs``: the other stretches of
+constant current recorded with it (a prepulse, a test pulse, a second step; amplitudes
+relative to holding), simulated as recorded and never scaled. Sweep ids are strings (a
+recording's sweep number, ``"0"`` for a single simulated or fixed sweep).
 
 Four ways to make one (``snnfit make-target``):
 
@@ -24,7 +29,7 @@ Four ways to make one (``snnfit make-target``):
   amplitude (:func:`prior_amplitude_pA`).
 - :func:`times_target`: fixed spike times relative to the step onset (amplitude unknown).
 - :func:`recording_target`: one cell of a long-format spike CSV (``spikes.csv``) with an
-  optional ``sweeps.csv`` beside it.
+  optional ``sweeps.csv`` and ``epochs.csv`` (:func:`read_epochs`) beside it.
 
 :func:`load_target` reads and validates a target file; :func:`subset_sweeps` keeps some
 sweeps (held-out evaluation); :func:`target_class` gives the study's class of a target
@@ -47,8 +52,8 @@ import numpy as np
 
 from .. import __version__
 from ..errors import UserError
-from ..sim.protocol import StepProtocol
-from .epochs import multi_epoch_notice
+from ..sim.protocol import PROTOCOL_FIELDS, Epoch, StepProtocol
+from .epochs import EPOCH_COLUMNS, EPOCHS_FILE
 from .quality import QUALITY_OK, left_out_notice, sweep_is_fittable
 
 SCHEMA_VERSION = 1
@@ -297,17 +302,18 @@ def target_from_dict(d: Any, source: str = "target") -> Target:
         seen.add(sid)
         if not isinstance(s["protocol"], dict):
             raise UserError(f"{ws}.protocol: expected an object")
-        missing = {"delay_ms", "duration_ms", "t_stop_ms", "dt_ms", "holding_pA"} - set(
-            s["protocol"])
+        missing = set(PROTOCOL_FIELDS) - set(s["protocol"])
         if missing:
             raise UserError(f"{ws}.protocol: missing field(s) {', '.join(sorted(missing))}")
         for k, v in s["protocol"].items():
-            if not _is_number(v):
+            if k != "epochs" and not _is_number(v):
                 raise UserError(f"{ws}.protocol.{k}: expected a number, got {v!r}")
         try:
             proto = StepProtocol.from_dict(s["protocol"])
         except UserError as exc:
-            raise UserError(f"{ws}.protocol: {exc}") from None
+            msg = str(exc).removeprefix("protocol: ").removeprefix("protocol.")
+            raise UserError(f"{ws}.protocol{'.' if msg.startswith('epochs') else ': '}{msg}") \
+                from None
         _check_stimulus(proto, f"{ws}.protocol")
         amp = s["amplitude_pA"]
         if amp is not None and (not _is_number(amp) or not math.isfinite(amp)):
@@ -423,14 +429,18 @@ def prior_amplitude_pA(model: str) -> float:
 
 
 def prior_target(model: str, seed: int, scheme: str = "resolved",
-                 command: str | None = None) -> Target:
+                 command: str | None = None, kind: str = "any") -> Target:
     """A ground truth drawn uniformly from the model's prior box (``ModelSpec.prior_box``,
     frozen apart from the fit box so that a seed keeps its truth: ``docs/fit.md``) with a
     seeded ``numpy.random.Generator``; draws are simulated in batches of
     64 and the first draw (in draw order) with status ``ok`` and
     ``PRIOR_MIN_SPIKES <= count <= PRIOR_MAX_SPIKES`` at :func:`prior_amplitude_pA` in the
     default protocol, none of them before the step onset, is kept;
-    ``provenance["rejected_draws"]`` counts the draws before it."""
+    ``provenance["rejected_draws"]`` counts the draws before it. ``kind`` restricts the box
+    and adds an acceptance test (:mod:`snnfit.data.priors`: ``adapting``, ``nonadapting``,
+    ``subspace:NAMES``); ``any`` (default) is the whole box."""
+    from .priors import kind_box
+
     from ..sim.models import get_model
     from ..sim.simulate import STATUS_OK, simulate, simulate_batch
 
@@ -440,6 +450,7 @@ def prior_target(model: str, seed: int, scheme: str = "resolved",
     amplitude = prior_amplitude_pA(model_name)
     protocol = StepProtocol()
     lo, hi = spec.prior_lower(), spec.prior_upper()
+    lo, hi, accept = kind_box(spec, kind, lo, hi)
     rng = np.random.default_rng(seed)
     n_drawn = 0
     while n_drawn < PRIOR_MAX_DRAWS:
@@ -451,6 +462,8 @@ def prior_target(model: str, seed: int, scheme: str = "resolved",
         with np.errstate(invalid="ignore"):
             early = np.nan_to_num(np.asarray(br.times)[:, 0], nan=np.inf) < protocol.delay_ms
         good = ok & ~early & (counts >= PRIOR_MIN_SPIKES) & (counts <= PRIOR_MAX_SPIKES)
+        if accept is not None:
+            good &= accept(np.asarray(br.times), counts, protocol.delay_ms, protocol.stim_end_ms)
         if good.any():
             j = int(np.argmax(good))
             params = {n: float(v) for n, v in zip(spec.names, P[j])}
@@ -463,6 +476,7 @@ def prior_target(model: str, seed: int, scheme: str = "resolved",
                     command, source=f"prior {model_name}", citation=None, seed=int(seed),
                     scheme=scheme, amplitude_pA=amplitude, rejected_draws=n_drawn + j,
                     accept_spikes=[PRIOR_MIN_SPIKES, PRIOR_MAX_SPIKES],
+                    **({} if kind in (None, "", "any") else {"prior_kind": kind}),
                     box={n: [float(a), float(b)] for n, a, b in zip(spec.names, lo, hi)})
                 truth = {"model": model_name, "scheme": scheme, "params": params}
                 return Target("prior", prov, truth, [Sweep("0", protocol, amplitude, times)])
@@ -786,20 +800,83 @@ def _fittable_keys(spikes_csv: Path, cell: str, keys: list[str], available: dict
     if not kept:
         raise UserError(f"{spikes_csv}: cell {cell}: no sweep of quality 'ok' among "
                         f"{', '.join(keys)}")
-    multi_epoch_notice(spikes_csv, cell, kept, notice)
     return kept
+
+
+@dataclass
+class _EpochRow:
+    line: int
+    start_ms: float
+    end_ms: float
+    amplitude_pA: float
+    main: bool
+
+
+def read_epochs(epochs_csv: str | Path) -> dict[tuple[str, str], list[_EpochRow]]:
+    """The rows of an ``epochs.csv`` (:mod:`snnfit.data.epochs`) by ``(cell_id, sweep)``, in
+    file order; every row checked (numbers, ``end_ms > start_ms >= 0``, ``main`` 0 or 1).
+    One-line UserError naming the file and line otherwise."""
+    path = Path(epochs_csv)
+    _, rows = _read_csv(path, EPOCH_COLUMNS)
+    out: dict[tuple[str, str], list[_EpochRow]] = {}
+    for line, row in rows:
+        cell, sweep = _id_fields(path, line, row)
+        start = _num(path, line, row, "start_ms")
+        end = _num(path, line, row, "end_ms")
+        amp = _num(path, line, row, "amplitude_pA")
+        if start < 0:
+            raise UserError(f"{path}: line {line}: start_ms {start:g} is negative")
+        if end <= start:
+            raise UserError(f"{path}: line {line}: end_ms {end:g} is not after start_ms "
+                            f"{start:g}")
+        if row["main"] not in ("0", "1"):
+            raise UserError(f"{path}: line {line}: main {row['main']!r} (expected 1 for the "
+                            f"sweep's main step, 0 for the other epochs)")
+        out.setdefault((cell, sweep), []).append(
+            _EpochRow(line, start, end, amp, row["main"] == "1"))
+    return out
+
+
+#: how far (ms, pA) an epochs.csv main row may be from the step of sweeps.csv (rounding)
+_MAIN_TOL = 1e-6
+
+
+def sweep_epochs(epochs_csv: Path, rows: list[_EpochRow] | None,
+                 info: _SweepInfo) -> tuple[Epoch, ...]:
+    """The extra epochs of one sweep: its ``epochs.csv`` rows other than the main step
+    (``()`` without rows). The sweep has exactly one main row, and it is the step that
+    ``sweeps.csv``/``spikes.csv`` give (start, end, amplitude)."""
+    if not rows:
+        return ()
+    where = f"{epochs_csv}: cell {info.cell} sweep {info.sweep}"
+    main = [r for r in rows if r.main]
+    if len(main) != 1:
+        raise UserError(f"{where}: {len(main)} rows with main = 1 (lines "
+                        f"{', '.join(str(r.line) for r in rows)}); expected exactly one, the "
+                        f"sweep's step")
+    m = main[0]
+    step = (info.stim_start_ms, info.stim_end_ms, info.amplitude_pA)
+    if any(abs(a - b) > _MAIN_TOL for a, b in zip((m.start_ms, m.end_ms, m.amplitude_pA),
+                                                   step)):
+        raise UserError(f"{epochs_csv}: line {m.line}: main epoch [{m.start_ms:g}, "
+                        f"{m.end_ms:g}) ms, {m.amplitude_pA:g} pA differs from the step of "
+                        f"cell {info.cell} sweep {info.sweep} ([{step[0]:g}, {step[1]:g}) ms, "
+                        f"{step[2]:g} pA)")
+    return tuple(Epoch(r.start_ms, r.end_ms, r.amplitude_pA) for r in rows if not r.main)
 
 
 def recording_target(spikes_csv: str | Path, cell: str | None = None,
                      sweeps: Sequence[Any] | None = None, sweeps_csv: str | Path | None = None,
                      citation: str | None = None, command: str | None = None,
-                     notice: Any = None) -> Target:
+                     notice: Any = None, epochs_csv: str | Path | None = None) -> Target:
     """One cell of a recording (see :func:`read_recording`) as a target.
 
     ``cell`` may be omitted when the file holds a single cell; ``sweeps`` (default all, in
     file order) selects sweeps by number. Per sweep: ``delay_ms = stim_start``,
     ``duration_ms = stim_end - stim_start``, holding, ``t_stop_ms`` and ``dt_ms`` from
-    ``sweeps.csv``. ``citation`` defaults to the ``Cite ...`` line of a ``README.md`` beside
+    ``sweeps.csv``; the protocol's extra ``epochs`` from ``epochs_csv`` (default
+    ``epochs.csv`` beside the spike CSV, if present: :func:`sweep_epochs`), simulated as
+    recorded. ``citation`` defaults to the ``Cite ...`` line of a ``README.md`` beside
     the CSV. Only sweeps whose ``quality`` is ``ok`` are used (:mod:`snnfit.data.quality`);
     each other sweep is left out with a one-line notice.
     """
@@ -829,13 +906,20 @@ def recording_target(spikes_csv: str | Path, cell: str | None = None,
     else:
         keys = list(available)
     keys = _fittable_keys(spikes_csv, cell, keys, available, notice)
+    epochs_path = Path(epochs_csv) if epochs_csv is not None else spikes_csv.parent / EPOCHS_FILE
+    epoch_rows = read_epochs(epochs_path) if epochs_csv is not None or epochs_path.exists() \
+        else {}
     out = []
     for k in keys:
         info = available[k]
-        proto = StepProtocol(delay_ms=info.stim_start_ms,
-                             duration_ms=round(info.stim_end_ms - info.stim_start_ms, 9),
-                             t_stop_ms=info.t_stop_ms, dt_ms=info.dt_ms,
-                             holding_pA=info.holding_pA)
+        extra = sweep_epochs(epochs_path, epoch_rows.get((cell, k)), info)
+        try:
+            proto = StepProtocol(delay_ms=info.stim_start_ms,
+                                 duration_ms=round(info.stim_end_ms - info.stim_start_ms, 9),
+                                 t_stop_ms=info.t_stop_ms, dt_ms=info.dt_ms,
+                                 holding_pA=info.holding_pA, epochs=extra)
+        except UserError as exc:
+            raise UserError(f"{epochs_path}: cell {cell} sweep {k}: {exc}") from None
         times = np.array([t for _, t in info.spikes], dtype=np.float64)
         out.append(Sweep(k, proto, info.amplitude_pA, times, _quality_cell(info.quality)))
     if sum(len(s.spike_times_ms) for s in out) == 0:
@@ -845,6 +929,8 @@ def recording_target(spikes_csv: str | Path, cell: str | None = None,
     files = {str(spikes_csv.resolve()): _sha256(spikes_csv)}
     if sweeps_path.exists():
         files[str(sweeps_path.resolve())] = _sha256(sweeps_path)
+    if epoch_rows:
+        files[str(epochs_path.resolve())] = _sha256(epochs_path)
     if citation is None:
         citation = _readme_citation(spikes_csv.parent)
     prov = _provenance(command, source=str(spikes_csv.resolve()), citation=citation, seed=None,

@@ -9,7 +9,8 @@ Accounting, in forward-equivalents (:attr:`FitProblem.forward_equivalents`, the 
 ``evaluations``): one simulation is one parameter set x one amplitude x one sweep. Every
 simulation counts: the current search's grid and bisection points (each counted as a whole
 simulation although it stops at the end of the step), the amplitude search inside the
-bracket, and the re-simulation of each new best point (to score it with Gamma). Passes of
+bracket, and the re-simulation of each new best point (to score it with Gamma; charged when
+the point becomes the best, run later for all best points in one batch). Passes of
 other kinds (a sensitivity pass, a pass of the spiking layer) are charged as frozen constant
 multiples of one simulation (see :mod:`snnfit.sim.grad`). The last batch may overshoot the
 budget by less than one batch. :attr:`FitProblem.candidates` counts the parameter sets
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
@@ -45,6 +47,7 @@ from .energy import DEFAULT_WATTS_PER_CORE, EnergyMeter
 from ..errors import UserError
 from ..loss import DEFAULT_COUNT_PENALTY_MS, batch_loss, fail_loss
 from ..sim.models import get_model
+from ..sim.params import DEFAULT_BOX
 from ..sim.protocol import StepProtocol
 from ..sim.search import FOUND, SILENT, SPONTANEOUS, search_current
 from ..sim.simulate import STATUS_OK, simulate_batch
@@ -96,6 +99,9 @@ class FitSettings:
     #: the loss minimised (:data:`snnfit.fit.stages.LOSSES`): ``staged`` (the firing pattern
     #: first, then the spike times) or ``times`` (the spike-time loss throughout)
     loss: str = DEFAULT_LOSS
+    #: the fit box (:meth:`snnfit.sim.params.ModelSpec.box`): ``default`` (the declared
+    #: bounds) or a named box such as ``cells`` (wide, for real cells); ``bounds`` apply on top
+    box: str = DEFAULT_BOX
     #: the staged loss's settings (:class:`snnfit.fit.stages.StageSettings`); None: defaults
     stage_settings: Any = None
     amp_iters: int = 8
@@ -106,6 +112,9 @@ class FitSettings:
     #: the optimiser's settings (``DirectSettings``, ``SNNSettings``, ... of
     #: :mod:`snnfit.fit.optimizers`); None: its frozen defaults
     optimizer_settings: Any = None
+    #: the exact-gradient finish after the optimiser (:mod:`snnfit.fit.refine`): False, True
+    #: (its frozen ``RefineSettings``) or a ``RefineSettings``
+    refine: Any = False
 
     def check(self) -> None:
         get_model(self.model)
@@ -128,6 +137,7 @@ class FitSettings:
             raise UserError(f"--seed: must be >= 0, got {self.seed}")
         if not (self.watts_per_core >= 0 and math.isfinite(self.watts_per_core)):
             raise UserError(f"--watts-per-core: must be >= 0, got {self.watts_per_core}")
+        get_model(self.model).spec.box(self.box)  # one-line UserError for an unknown box
         if self.loss not in LOSSES:
             raise UserError(f"--loss: expected one of {', '.join(LOSSES)}, got {self.loss!r}")
         if self.stage_settings is not None and not isinstance(self.stage_settings,
@@ -142,6 +152,9 @@ class FitSettings:
                 raise TypeError(f"optimizer_settings: expected {cls.__name__} for optimizer "
                                 f"{self.optimizer!r}, got "
                                 f"{type(self.optimizer_settings).__name__}")
+        from .refine import resolve
+
+        resolve(self.refine)
 
 
 @dataclass
@@ -203,14 +216,18 @@ class FitProblem:
         self.best_loss = math.inf
         self.best_z: np.ndarray | None = None
         self.best_amps: list[float] | None = None
-        self.best_gamma: float | None = None
-        self.history: list[dict] = []
+        self._history: list[dict] = []
+        #: every best point so far: (parameter row, amplitudes per sweep); its Gamma is
+        #: computed later
+        self._bests: list[tuple[np.ndarray, list[float]]] = []
+        self._gammas: dict[int, float | None] = {}  # best index -> Gamma, once computed
+        self._pending: list[tuple[dict, int]] = []  # history rows awaiting their Gamma
         #: the objective now minimised (:mod:`snnfit.fit.stages`), the forward-equivalents at
         #: which the current stage ends, and where the next optimiser run starts (None: the
         #: space's base point)
         self.stage = TIMES
         self.box: str | None = None  # core | fit while a fit switches boxes
-        self.limit = settings.budget
+        self.limit: int | None = None  # None: the whole budget
         self.start_z: np.ndarray | None = None
         self.stage_settings = settings.stage_settings or StageSettings()
         self.rng = np.random.default_rng(settings.seed)
@@ -225,11 +242,14 @@ class FitProblem:
     @property
     def remaining(self) -> int:
         """Forward-equivalents left in the current stage (the whole budget outside stages)."""
-        return max(self.limit - self.forward_equivalents, 0)
+        return max(self._limit() - self.forward_equivalents, 0)
 
     @property
     def exhausted(self) -> bool:
-        return self.forward_equivalents >= self.limit
+        return self.forward_equivalents >= self._limit()
+
+    def _limit(self) -> int:
+        return self.budget if self.limit is None else self.limit
 
     def start_point(self) -> np.ndarray:
         """Where an optimiser run starts: :attr:`start_z`, else the space's base point."""
@@ -250,7 +270,6 @@ class FitProblem:
             self.best_loss = math.inf
             self.best_z = None
             self.best_amps = None
-            self.best_gamma = None
         self.stage = stage
         self.limit = int(min(limit, self.budget))
         self.start_z = None if start_z is None else np.asarray(start_z, np.float64).copy()
@@ -488,26 +507,86 @@ class FitProblem:
     # ------------------------------------------------------------------ bookkeeping
     def record(self, Z: np.ndarray, losses: np.ndarray, amps: np.ndarray) -> None:
         """Update the best point and append one history entry (optimisers that compute
-        losses themselves, e.g. with gradients, call this too)."""
+        losses themselves, e.g. with gradients, call this too).
+
+        A new best point is charged one simulation per sweep at once (its re-simulation at
+        full length, which scores it with Gamma); the simulations themselves run later, for
+        all best points in one batch (:meth:`score_bests`, when :attr:`history` or
+        :attr:`best_gamma` is read): same trains, same Gamma (a set's result does not depend
+        on its batch), a fraction of the time (one batched pass instead of a batch of one per
+        new best)."""
         i = int(np.argmin(losses))
         if losses[i] < self.best_loss:
             self.best_loss = float(losses[i])
             self.best_z = np.asarray(Z[i], dtype=np.float64).copy()
             self.best_amps = [float(a) for a in amps[i]]
-            self.best_gamma = self._gamma_of_best()
+            # kept as model parameters: a staged fit may change the space later
+            self._bests.append((self.space.to_params(self.best_z[None, :])[0], self.best_amps))
+            for _ in self.sweeps:
+                self.charge(1)
         reading = self.meter.read() if self.meter is not None else None
-        self.history.append({
+        row = {
             "simulations": int(self.forward_equivalents),
             "wall_s": float(reading.wall_s if reading else time.perf_counter() - self._t0),
             "cpu_s": float(reading.cpu_s) if reading else None,
             "joules": float(reading.joules) if reading else None,
             "best_loss": float(self.best_loss),
-            "gamma_at_best": self.best_gamma,
+            "gamma_at_best": None,
             "stage": self.stage,
             **({"box": self.box} if self.box is not None else {}),
-        })
+        }
+        self._history.append(row)
+        if self._bests:
+            self._pending.append((row, len(self._bests) - 1))
         if self.progress is not None:
             self.progress(self)
+
+    @property
+    def history(self) -> list[dict]:
+        """One row per batch or step (module docstring); Gammas are scored on first read."""
+        self.score_bests()
+        return self._history
+
+    @property
+    def best_gamma(self) -> float | None:
+        """Gamma of the best point so far (None before any)."""
+        if not self._bests:
+            return None
+        last = len(self._bests) - 1
+        if last not in self._gammas:
+            self._gammas[last] = self._gamma_of([last])[0]
+        return self._gammas[last]
+
+    def score_bests(self) -> None:
+        """Score every best point whose Gamma a history row still lacks (one batched
+        simulation per sweep; already charged by :meth:`record`)."""
+        if not self._pending:
+            return
+        todo = sorted({b for _, b in self._pending if b not in self._gammas})
+        if todo:
+            self._gammas.update(zip(todo, self._gamma_of(todo)))
+        for row, b in self._pending:
+            row["gamma_at_best"] = self._gammas[b]
+        self._pending.clear()
+
+    def _gamma_of(self, best_indices: list[int], chunk: int = 256) -> list[float | None]:
+        """Gamma of best points (indices into the bests), their trains simulated at full
+        length as :meth:`best_trains` does (not charged: :meth:`record` charged them)."""
+        from ..metrics import gamma_factor
+
+        P = np.vstack([self._bests[b][0][None, :] for b in best_indices])
+        trains: list[list[np.ndarray]] = [[] for _ in best_indices]
+        for j, sw in enumerate(self.sweeps):
+            amps = np.array([self._bests[b][1][j] for b in best_indices])
+            for lo in range(0, len(best_indices), chunk):
+                r = simulate_batch(self.model, P[lo:lo + chunk], amps[lo:lo + chunk],
+                                   sw.protocol, self.settings.scheme, self.settings.threads,
+                                   check=False)
+                for n in range(r.counts.shape[0]):
+                    trains[lo + n].append(r.spike_times(n))
+        targets = [sw.times for sw in self.sweeps]
+        t_stop = [sw.protocol.t_stop_ms for sw in self.sweeps]
+        return [gamma_factor(tr, targets, t_stop) for tr in trains]
 
     def best_trains(self, charge: bool = True) -> list[np.ndarray]:
         """Spike trains of the best point on every sweep (full recording)."""
@@ -520,13 +599,6 @@ class FitProblem:
                                self.settings.threads, check=False)
             out.append(r.spike_times(0))
         return out
-
-    def _gamma_of_best(self) -> float | None:
-        from ..metrics import gamma_factor
-
-        trains = self.best_trains()
-        return gamma_factor(trains, [sw.times for sw in self.sweeps],
-                            [sw.protocol.t_stop_ms for sw in self.sweeps])
 
 
 # ---------------------------------------------------------------------- driver
@@ -560,6 +632,7 @@ def _warm_up(model: str, scheme: str, threads: int, optimizer: str = "cmaes") ->
     gamma_factor([np.array([1.0])], [np.array([1.0])], [4.0])
 
 
+@lru_cache(maxsize=1)
 def _git_commit() -> str | None:
     here = Path(__file__).resolve().parent
     try:
@@ -570,6 +643,7 @@ def _git_commit() -> str | None:
         return None
 
 
+@lru_cache(maxsize=None)
 def _version(pkg: str) -> str | None:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -658,7 +732,7 @@ class ProgressBar:
 
 def run_fit(target_path: str, settings: FitSettings) -> FitResult:
     """Run one fit; its :class:`FitResult` (``to_json()`` is the record ``snnfit fit`` writes)."""
-    from . import optimizers
+    from . import optimizers, refine
     from ..metrics import all_metrics
     from ..sim.simulate import set_threads
 
@@ -677,15 +751,18 @@ def run_fit(target_path: str, settings: FitSettings) -> FitResult:
     set_threads(settings.threads)
     space = build_space(settings.model, settings.dim, settings.scheme, settings.current,
                         settings.bounds, settings.fix, settings.base, settings.projection_seed,
-                        settings.threads)
+                        settings.threads, settings.box)
     _warm_up(settings.model, settings.scheme, settings.threads, settings.optimizer)
     run = optimizers.get(settings.optimizer)
     opt_settings = settings.optimizer_settings or optimizers.settings_class(settings.optimizer)()
     bar = (ProgressBar(settings.budget, f"fit {settings.optimizer}") if settings.progress
            else None)
+    refine.warm_up(settings.model, settings.scheme, refine.resolve(settings.refine),
+                   settings.threads)
     meter = EnergyMeter(watts_per_core=settings.watts_per_core)
     meter.start()
-    problem = FitProblem(space, target, settings, meter, progress=bar)
+    problem = FitProblem(space, target, refine.optimizer_settings(settings), meter,
+                         progress=bar)
     staged = uses_stages(settings.loss, settings.optimizer)
     try:
         if staged:
@@ -695,6 +772,9 @@ def run_fit(target_path: str, settings: FitSettings) -> FitResult:
             extra = run(problem, opt_settings) or {}
         if problem.best_z is None:
             raise UserError("the optimiser evaluated no candidate (budget too small?)")
+        if settings.refine:
+            extra = {**extra, "refine": refine.run(problem, settings)}
+        problem.score_bests()
         trains = problem.best_trains()
         reading = meter.stop()
     finally:

@@ -35,7 +35,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..sim.models import get_model, resolve_preset
-from ..sim.params import log_mask, parse_assignments, to_physical, to_unit, unit_derivative
+from ..sim.params import DEFAULT_BOX, log_mask, parse_assignments, to_physical, to_unit, unit_derivative
 
 #: sample size and firing window (spikes) of the pca directions' sample
 PCA_SAMPLE = 1024
@@ -315,14 +315,14 @@ def build_space(
     base: str = "defaults",
     projection_seed: int = 0,
     threads: int | None = 1,
+    box: str = DEFAULT_BOX,
 ) -> ReducedSpace:
-    """Build the reduced space of a fit (see the module docstring)."""
+    """Build the reduced space of a fit (see the module docstring) in the model's fit box
+    ``box`` (:meth:`snnfit.sim.params.ModelSpec.box`), narrowed or widened by ``bounds``."""
     m = get_model(model)
     spec = m.spec
     names = spec.names
-    lower = spec.lower()
-    upper = spec.upper()
-    log = spec.log_scale()
+    lower, upper, log = spec.box(box)
     for name, (lo, hi) in _parse_bounds(model, bounds).items():
         i = spec.index(name)
         lower[i], upper[i] = lo, hi
@@ -354,6 +354,8 @@ def build_space(
     dim = (dim or "full").strip()
     d = parse_dim(dim)
     info = {"base_name": base_name, "fixed": fixed, "excluded": reasons}
+    if box != DEFAULT_BOX:
+        info["fit_box"] = box
     if d.kind == "full":
         free = np.array(full_free)
         return ReducedSpace(model, dim, names, lower, upper, base_vec, free, "subset",

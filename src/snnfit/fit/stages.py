@@ -163,6 +163,7 @@ def run_staged(problem, run, opt_settings, settings: StageSettings, loss: str) -
                     "simulations": int(problem.forward_equivalents - spent),
                     "best_loss": float(problem.best_loss), **info})
         spent = int(problem.forward_equivalents)
+    problem.limit = None  # back to the whole budget (a --refine after the optimiser spends the rest)
     return {"stages": out, "restarts": int(sum(int(s.get("restarts", 0)) for s in out))}
 
 

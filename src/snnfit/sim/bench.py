@@ -193,9 +193,7 @@ def _kernel_call(kernel, model, P, amps, protocol, scheme):
     status = np.zeros(B, np.int8)
     tr = np.empty((1, 1))
     args = (P, amps, np.ascontiguousarray(x0), np.ascontiguousarray(y0), m.scheme(scheme).code,
-            protocol.dt_ms, protocol.n_steps, protocol.step_on, protocol.step_off,
-            protocol.holding_pA, protocol.delay_ms, protocol.stim_end_ms, times, counts, n_win,
-            status, tr, tr, False)
+            *protocol.kernel_args(), times, counts, n_win, status, tr, tr, False)
     return (lambda: kernel(*args)), counts
 
 

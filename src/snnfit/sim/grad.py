@@ -89,9 +89,7 @@ def spike_times_and_jacobian(
     jac = np.zeros((B, max_spikes, n_p + 1))
     entry.sensitivity(P, amps, np.ascontiguousarray(x0), np.ascontiguousarray(y0),
                       np.ascontiguousarray(sx0), np.ascontiguousarray(sy0),
-                      float(protocol.dt_ms), protocol.n_steps, protocol.step_on,
-                      protocol.step_off, holding, float(protocol.delay_ms),
-                      float(protocol.stim_end_ms), times, counts, n_win, status, jac)
+                      *protocol.kernel_args(), times, counts, n_win, status, jac)
     status = np.where((status == STATUS_OK) & spont, STATUS_SPONTANEOUS, status).astype(np.int8)
     return times, counts, n_win, status, jac
 

@@ -67,6 +67,10 @@ class Preset:
     note: str = ""
 
 
+#: the name of the declared fit box (``snnfit fit --box``)
+DEFAULT_BOX = "default"
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """A model's declared parameters and presets."""
@@ -82,6 +86,9 @@ class ModelSpec:
     # the frozen box that prior ground truths are drawn from (``make-target --prior``),
     # ``{name: (lower, upper)}`` for every parameter; empty: the fit box
     prior_box: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    # named fit boxes besides the default one (``snnfit fit --box NAME``),
+    # ``{box: {name: (lower, upper, scale)}}``; a parameter not listed keeps its default bounds
+    boxes: Mapping[str, Mapping[str, tuple]] = field(default_factory=dict)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -111,6 +118,21 @@ class ModelSpec:
     def log_scale(self) -> np.ndarray:
         """Parameters declared with a log scale (spec order, bool)."""
         return np.array([p.scale == "log" for p in self.params], dtype=bool)
+
+    def box(self, name: str = DEFAULT_BOX) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``(lower, upper, log)`` of the fit box ``name`` (spec order): ``default`` is the
+        declared bounds and scales (``log`` None when every scale is linear), any other name
+        one of :attr:`boxes`."""
+        lower, upper, log = self.lower(), self.upper(), self.log_scale()
+        if name != DEFAULT_BOX:
+            if name not in self.boxes:
+                raise UserError(f"--box: model {self.name} has no box {name!r} (expected one "
+                                f"of {', '.join((DEFAULT_BOX, *self.boxes))})")
+            for i, p in enumerate(self.params):
+                if p.name in self.boxes[name]:
+                    lo, hi, scale = self.boxes[name][p.name]
+                    lower[i], upper[i], log[i] = lo, hi, scale == "log"
+        return lower, upper, (log if log.any() else None)
 
     def prior_lower(self) -> np.ndarray:
         """Lower bounds of the prior box (spec order; the fit box where none is declared)."""

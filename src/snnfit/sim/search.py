@@ -5,7 +5,10 @@ thread count):
 
 1. a coarse grid of ``grid`` amplitudes on ``[0, max_amplitude_pA]``, simulated as one batch;
    the count at amplitude 0 decides ``spontaneous`` (spikes in the step window, or before
-   the step, without any step current; or no stable rest under the holding current);
+   the step, without any step current; or no stable rest under the holding current). A
+   protocol's extra epochs (a prepulse, a test pulse: :mod:`snnfit.sim.protocol`) are
+   simulated as they are, never scaled; spikes at amplitude 0 that come after the first
+   extra epoch starts answer to it and do not make a set spontaneous;
 2. on the first grid interval where the step-window count reaches ``n`` (and, in the same
    batched calls, ``n + 1``), bisection until the interval is narrower than
    ``max(1 pA, 1 %)``; where the count at the upper end is still above ``n`` (the count
@@ -59,10 +62,9 @@ class SearchResult:
 
 
 def search_protocol(protocol: StepProtocol) -> StepProtocol:
-    """The protocol cut at the end of the step (only the step window is counted)."""
-    t_end = min(protocol.t_stop_ms, protocol.stim_end_ms + protocol.dt_ms)
-    return StepProtocol(protocol.delay_ms, protocol.duration_ms, t_end, protocol.dt_ms,
-                        protocol.holding_pA)
+    """The protocol cut at the end of the step (only the step window is counted); extra
+    epochs before the cut are kept (the search scales the main step only)."""
+    return protocol.cut(min(protocol.t_stop_ms, protocol.stim_end_ms + protocol.dt_ms))
 
 
 def search_current(
@@ -91,6 +93,8 @@ def search_current(
     if grid < 2:
         raise UserError(f"grid: must be >= 2, got {grid}")
     proto = search_protocol(protocol)
+    # before the first extra epoch (inf: none) a spike at amplitude 0 is firing at rest
+    quiet_ms = min([ep.start_ms for ep in proto.epochs], default=np.inf)
     n_sims = 0
     n_calls = 0
 
@@ -108,8 +112,12 @@ def search_current(
     cnt = r.n_in_step.reshape(B, grid)
     before = (r.counts - r.n_in_step).reshape(B, grid)  # spikes outside the window
     spont = (cnt[:, 0] > 0) | (r.status.reshape(B, grid)[:, 0] == STATUS_SPONTANEOUS)
-    # spikes before the step onset at amplitude 0 (the count after the step is cut off)
-    spont |= before[:, 0] > 0
+    # spikes before the step onset at amplitude 0 (the count after the step is cut off);
+    # with extra epochs, only a first spike before the first epoch starts: later ones are
+    # answers to the recorded epochs (the loss judges them), not firing at rest
+    first0 = r.times[::grid, 0]
+    with np.errstate(invalid="ignore"):
+        spont |= (before[:, 0] > 0) & ~(first0 >= quiet_ms)
 
     status = np.full(B, FOUND, np.int64)
     amp = np.full(B, np.nan)

@@ -99,7 +99,8 @@ def simulate_batch(
     record: bool = False,
     check: bool = True,
 ) -> BatchResult:
-    """Simulate ``B`` parameter sets (rows of ``P``, spec order) with their own amplitudes (pA).
+    """Simulate ``B`` parameter sets (rows of ``P``, spec order) with their own amplitudes (pA)
+    of the protocol's main step (its extra epochs, if any, are the same for every set).
 
     Sets without a stable rest state under the holding current get status ``spontaneous``
     (and are simulated from the rest state without holding current).
@@ -122,9 +123,7 @@ def simulate_batch(
         tx = np.empty((1, 1))
         ty = np.empty((1, 1))
     entry.kernel(P, amps, np.ascontiguousarray(x0), np.ascontiguousarray(y0), entry.code,
-                 float(protocol.dt_ms), n, protocol.step_on, protocol.step_off,
-                 float(protocol.holding_pA), float(protocol.delay_ms),
-                 float(protocol.stim_end_ms), times, counts, n_win, status, tx, ty, record)
+                 *protocol.kernel_args(), times, counts, n_win, status, tx, ty, record)
     status = np.where((status == STATUS_OK) & spont, STATUS_SPONTANEOUS, status).astype(np.int8)
     trace = np.stack([tx, ty], axis=1) if record else None
     return BatchResult(times=times, counts=counts, n_in_step=n_win, status=status, trace=trace)

@@ -9,6 +9,10 @@ matplotlib Figure; :func:`save` writes it as PNG and SVG, atomically.
   interval across fits.
 - :func:`joules_vs_accuracy`: joules against Gamma, per optimizer and model.
 - :func:`rasters`: target spikes against the fitted spikes of each model's best fit.
+- :func:`controls_forest`: each answer's effect and interval beside its controls'.
+- :func:`budget_answers`: the dimensionality and optimizer answers against the budget.
+- :func:`fi_curves`, :func:`isi_profiles`, :func:`heldout_rasters`: the held-out predictions:
+  counts against amplitude, interspike intervals, and rasters, data against each model.
 """
 
 from __future__ import annotations
@@ -218,7 +222,23 @@ FIGURES = {
     "optimizer_curves": "best loss against forward-equivalents per optimizer",
     "joules_vs_accuracy": "joules against accuracy",
     "rasters": "target against fitted spikes (best fit per target and model)",
+    "fi_curves": "f-I curves: spikes in the step against amplitude, data and models",
+    "isi_profiles": "ISI profiles on the largest held-out amplitude, data and models",
+    "heldout_rasters": "held-out sweeps: data against each model's prediction",
 }
+#: figures drawn from answers.json (rule answer_figures)
+ANSWER_FIGURES = {
+    "controls": "each answer's effect beside its controls' (95 % intervals, margin band)",
+    "budget_answers": "dimensionality and optimizer answers against the budget",
+}
+
+
+def answer_figures(answers: dict, out_dir: str | os.PathLike, margin: float = 0.05
+                   ) -> list[str]:
+    """The figures of :data:`ANSWER_FIGURES` into ``out_dir`` (PNG and SVG)."""
+    out_dir = Path(out_dir)
+    return (save(controls_forest(answers, margin), out_dir / "controls")
+            + save(budget_answers(answers), out_dir / "budget_answers"))
 
 
 def study_figures(fits, heldout, curves, out_dir: str | os.PathLike) -> list[str]:
@@ -234,4 +254,243 @@ def study_figures(fits, heldout, curves, out_dir: str | os.PathLike) -> list[str
     made += save(optimizer_curves(curves), out_dir / "optimizer_curves")
     made += save(joules_vs_accuracy(fits), out_dir / "joules_vs_accuracy")
     made += save(rasters(in_arm(fits, "adaptation")), out_dir / "rasters")
+    held = in_arm(heldout, "adaptation")
+    made += save(fi_curves(held, in_arm(fits, "adaptation")), out_dir / "fi_curves")
+    made += save(isi_profiles(held), out_dir / "isi_profiles")
+    made += save(heldout_rasters(held), out_dir / "heldout_rasters")
     return made
+
+
+# --------------------------------------------------------------------------- answers' figures
+
+_VERDICT_COLOURS = {"yes": "tab:green", "no": "tab:red", "equivalent": "tab:blue",
+                    "inconclusive": "0.5"}
+
+
+def controls_forest(answers: dict, margin: float = 0.05):
+    """One panel per question: the effect with its 95 % interval on the answer targets and on
+    each control (colour: verdict; the shaded band is the equivalence margin; the text gives
+    the verdict and, for controls, the expected one)."""
+    plt = _plt()
+    qs = [q for q in ("adaptation", "dimensionality", "optimizers") if q in answers]
+    fig, axes = plt.subplots(1, max(1, len(qs)), figsize=(5 * max(1, len(qs)), 3.2),
+                             squeeze=False)
+    for ax, q in zip(axes[0], qs):
+        a = answers[q]
+        rows = [("answer", a)]
+        rows += [(f"{r} control", c) for r, c in (a.get("controls") or {}).items()]
+        if q == "adaptation":
+            for m, n in ((a.get("comparisons") or {}).get("nested") or {}).items():
+                rows.append((f"nested {m}", n))
+        ax.axvspan(-margin, margin, color="0.9", zorder=0)
+        ax.axvline(0, color="0.6", lw=0.8)
+        for i, (label, d) in enumerate(rows):
+            eff, ci = d.get("effect"), d.get("ci95") or [None, None]
+            v = d.get("verdict", "inconclusive")
+            y = len(rows) - 1 - i
+            if eff is not None and None not in ci:
+                ax.errorbar(eff, y, xerr=[[eff - ci[0]], [ci[1] - eff]], fmt="o",
+                            color=_VERDICT_COLOURS.get(v, "0.5"), capsize=3)
+            txt = v + (f" (expected {'/'.join(d['expected'])})" if d.get("expected") else "")
+            ax.text(1.02, y, txt, transform=ax.get_yaxis_transform(), va="center",
+                    fontsize=7)
+        ax.set_yticks(range(len(rows)))
+        ax.set_yticklabels([r[0] for r in rows][::-1], fontsize=8)
+        ax.set_title(q, fontsize=9)
+        ax.set_xlabel("effect (> 0 favours the candidate)", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def budget_answers(answers: dict):
+    """The dimensionality and optimizer answers against the budget: effect and 95 % interval
+    at every checkpoint, for the answer targets and each control."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    for ax, q in zip(axes, ("dimensionality", "optimizers")):
+        a = answers.get(q) or {}
+        series = [("answer", a.get("by_budget") or [])]
+        series += [(f"{r} control", c.get("by_budget") or [])
+                   for r, c in (a.get("controls") or {}).items()]
+        drawn = False
+        for label, rows in series:
+            rows = [r for r in rows if r.get("effect") is not None]
+            if not rows:
+                continue
+            x = [r["checkpoint"] for r in rows]
+            y = [r["effect"] for r in rows]
+            lo = [r["ci95"][0] if r["ci95"][0] is not None else r["effect"] for r in rows]
+            hi = [r["ci95"][1] if r["ci95"][1] is not None else r["effect"] for r in rows]
+            ax.plot(x, y, marker="o", label=label)
+            ax.fill_between(x, lo, hi, alpha=0.2)
+            drawn = True
+        if not drawn:
+            _empty(ax)
+            continue
+        ax.axhline(0, color="0.5", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_xlabel("budget checkpoint (forward-equivalents)")
+        ax.set_ylabel("effect (error difference)")
+        ax.set_title(q)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _heldout_trains(heldout, max_targets: int):
+    """Per target (answer targets first), per model: the first seed's held-out evaluation,
+    with the data and model trains of each sweep: ``{target: {model: [(sweep, role, amp,
+    data, model)]}}``."""
+    import json
+
+    from ..data.targets import load_target
+
+    out: dict = {}
+    if heldout is None or heldout.empty:
+        return out
+    h = heldout.copy()
+    h["_answer"] = h["arms"].fillna("").str.contains(":answer")
+    order = (h.sort_values(["_answer", "target"], ascending=[False, True])["target"]
+             .drop_duplicates().tolist())[:max_targets]
+    targets_cache: dict = {}
+    for t in order:
+        ht = h[h["target"] == t]
+        for model, g in ht.groupby("model"):
+            seed = sorted(g["seed"])[0]
+            path = g[g["seed"] == seed]["path"].iloc[0]
+            with open(path, encoding="utf-8") as fh:
+                ev = json.load(fh)
+            tp = ev["target"]
+            if tp not in targets_cache:
+                targets_cache[tp] = load_target(tp)
+            by_id = {s.id: s for s in targets_cache[tp].sweeps}
+            role = dict(zip(g["sweep"], g["role"]))
+            rows = []
+            for sid, amp, times in zip(ev["sweep_ids"], ev["amplitude_pA"],
+                                       ev["spike_times_ms"]):
+                sw = by_id[str(sid)]
+                rows.append((str(sid), role.get(str(sid), "heldout"), float(amp),
+                             sw.spike_times_ms, np.asarray(times), sw.protocol))
+            out.setdefault(t, {})[model] = sorted(rows, key=lambda r: r[2])
+    return out
+
+
+def fi_curves(heldout, fits=None, max_targets: int = 8):
+    """f-I curves per target: spikes in the step against the amplitude, the data (black) and
+    each model's prediction on the held-out sweeps (lines); training amplitudes (from the fit
+    records) as open markers."""
+    plt = _plt()
+    data = _heldout_trains(heldout, max_targets)
+    n = max(1, len(data))
+    cols = min(4, n)
+    rows_n = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows_n, cols, figsize=(3.6 * cols, 2.9 * rows_n), squeeze=False)
+    models_all = sorted({m for d in data.values() for m in d})
+    pal = dict(zip(models_all, _sns().color_palette(n_colors=max(1, len(models_all)))))
+    if not data:
+        _empty(axes[0, 0], "no held-out sweeps")
+    for ax, (t, per_model) in zip(axes.flat, data.items()):
+        first = next(iter(per_model.values()))
+        in_step = (lambda tr, p: int(np.sum((tr >= p.delay_ms) & (tr < p.stim_end_ms))))
+        ax.plot([r[2] for r in first], [in_step(r[3], r[5]) for r in first], "ko-", ms=3,
+                lw=1, label="data (held out)")
+        for m, rows in per_model.items():
+            ax.plot([r[2] for r in rows], [in_step(r[4], r[5]) for r in rows], "-",
+                    color=pal[m], lw=1.2, label=m)
+        if fits is not None and not fits.empty:
+            f = fits[(fits["target"] == t) & (fits["dim"] == "full")]
+            if len(f):
+                rec = FitResult.load(f["path"].iloc[0])
+                for amp, tr, proto in zip(rec.amplitude_pA, rec.target_spike_times_ms,
+                                          rec.protocols):
+                    p0 = proto
+                    tt = np.asarray(tr)
+                    k = int(np.sum((tt >= p0["delay_ms"])
+                                   & (tt < p0["delay_ms"] + p0["duration_ms"])))
+                    ax.plot([amp], [k], "o", mfc="white", mec="k", ms=6)
+        ax.set_title(t, fontsize=7)
+        ax.set_xlabel("step amplitude (pA)", fontsize=7)
+        ax.set_ylabel("spikes in the step", fontsize=7)
+    for ax in list(axes.flat)[len(data):]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=7,
+                   frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return fig
+
+
+def isi_profiles(heldout, max_targets: int = 8):
+    """ISI profiles: interspike interval against interval index on each target's largest
+    held-out amplitude, data (black) and each model."""
+    plt = _plt()
+    data = _heldout_trains(heldout, max_targets)
+    n = max(1, len(data))
+    cols = min(4, n)
+    rows_n = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows_n, cols, figsize=(3.6 * cols, 2.9 * rows_n), squeeze=False)
+    models_all = sorted({m for d in data.values() for m in d})
+    pal = dict(zip(models_all, _sns().color_palette(n_colors=max(1, len(models_all)))))
+    if not data:
+        _empty(axes[0, 0], "no held-out sweeps")
+    for ax, (t, per_model) in zip(axes.flat, data.items()):
+        first = next(iter(per_model.values()))
+        sid, role, amp, d, _, p = first[-1]
+
+        def isi(tr):
+            tr = tr[(tr >= p.delay_ms) & (tr < p.stim_end_ms)]
+            return np.diff(tr)
+
+        ax.plot(isi(d), "ko-", ms=2.5, lw=1, label="data")
+        for m, rows in per_model.items():
+            r = [x for x in rows if x[0] == sid]
+            if r:
+                ax.plot(isi(r[0][4]), "-", color=pal[m], lw=1.2, label=m)
+        ax.set_yscale("log")
+        ax.set_title(f"{t}\nsweep {sid} ({role}, {amp:.0f} pA)", fontsize=7)
+        ax.set_xlabel("interval index", fontsize=7)
+        ax.set_ylabel("ISI (ms)", fontsize=7)
+    for ax in list(axes.flat)[len(data):]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=7,
+                   frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return fig
+
+
+def heldout_rasters(heldout, max_targets: int = 6):
+    """Held-out rasters: per target, each held-out sweep (by amplitude) of the data (black)
+    and of each model's prediction."""
+    plt = _plt()
+    data = _heldout_trains(heldout, max_targets)
+    n = max(1, len(data))
+    fig, axes = plt.subplots(n, 1, figsize=(10, 2.6 * n), squeeze=False)
+    models_all = sorted({m for d in data.values() for m in d})
+    pal = dict(zip(models_all, _sns().color_palette(n_colors=max(1, len(models_all)))))
+    if not data:
+        _empty(axes[0, 0], "no held-out sweeps")
+    for ax, (t, per_model) in zip(axes[:, 0], data.items()):
+        first = next(iter(per_model.values()))
+        y, ticks, labels = 0, [], []
+        for i, (sid, role, amp, d, _, p) in enumerate(first):
+            ax.vlines(d, y, y + 0.8, color="black", lw=0.7)
+            ticks.append(y + 0.4)
+            labels.append(f"{amp:.0f} pA {role[:5]}: data")
+            y += 1
+            for m, rows in per_model.items():
+                ax.vlines(rows[i][4], y, y + 0.8, color=pal[m], lw=0.7)
+                ticks.append(y + 0.4)
+                labels.append(m)
+                y += 1
+            y += 0.5
+        ax.set_yticks(ticks)
+        ax.set_yticklabels(labels, fontsize=5)
+        ax.invert_yaxis()
+        ax.set_title(t, fontsize=8, loc="left")
+        ax.grid(False)
+    axes[-1, 0].set_xlabel("time (ms from sweep start)")
+    fig.tight_layout()
+    return fig

@@ -43,8 +43,12 @@ def plot_fit(fit_path):
         for t in targets[i]:
             ax_v.axvline(t, color="k", lw=0.4, alpha=0.4)
         ax_v.axvspan(protocol.delay_ms, protocol.stim_end_ms, color="0.9", zorder=-1)
+        for ep in protocol.epochs:  # the recorded extra epochs (prepulse, test pulse, ...)
+            ax_v.axvspan(ep.start_ms, ep.end_ms, color="tab:blue", alpha=0.08, zorder=-1)
         ax_v.set_xlim(0, protocol.t_stop_ms)
         ax_v.set_ylabel(state.replace("_", " (") + ")")
-        ax_v.set_xlabel("time (ms from sweep start); grey: step; lines: target spikes")
+        ax_v.set_xlabel("time (ms from sweep start); grey: step"
+                        + ("; blue: other epochs" if protocol.epochs else "")
+                        + "; lines: target spikes")
     fig.tight_layout()
     return fig

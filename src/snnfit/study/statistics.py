@@ -5,10 +5,12 @@ verdict rule and the Holm adjustment.
 - :func:`paired_test`: two-sided Wilcoxon signed-rank test of paired differences.
 - :func:`relative_improvement`: ``(e_ref - e_new) / (|e_ref| + |e_new|)`` in [-1, 1], scale
   free, so errors in ms and spike counts can be compared and averaged.
-- :func:`verdict`: fewer than ``min_pairs`` pairs -> ``inconclusive``; Wilcoxon
-  ``p < alpha`` and the bootstrap interval of the median effect excludes 0 -> ``yes``
-  (effect > 0) or ``no`` (effect < 0); the interval lies inside ``[-margin, margin]`` ->
-  ``no`` (no practically relevant benefit); otherwise ``inconclusive``.
+- :func:`verdict`: fewer than ``min_pairs`` pairs -> ``inconclusive``; the bootstrap
+  interval of the median effect inside ``[-margin, margin]`` -> ``equivalent`` (no
+  practically relevant difference, whatever the test says); else Wilcoxon ``p < alpha`` and
+  the interval excludes 0 -> ``yes`` (effect > 0) or ``no`` (effect < 0); otherwise
+  ``inconclusive``. The rule, the margin and the effect are fixed in ``docs/answers.md``.
+- :func:`paired_effect`: the median, interval, test and verdict of paired differences.
 - :func:`holm`: Holm's step-down adjustment of several p-values.
 
 :class:`StatsConfig` holds the settings (config ``statistics``).
@@ -32,7 +34,7 @@ class StatsConfig:
     seed: int = 0
     alpha: float = 0.05
     margin: float = 0.05
-    min_pairs: int = 5
+    min_pairs: int = 8
 
     @classmethod
     def from_config(cls, cfg: dict) -> "StatsConfig":
@@ -90,19 +92,36 @@ def relative_improvement(e_ref: float, e_new: float) -> float:
 
 
 def verdict(effect: float, ci95: Sequence[float], p_value: float, n_pairs: int, *,
-            alpha: float = 0.05, margin: float = 0.05, min_pairs: int = 5) -> str:
-    """``yes``, ``no`` or ``inconclusive`` by the rule in the module docstring."""
+            alpha: float = 0.05, margin: float = 0.05, min_pairs: int = 8) -> str:
+    """``yes``, ``no``, ``equivalent`` or ``inconclusive`` by the rule in the module
+    docstring."""
     lo, hi = (float(ci95[0]), float(ci95[1])) if ci95 else (math.nan, math.nan)
     if n_pairs < min_pairs or math.isnan(effect) or math.isnan(lo) or math.isnan(hi):
         return "inconclusive"
+    if -margin <= lo and hi <= margin:
+        return "equivalent"
     significant = not math.isnan(p_value) and p_value < alpha
     if significant and lo > 0:
         return "yes"
     if significant and hi < 0:
         return "no"
-    if -margin <= lo and hi <= margin:
-        return "no"
     return "inconclusive"
+
+
+def paired_effect(diffs: Sequence[float], stats: "StatsConfig", p_adjusted: float | None = None
+                  ) -> dict:
+    """``{n_pairs, effect, ci95, test, p_value, verdict}`` of paired differences (NaNs left
+    out): the median, its bootstrap interval, the Wilcoxon p (or ``p_adjusted``, e.g. Holm's,
+    which then decides the verdict) and :func:`verdict`."""
+    d = np.asarray([v for v in diffs if not math.isnan(float(v))], dtype=np.float64)
+    effect = float(np.median(d)) if d.size else math.nan
+    ci = bootstrap_ci(d, n_boot=stats.n_boot, seed=stats.seed)
+    test, p = paired_test(d)
+    p_used = p if p_adjusted is None else p_adjusted
+    return {"n_pairs": int(d.size), "effect": effect, "ci95": [ci[0], ci[1]], "test": test,
+            "p_value": p_used, "verdict": verdict(effect, ci, p_used, int(d.size),
+                                                  alpha=stats.alpha, margin=stats.margin,
+                                                  min_pairs=stats.min_pairs)}
 
 
 def holm(ps: dict[str, float]) -> dict[str, float]:

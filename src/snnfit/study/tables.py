@@ -7,7 +7,11 @@ and the summary tables and loss curves built from them.
     ``forward_equivalents``, ``wall_s``, ``cpu_s``, ``joules``, ``energy_source`` and the
     fitted parameters as ``param_<name>`` (see :func:`fit_row`).
 ``heldout.csv``
-    The same identity and the metrics of a fit replayed on the target's held-out sweeps.
+    One row per fit and held-out sweep (:func:`heldout_rows`): the fit's identity, the sweep,
+    its role (``interpolated``, ``extrapolated``, ``repeat``: the target's split), its
+    amplitude, the model's and the data's spike counts in the step, the firing-pattern score
+    and its three terms (:func:`snnfit.metrics.pattern_terms`) and the per-sweep metrics
+    (:data:`METRICS` but the loss).
 ``history.csv``
     One row per recorded point of each fit's optimisation history (:func:`history_rows`).
 
@@ -111,6 +115,61 @@ def history_rows(fit, ident: dict) -> list[dict]:
     return out
 
 
+#: the metrics of a held-out sweep summarised per model (``summary_adaptation.csv``)
+HELDOUT_METRICS = ("pattern_score", "pattern_count", "pattern_isi", "pattern_latency",
+                   "gamma", "spike_time_rmse_ms", "count_error", "latency_error_ms",
+                   "isi_error_ms")
+#: the columns of ``heldout.csv`` after the identity and ``arms``
+HELDOUT_FIELDS = ("sweep", "role", "amplitude_pA", "n_model", "n_data", "pattern_score",
+                  "pattern_count", "pattern_isi", "pattern_latency", "gamma",
+                  "spike_time_rmse_ms", "count_error", "van_rossum", "victor_purpura",
+                  "latency_error_ms", "isi_error_ms", "path")
+HELDOUT_COLUMNS = list(IDENTITY) + ["arms"] + list(HELDOUT_FIELDS)
+
+
+def heldout_rows(ev: dict, ident: dict, path: str, targets_cache: dict | None = None
+                 ) -> list[dict]:
+    """One row per sweep of a held-out evaluation (``snnfit evaluate``'s JSON): the model's
+    trains in ``ev`` against the target's sweeps (read from the target file the evaluation
+    names), the sweep's role from the target's split (``provenance.split.role``; ``heldout``
+    when the target has none)."""
+    from ..data.targets import load_target
+    from ..metrics import all_metrics, pattern_terms
+
+    cache = {} if targets_cache is None else targets_cache
+    tpath = str(ev["target"])
+    if tpath not in cache:
+        cache[tpath] = load_target(tpath)
+    target = cache[tpath]
+    by_id = {sw.id: sw for sw in target.sweeps}
+    roles = ((target.provenance.get("split") or {}).get("role") or {})
+    out = []
+    for sid, amp, times in zip(ev["sweep_ids"], ev["amplitude_pA"], ev["spike_times_ms"]):
+        sw = by_id.get(str(sid))
+        if sw is None:
+            raise UserError(f"{path}: sweep {sid!r} is not in its target {tpath}")
+        p = sw.protocol
+        m = np.asarray(times, dtype=np.float64)
+        d = sw.spike_times_ms
+        terms = pattern_terms(m, d, p.delay_ms, p.stim_end_ms)
+        met = all_metrics([m], [d], [p.t_stop_ms], [p.delay_ms])
+        in_step = (lambda t: int(np.sum((t >= p.delay_ms) & (t < p.stim_end_ms))))
+        row = dict(ident)
+        row.update({
+            "sweep": str(sid), "role": roles.get(str(sid), "heldout"),
+            "amplitude_pA": float(amp), "n_model": in_step(m), "n_data": in_step(d),
+            "pattern_score": (terms["count"] + terms["isi"] + terms["latency"]) / 3.0,
+            "pattern_count": terms["count"], "pattern_isi": terms["isi"],
+            "pattern_latency": terms["latency"],
+            **{k: _num(met[k]) for k in ("gamma", "spike_time_rmse_ms", "count_error",
+                                         "van_rossum", "victor_purpura", "latency_error_ms",
+                                         "isi_error_ms")},
+            "path": path,
+        })
+        out.append(row)
+    return out
+
+
 @dataclass
 class FitRecord:
     """A fit as the study knows it: its JSON path, held-out JSON path (or None) and its
@@ -123,6 +182,8 @@ class FitRecord:
     target_class: str
     heldout: str | None = None
     arms: str = ""
+    #: the model's name in the study (``adex-nonadapting`` for a variant); default the record's
+    model: str | None = None
 
 
 def _order_columns(df):
@@ -149,10 +210,13 @@ def build_tables(records: Iterable[FitRecord]):
     from ..fit.record import FitResult
 
     fits, held, hist = [], [], []
+    targets_cache: dict = {}
     for rec in records:
         fit = FitResult.load(rec.path)
         row = fit_row(fit, target=rec.target, target_class_=rec.target_class, dim=rec.dim,
                       budget=rec.budget, path=rec.path)
+        if rec.model:
+            row["model"] = rec.model
         row["arms"] = rec.arms
         fits.append(row)
         ident = {k: row[k] for k in IDENTITY}
@@ -161,16 +225,9 @@ def build_tables(records: Iterable[FitRecord]):
         if rec.heldout:
             with open(rec.heldout, encoding="utf-8") as fh:
                 ev = json.load(fh)
-            h = {k: row[k] for k in IDENTITY}
-            h["arms"] = rec.arms
-            for m in METRICS:
-                h[m] = _num(ev.get(m))
-            h["sweeps"] = ",".join(str(s) for s in ev.get("sweep_ids", []) or [])
-            h["path"] = rec.heldout
-            held.append(h)
+            held.extend(heldout_rows(ev, ident, rec.heldout, targets_cache))
     fits_df = _order_columns(pd.DataFrame(fits))
-    held_cols = list(IDENTITY) + ["arms"] + list(METRICS) + ["sweeps", "path"]
-    held_df = pd.DataFrame(held, columns=held_cols)
+    held_df = pd.DataFrame(held, columns=HELDOUT_COLUMNS)
     hist_cols = list(IDENTITY) + ["arms", "forward_equivalents", "wall_s", "cpu_s", "joules",
                                   "best_loss", "gamma_at_best"]
     hist_df = pd.DataFrame(hist, columns=hist_cols)
@@ -179,12 +236,22 @@ def build_tables(records: Iterable[FitRecord]):
     return fits_df, held_df, hist_df
 
 
-def in_arm(df, arm: str):
-    """The rows of a study table that belong to an arm (all rows without an ``arms``
-    column)."""
+def in_arm(df, arm: str, role: str | None = None):
+    """The rows of a study table that belong to an arm (a question), and to one of its roles
+    (``answer``, ``positive``, ``negative``) when given. The ``arms`` column lists
+    ``question:role`` memberships joined by ``;`` (a bare ``question`` counts as its answer).
+    All rows when the table has no ``arms`` column."""
     if df is None or "arms" not in df.columns:
         return df
-    return df[df["arms"].fillna("").str.split(";").apply(lambda a: arm in a)]
+
+    def member(cell) -> bool:
+        for m in str(cell or "").split(";"):
+            q, _, r = m.partition(":")
+            if q == arm and (role is None or (r or "answer") == role):
+                return True
+        return False
+
+    return df[df["arms"].apply(member)]
 
 
 def read_tables(fits_csv: str | Path, heldout_csv: str | Path | None = None):
@@ -192,7 +259,7 @@ def read_tables(fits_csv: str | Path, heldout_csv: str | Path | None = None):
     import pandas as pd
 
     dtype = {"target": str, "dim": str, "optimizer": str, "model": str, "current": str,
-             "target_class": str, "arms": str, "sweeps": str}
+             "target_class": str, "arms": str, "sweeps": str, "sweep": str, "role": str}
     fits = pd.read_csv(fits_csv, dtype=dtype)
     held = pd.read_csv(heldout_csv, dtype=dtype) if heldout_csv else None
     return fits, held
@@ -281,12 +348,13 @@ def study_tables(fits, heldout, history, stats: StatsConfig | None = None,
 
     stats = stats or StatsConfig()
     cost = ["gamma", "loss", "forward_equivalents", "wall_s", "cpu_s", "joules"]
-    a_fit = in_arm(fits, "adaptation").assign(set="in-sample")
+    a_fit = in_arm(fits, "adaptation").assign(set="in-sample", role="train")
     a_held = in_arm(heldout, "adaptation").assign(set="held-out")
     adapt = pd.concat([
-        summarise(a_fit, ["set", "target_class", "model"], METRICS, stats.n_boot, stats.seed),
-        summarise(a_held, ["set", "target_class", "model"], METRICS, stats.n_boot,
-                  stats.seed)], ignore_index=True)
+        summarise(a_fit, ["set", "role", "target_class", "model"], METRICS, stats.n_boot,
+                  stats.seed),
+        summarise(a_held, ["set", "role", "target_class", "model"], HELDOUT_METRICS,
+                  stats.n_boot, stats.seed)], ignore_index=True)
     dim = summarise(in_arm(fits, "dimensionality"), ["model", "dim", "k"], cost,
                     stats.n_boot, stats.seed)
     opt = summarise(in_arm(fits, "optimizers"), ["optimizer", "model"], cost, stats.n_boot,

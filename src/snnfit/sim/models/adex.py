@@ -30,19 +30,33 @@ from .base import CHUNK, EXP_CAP, Model, SchemeMap, scheme_table
 P_C, P_GL, P_EL, P_VT, P_DT, P_A, P_TAUW, P_B, P_VR, P_VPEAK = range(10)
 
 PARAMS = (
-    ParamSpec("C", "pF", 200.0, 10.0, 3000.0, "membrane capacitance", "positive", "log"),
-    ParamSpec("gL", "nS", 10.0, 1.0, 150.0, "leak conductance", "nonnegative", "log"),
-    ParamSpec("EL", "mV", -70.0, -90.0, -40.0, "leak reversal potential"),
-    ParamSpec("VT", "mV", -50.0, -65.0, -25.0, "threshold slope point of the exponential"),
-    ParamSpec("DeltaT", "mV", 2.0, 0.1, 8.0, "slope factor of the exponential", "positive",
-              "log"),
-    ParamSpec("a", "nS", 2.0, -30.0, 150.0, "subthreshold adaptation conductance"),
-    ParamSpec("tau_w", "ms", 100.0, 5.0, 3000.0, "adaptation time constant", "positive",
-              "log"),
-    ParamSpec("b", "pA", 50.0, 0.0, 1000.0, "spike-triggered adaptation increment"),
-    ParamSpec("Vr", "mV", -58.0, -120.0, -30.0, "reset potential"),
+    ParamSpec("C", "pF", 200.0, 50.0, 300.0, "membrane capacitance", "positive"),
+    ParamSpec("gL", "nS", 10.0, 2.0, 40.0, "leak conductance", "nonnegative"),
+    ParamSpec("EL", "mV", -70.0, -80.0, -50.0, "leak reversal potential"),
+    ParamSpec("VT", "mV", -50.0, -60.0, -40.0, "threshold slope point of the exponential"),
+    ParamSpec("DeltaT", "mV", 2.0, 0.5, 5.0, "slope factor of the exponential", "positive"),
+    ParamSpec("a", "nS", 2.0, -15.0, 20.0, "subthreshold adaptation conductance"),
+    ParamSpec("tau_w", "ms", 100.0, 10.0, 500.0, "adaptation time constant", "positive"),
+    ParamSpec("b", "pA", 50.0, 0.0, 200.0, "spike-triggered adaptation increment"),
+    ParamSpec("Vr", "mV", -58.0, -70.0, -40.0, "reset potential"),
     ParamSpec("Vpeak", "mV", 0.0, -20.0, 20.0, "spike cut under the euler scheme (not resolved)"),
 )
+
+#: the wide "cells" fit box (``snnfit fit --box cells``): bounds from physiology and from fits
+#: of real cells (sources in docs/fit.md, "Boxes"), ``name: (lower, upper, scale)``; it
+#: contains the default box and every preset
+CELLS_BOX = {
+    "C": (10.0, 3000.0, "log"),
+    "gL": (1.0, 150.0, "log"),
+    "EL": (-90.0, -40.0, "linear"),
+    "VT": (-65.0, -25.0, "linear"),
+    "DeltaT": (0.1, 8.0, "log"),
+    "a": (-30.0, 150.0, "linear"),
+    "tau_w": (5.0, 3000.0, "log"),
+    "b": (0.0, 1000.0, "linear"),
+    "Vr": (-120.0, -30.0, "linear"),
+    "Vpeak": (-20.0, 20.0, "linear"),
+}
 
 #: the frozen prior box (``make-target --prior`` draws truths uniformly from it): the fit
 #: box of snnfit up to version c2792a7, kept so that every prior seed keeps its truth
@@ -104,6 +118,7 @@ SPEC = ModelSpec(
     presets=PRESETS,
     max_amplitude_pA=3000.0,
     prior_box=PRIOR_BOX,
+    boxes={"cells": CELLS_BOX},
     scaling_group=("C", "gL", "a", "b"),
 )
 
@@ -167,8 +182,8 @@ def _reset_step(Vr, EL, VT, invDT, gL, gLDT, a, invC, invtw, wc, I, rest):
 
 
 @njit(cache=True, parallel=True)
-def _kernel(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_win0, t_win1,
-            times, counts, n_win, status, trace_x, trace_y, record):
+def _kernel(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, extra, t_win0,
+            t_win1, times, counts, n_win, status, trace_x, trace_y, record):
     B = P.shape[0]
     for ch in prange(n_chunks(B)):
         lo, n = chunk(ch, B)
@@ -185,11 +200,12 @@ def _kernel(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
                 cut[j] = P[i, P_VPEAK]
         for k in range(n_steps):
             on = k >= k_on and k < k_off
+            hk = holding + extra[k]  # the input outside the main step
             n_cross = 0
             for j in range(n):
                 # the right-hand side written out, as in _kernel_r2: through an inline helper
                 # this loop ran 2 % slower at B = 1024 (docs/simulation.md)
-                I = Ion[j] if on else holding
+                I = Ion[j] if on else hk
                 x = (V[j] - VT[j]) * invDT[j]
                 if x > EXP_CAP:
                     x = EXP_CAP
@@ -212,7 +228,7 @@ def _kernel(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
                     theta = crossing_theta(cut[j], V[j], Vn[j])
                     record_spike(i, t0 + theta * dt, t_win0, t_win1, times, counts, n_win)
                     if resolved:
-                        I = Ion[j] if on else holding
+                        I = Ion[j] if on else hk
                         wc = w[j] + theta * (wn[j] - w[j]) + b[j]
                         rest = (1.0 - theta) * dt
                         Vn[j], wn[j] = _reset_step(Vr[j], EL[j], VT[j], invDT[j], gL[j],
@@ -280,7 +296,7 @@ def _sens_chunk(P, amp, V0, w0, sV0, sw0, lo, n, holding, kappa, counts, n_win, 
 
 
 @njit(cache=True)
-def _state_pass(W, n, on, holding, dt, t1):
+def _state_pass(W, n, on, hk, dt, t1):
     """Euler update ``(Vn, wn)`` of every set of the chunk, same arithmetic as :func:`_kernel`
     and :func:`_kernel_r2` (a pending set is held: step ``dt * 0``; the ``resolved`` map never
     sets the pending flag, and ``dt * 1.0 = dt``); stores ``exp(x)``, ``x`` and the cap flag
@@ -288,7 +304,7 @@ def _state_pass(W, n, on, holding, dt, t1):
     (the step's end) or, not pending, ``Vn`` at or above the cut row."""
     n_event = 0
     for j in range(n):
-        I = W[_W_ION + j] if on else holding
+        I = W[_W_ION + j] if on else hk
         V = W[_W_V + j]
         w = W[_W_W + j]
         x = (V - W[_W_VT + j]) * W[_W_INVDT + j]
@@ -322,14 +338,14 @@ def _tangent(W, p, j, dt, Avv, invC, Awv, invtw, gv, gw, hv, hw):
 
 
 @njit(cache=True)
-def _tangent_pass(W, n, on, holding, dt, gI):
+def _tangent_pass(W, n, on, hk, dt, gI):
     """One Euler step of every tangent column in place, ``s' = s + dt (J_f s + df/dp)``
     (branch-free: the capped exponential's terms by selects; ``gI`` is ``dt`` while the step
     is on, else 0); the state moves to ``(Vn, wn)``. Crossing sets are redone by the caller;
     a held (pending) set's tangents run on unused. ``Vpeak``'s column is not stepped (it
     enters neither the map nor the initial state: zero throughout)."""
     for j in range(n):
-        I = W[_W_ION + j] if on else holding
+        I = W[_W_ION + j] if on else hk
         V = W[_W_V + j]
         w = W[_W_W + j]
         invC = W[_W_INVC + j]
@@ -474,8 +490,8 @@ def _remainder(W, j, wc, swc, dT, rest, I, on, tV, tw):
 
 
 @njit(cache=True, parallel=True)
-def _sens_kernel(P, amp, V0, w0, sV0, sw0, dt, n_steps, k_on, k_off, holding, t_win0, t_win1,
-                 times, counts, n_win, status, jac):
+def _sens_kernel(P, amp, V0, w0, sV0, sw0, dt, n_steps, k_on, k_off, holding, extra, t_win0,
+                 t_win1, times, counts, n_win, status, jac):
     r"""Forward sensitivities of the ``resolved`` map: spike times and ``dT/dp`` (exact, discrete).
 
     Same map and same arithmetic as :func:`_kernel` with ``resolved=1`` (the spike times are
@@ -515,13 +531,14 @@ def _sens_kernel(P, amp, V0, w0, sV0, sw0, dt, n_steps, k_on, k_off, holding, t_
         tw = np.empty(NP)
         for k in range(n_steps):
             on = k >= k_on and k < k_off
+            hk = holding + extra[k]  # extra epochs: fixed currents, zero derivative
             gI = dt if on else 0.0  # amplitude column's forcing factor (0 outside the step)
             t0 = k * dt
-            n_cross = _state_pass(W, n, on, holding, dt, t0 + dt)
+            n_cross = _state_pass(W, n, on, hk, dt, t0 + dt)
             m = 0
             if n_cross > 0:
                 m = _stash(W, n, n_cross, t0 + dt, idx, ov, ow, osv, osw)
-            _tangent_pass(W, n, on, holding, dt, gI)
+            _tangent_pass(W, n, on, hk, dt, gI)
             for q in range(m):
                 j = idx[q]
                 i = lo + j
@@ -544,7 +561,7 @@ def _sens_kernel(P, amp, V0, w0, sV0, sw0, dt, n_steps, k_on, k_off, holding, t_
                 for p in range(NP):
                     dT[p] = dt * dth[p]
                 _record(i, t0 + theta * dt, dT, t_win0, t_win1, times, counts, n_win, jac)
-                I = W[_W_ION + j] if on else holding
+                I = W[_W_ION + j] if on else hk
                 wc = w + theta * (wn - w) + W[_W_B + j]
                 swc[P_B] += 1.0
                 _remainder(W, j, wc, swc, dT, (1.0 - theta) * dt, I, on, tV, tw)
@@ -564,8 +581,8 @@ R2_NODES, R2_WEIGHTS = np.polynomial.legendre.leggauss(8)
 
 
 @njit(cache=True, parallel=True)
-def _kernel_r2(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_win0, t_win1,
-               times, counts, n_win, status, trace_x, trace_y, record):
+def _kernel_r2(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, extra, t_win0,
+               t_win1, times, counts, n_win, status, trace_x, trace_y, record):
     r"""Forward kernel of the ``resolved2`` scheme (same signature as :func:`_kernel`).
 
     Forward Euler at ``dt`` below the switch level ``Vs = VT + R2_KAPPA DeltaT``. In the step
@@ -605,10 +622,11 @@ def _kernel_r2(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_wi
         wsp = np.zeros(n)
         for k in range(n_steps):
             on = k >= k_on and k < k_off
+            hk = holding + extra[k]  # the input outside the main step
             t0 = k * dt
             n_event = 0
             for j in range(n):
-                I = Ion[j] if on else holding
+                I = Ion[j] if on else hk
                 x = (V[j] - VT[j]) * invDT[j]
                 if x > EXP_CAP:
                     x = EXP_CAP
@@ -622,7 +640,7 @@ def _kernel_r2(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_wi
             if n_event > 0:
                 for j in range(n):
                     i = lo + j
-                    I = Ion[j] if on else holding
+                    I = Ion[j] if on else hk
                     if pend[j] == 1:
                         if not (tsp[j] < t0 + dt):
                             continue
@@ -681,8 +699,8 @@ def _kernel_r2(P, amp, V0, w0, resolved, dt, n_steps, k_on, k_off, holding, t_wi
 
 
 @njit(cache=True, parallel=True)
-def _sens_kernel_r2(P, amp, V0, w0, sV0, sw0, dt, n_steps, k_on, k_off, holding, t_win0, t_win1,
-                    times, counts, n_win, status, jac):
+def _sens_kernel_r2(P, amp, V0, w0, sV0, sw0, dt, n_steps, k_on, k_off, holding, extra,
+                    t_win0, t_win1, times, counts, n_win, status, jac):
     r"""Forward sensitivities of the ``resolved2`` map (same signature as :func:`_sens_kernel`).
 
     Same arithmetic as :func:`_kernel_r2` (bit-identical spike times) plus the tangents
@@ -725,18 +743,19 @@ def _sens_kernel_r2(P, amp, V0, w0, sV0, sw0, dt, n_steps, k_on, k_off, holding,
         tw = np.empty(NP)
         for k in range(n_steps):
             on = k >= k_on and k < k_off
+            hk = holding + extra[k]  # extra epochs: fixed currents, zero derivative
             gI = dt if on else 0.0
             t0 = k * dt
             t1 = t0 + dt
-            n_event = _state_pass(W, n, on, holding, dt, t1)
+            n_event = _state_pass(W, n, on, hk, dt, t1)
             m = 0
             if n_event > 0:
                 m = _stash(W, n, n_event, t1, idx, ov, ow, osv, osw)
-            _tangent_pass(W, n, on, holding, dt, gI)
+            _tangent_pass(W, n, on, hk, dt, gI)
             for q in range(m):
                 j = idx[q]
                 i = lo + j
-                I = W[_W_ION + j] if on else holding
+                I = W[_W_ION + j] if on else hk
                 if W[_W_PEND + j] == 0.0:
                     if _blowup(W, j, status, i):
                         continue

@@ -9,7 +9,11 @@ Kernel conventions (every model file follows them):
 * Time is the outer loop and the batch the inner loop (so the inner loop vectorises); ``prange``
   runs over chunks of ``CHUNK`` parameter sets; the caller sets the thread count.
 * Step ``k`` covers ``[k dt, (k+1) dt)``; its input is ``holding + amplitude`` for
-  ``k_on <= k < k_off`` and ``holding`` otherwise.
+  ``k_on <= k < k_off`` (the main step) and ``holding + extra[k]`` otherwise: ``extra`` is the
+  protocol's extra epochs (a prepulse, a test pulse: fixed currents, the same for the whole
+  batch, zero derivative) as one current per step, 0 inside the main step and where no epoch
+  is. The protocol's kernel arguments, ``dt, n_steps, k_on, k_off, holding, extra, t_win0,
+  t_win1``, come from :meth:`snnfit.sim.protocol.StepProtocol.kernel_args`.
 * Schemes: ``euler`` (0): forward Euler, reset applied at the end of the step in which the
   voltage reaches the cut (the scheme of the papers and of Brian 2). ``resolved`` (1): forward
   Euler; at a crossing the reset is applied at the linearly interpolated crossing time

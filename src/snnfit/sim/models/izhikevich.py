@@ -33,16 +33,31 @@ from .base import CHUNK, Model, without_resolved2
 P_C, P_K, P_VR, P_VT, P_VPEAK, P_A, P_B, P_CR, P_D = range(9)
 
 PARAMS = (
-    ParamSpec("C", "pF", 150.0, 5.0, 3000.0, "membrane capacitance", "positive", "log"),
-    ParamSpec("k", "nS/mV", 1.0, 0.01, 20.0, "gain of the quadratic term", "positive", "log"),
-    ParamSpec("vr", "mV", -65.0, -90.0, -40.0, "resting potential"),
-    ParamSpec("vt", "mV", -42.0, -65.0, -20.0, "instantaneous threshold potential"),
-    ParamSpec("vpeak", "mV", 40.0, -20.0, 100.0, "spike cut"),
-    ParamSpec("a", "1/ms", 0.02, 0.0002, 1.0, "recovery rate of u", "positive", "log"),
-    ParamSpec("b", "nS", 0.0, -50.0, 150.0, "sensitivity of u to v - vr"),
-    ParamSpec("c", "mV", -55.0, -120.0, -30.0, "reset potential"),
-    ParamSpec("d", "pA", 100.0, 0.0, 2000.0, "spike-triggered increment of u"),
+    ParamSpec("C", "pF", 150.0, 20.0, 300.0, "membrane capacitance", "positive"),
+    ParamSpec("k", "nS/mV", 1.0, 0.2, 3.0, "gain of the quadratic term", "positive"),
+    ParamSpec("vr", "mV", -65.0, -80.0, -50.0, "resting potential"),
+    ParamSpec("vt", "mV", -42.0, -55.0, -30.0, "instantaneous threshold potential"),
+    ParamSpec("vpeak", "mV", 40.0, 20.0, 60.0, "spike cut"),
+    ParamSpec("a", "1/ms", 0.02, 0.005, 0.2, "recovery rate of u", "positive"),
+    ParamSpec("b", "nS", 0.0, -5.0, 10.0, "sensitivity of u to v - vr"),
+    ParamSpec("c", "mV", -55.0, -70.0, -35.0, "reset potential"),
+    ParamSpec("d", "pA", 100.0, 0.0, 300.0, "spike-triggered increment of u"),
 )
+
+#: the wide "cells" fit box (``snnfit fit --box cells``): bounds from physiology and from fits
+#: of real cells (sources in docs/fit.md, "Boxes"), ``name: (lower, upper, scale)``; it
+#: contains the default box and every preset
+CELLS_BOX = {
+    "C": (5.0, 3000.0, "log"),
+    "k": (0.01, 20.0, "log"),
+    "vr": (-90.0, -40.0, "linear"),
+    "vt": (-65.0, -20.0, "linear"),
+    "vpeak": (-20.0, 100.0, "linear"),
+    "a": (0.0002, 1.0, "log"),
+    "b": (-50.0, 150.0, "linear"),
+    "c": (-120.0, -30.0, "linear"),
+    "d": (0.0, 2000.0, "linear"),
+}
 
 #: the frozen prior box (``make-target --prior`` draws truths uniformly from it): the fit
 #: box of snnfit up to version c2792a7, kept so that every prior seed keeps its truth
@@ -112,13 +127,14 @@ SPEC = ModelSpec(
     presets=PRESETS,
     max_amplitude_pA=3000.0,
     prior_box=PRIOR_BOX,
+    boxes={"cells": CELLS_BOX},
     scaling_group=("C", "k", "b", "d"),
 )
 
 
 @njit(cache=True, parallel=True)
-def _kernel(P, amp, v0, u0, resolved, dt, n_steps, k_on, k_off, holding, t_win0, t_win1,
-            times, counts, n_win, status, trace_x, trace_y, record):
+def _kernel(P, amp, v0, u0, resolved, dt, n_steps, k_on, k_off, holding, extra, t_win0,
+            t_win1, times, counts, n_win, status, trace_x, trace_y, record):
     B = P.shape[0]
     for ch in prange(n_chunks(B)):
         lo, n = chunk(ch, B)
@@ -153,9 +169,10 @@ def _kernel(P, amp, v0, u0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
             start_set(i, v[j], u[j], counts, n_win, status, trace_x, trace_y, record)
         for kk in range(n_steps):
             on = kk >= k_on and kk < k_off
+            hk = holding + extra[kk]  # the input outside the main step
             n_cross = 0
             for j in range(n):
-                I = Ion[j] if on else holding
+                I = Ion[j] if on else hk
                 dv = (k_[j] * (v[j] - vr[j]) * (v[j] - vt[j]) - u[j] + I) * invC[j]
                 du = a[j] * (b[j] * (v[j] - vr[j]) - u[j])
                 vn[j] = v[j] + dt * dv
@@ -175,7 +192,7 @@ def _kernel(P, amp, v0, u0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
                     theta = crossing_theta(cut[j], v[j], vn[j])
                     record_spike(i, t0 + theta * dt, t_win0, t_win1, times, counts, n_win)
                     if resolved:
-                        I = Ion[j] if on else holding
+                        I = Ion[j] if on else hk
                         uc = u[j] + theta * (un[j] - u[j]) + d[j]
                         rest = (1.0 - theta) * dt
                         dv = (k_[j] * (c[j] - vr[j]) * (c[j] - vt[j]) - uc + I) * invC[j]
@@ -222,12 +239,12 @@ def _set_params(W, j):
 
 
 @njit(cache=True)
-def _state_pass(W, n, on, holding, dt):
-    """Euler step ``(vn, un)`` of every set of the chunk (as :func:`_kernel`); returns how many
-    reach the cut."""
+def _state_pass(W, n, on, hk, dt):
+    """Euler step ``(vn, un)`` of every set of the chunk (as :func:`_kernel`; ``hk``: the input
+    outside the main step); returns how many reach the cut."""
     n_cross = 0
     for j in range(n):
-        I = W[_W_ION + j] if on else holding
+        I = W[_W_ION + j] if on else hk
         v = W[_W_V + j]
         u = W[_W_U + j]
         invC, k_, vr, vt, a, b = _set_params(W, j)
@@ -241,13 +258,13 @@ def _state_pass(W, n, on, holding, dt):
 
 
 @njit(cache=True)
-def _tangent_pass(W, n, on, holding, dt, gI):
+def _tangent_pass(W, n, on, hk, dt, gI):
     """One step of every tangent column of the chunk in place; the state moves to
     ``(vn, un)`` (crossing sets are corrected afterwards by the caller)."""
     IA = _NS - 1
     for j in range(n):
         # tangent step s' = (I + dt J_f) s + dt df/dp, in place; then the state moves
-        I = W[_W_ION + j] if on else holding
+        I = W[_W_ION + j] if on else hk
         v = W[_W_V + j]
         u = W[_W_U + j]
         invC, k_, vr, vt, a, b = _set_params(W, j)
@@ -274,8 +291,8 @@ def _tangent_pass(W, n, on, holding, dt, gI):
 
 
 @njit(cache=True, parallel=True)
-def _sens_kernel(P, amp, v0, u0, sv0, su0, dt, n_steps, k_on, k_off, holding, t_win0, t_win1,
-                 times, counts, n_win, status, jac):
+def _sens_kernel(P, amp, v0, u0, sv0, su0, dt, n_steps, k_on, k_off, holding, extra, t_win0,
+                 t_win1, times, counts, n_win, status, jac):
     r"""Forward sensitivities of the ``resolved`` map: spike times and ``dT/dp`` (exact, discrete).
 
     Same map and arithmetic as :func:`_kernel` with ``resolved=1`` (bit-identical times); each
@@ -325,8 +342,9 @@ def _sens_kernel(P, amp, v0, u0, sv0, su0, dt, n_steps, k_on, k_off, holding, t_
             clear_set(i, counts, n_win, status)
         for kk in range(n_steps):
             on = kk >= k_on and kk < k_off
+            hk = holding + extra[kk]  # extra epochs: fixed currents, zero derivative
             gI = dt if on else 0.0  # amplitude column's forcing factor (0 outside the step)
-            n_cross = _state_pass(W, n, on, holding, dt)
+            n_cross = _state_pass(W, n, on, hk, dt)
             m = 0
             if n_cross > 0:
                 for j in range(n):
@@ -341,7 +359,7 @@ def _sens_kernel(P, amp, v0, u0, sv0, su0, dt, n_steps, k_on, k_off, holding, t_
                     for p in range(NP):
                         osv[p, j] = W[_W_SV + p * CHUNK + j]
                         osu[p, j] = W[_W_SU + p * CHUNK + j]
-            _tangent_pass(W, n, on, holding, dt, gI)
+            _tangent_pass(W, n, on, hk, dt, gI)
             if n_cross > 0:
                 t0 = kk * dt
                 for q in range(m):
@@ -376,7 +394,7 @@ def _sens_kernel(P, amp, v0, u0, sv0, su0, dt, n_steps, k_on, k_off, holding, t_
                     if s >= 0:
                         for p in range(NP):
                             jac[i, s, p] = dt * dth[p]
-                    I = W[_W_ION + j] if on else holding
+                    I = W[_W_ION + j] if on else hk
                     uc = u + theta * (un - u) + W[_W_D + j]
                     for p in range(NP):
                         suc[p] = osu[p, j] + dth[p] * (un - u) + theta * (

@@ -29,13 +29,25 @@ from .base import CHUNK, Model, without_resolved2
 P_C, P_GL, P_EL, P_VTH, P_VR, P_TREF = range(6)
 
 PARAMS = (
-    ParamSpec("C", "pF", 200.0, 10.0, 3000.0, "membrane capacitance", "positive", "log"),
-    ParamSpec("gL", "nS", 10.0, 1.0, 150.0, "leak conductance", "nonnegative", "log"),
-    ParamSpec("EL", "mV", -70.0, -90.0, -40.0, "leak reversal (resting) potential"),
-    ParamSpec("Vth", "mV", -50.0, -65.0, -20.0, "spike threshold"),
-    ParamSpec("Vr", "mV", -60.0, -120.0, -30.0, "reset potential"),
-    ParamSpec("t_ref", "ms", 2.0, 0.0, 30.0, "absolute refractory period", "nonnegative"),
+    ParamSpec("C", "pF", 200.0, 20.0, 400.0, "membrane capacitance", "positive"),
+    ParamSpec("gL", "nS", 10.0, 2.0, 40.0, "leak conductance", "nonnegative"),
+    ParamSpec("EL", "mV", -70.0, -80.0, -50.0, "leak reversal (resting) potential"),
+    ParamSpec("Vth", "mV", -50.0, -60.0, -35.0, "spike threshold"),
+    ParamSpec("Vr", "mV", -60.0, -75.0, -45.0, "reset potential"),
+    ParamSpec("t_ref", "ms", 2.0, 0.0, 10.0, "absolute refractory period", "nonnegative"),
 )
+
+#: the wide "cells" fit box (``snnfit fit --box cells``): bounds from physiology and from fits
+#: of real cells (sources in docs/fit.md, "Boxes"), ``name: (lower, upper, scale)``; it
+#: contains the default box and every preset
+CELLS_BOX = {
+    "C": (10.0, 3000.0, "log"),
+    "gL": (1.0, 150.0, "log"),
+    "EL": (-90.0, -40.0, "linear"),
+    "Vth": (-65.0, -20.0, "linear"),
+    "Vr": (-120.0, -30.0, "linear"),
+    "t_ref": (0.0, 30.0, "linear"),
+}
 
 #: the frozen prior box (``make-target --prior`` draws truths uniformly from it): the fit
 #: box of snnfit up to version c2792a7, kept so that every prior seed keeps its truth
@@ -64,13 +76,14 @@ SPEC = ModelSpec(
     presets=PRESETS,
     max_amplitude_pA=3000.0,
     prior_box=PRIOR_BOX,
+    boxes={"cells": CELLS_BOX},
     scaling_group=("C", "gL"),
 )
 
 
 @njit(cache=True, parallel=True)
-def _kernel(P, amp, V0, r0, resolved, dt, n_steps, k_on, k_off, holding, t_win0, t_win1,
-            times, counts, n_win, status, trace_x, trace_y, record):
+def _kernel(P, amp, V0, r0, resolved, dt, n_steps, k_on, k_off, holding, extra, t_win0,
+            t_win1, times, counts, n_win, status, trace_x, trace_y, record):
     B = P.shape[0]
     for ch in prange(n_chunks(B)):
         lo, n = chunk(ch, B)
@@ -102,12 +115,13 @@ def _kernel(P, amp, V0, r0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
             start_set(i, V[j], ref_end[j], counts, n_win, status, trace_x, trace_y, record)
         for kk in range(n_steps):
             on = kk >= k_on and kk < k_off
+            hk = holding + extra[kk]  # the input outside the main step
             t0 = kk * dt
             t1 = t0 + dt
             n_cross = 0
             if resolved:
                 for j in range(n):
-                    I = Ion[j] if on else holding
+                    I = Ion[j] if on else hk
                     # integrate only the part of the step after the refractory period
                     h = t1 - max(t0, ref_end[j])
                     h = min(max(h, 0.0), dt)
@@ -116,7 +130,7 @@ def _kernel(P, amp, V0, r0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
                     n_cross += live[j] and not (Vn[j] < cut[j])
             else:
                 for j in range(n):
-                    I = Ion[j] if on else holding
+                    I = Ion[j] if on else hk
                     if ref_left[j] > 0:
                         ref_left[j] -= 1
                         Vn[j] = V[j]
@@ -143,7 +157,7 @@ def _kernel(P, amp, V0, r0, resolved, dt, n_steps, k_on, k_off, holding, t_win0,
                         ts = t0 + theta * dt
                     record_spike(i, ts, t_win0, t_win1, times, counts, n_win)
                     if resolved:
-                        I = Ion[j] if on else holding
+                        I = Ion[j] if on else hk
                         ref_end[j] = ts + tref[j]
                         h = t1 - ref_end[j]
                         h = min(max(h, 0.0), dt)
@@ -204,13 +218,13 @@ def _special(W, j, t0, t1):
 
 
 @njit(cache=True)
-def _state_pass(W, n, on, holding, dt, t0, t1):
-    """Step ``Vn`` of every set of the chunk (as :func:`_kernel`, ``resolved``), keeping ``h`` and
-    ``f``; flags (``_W_SPEC``) and counts the sets that cross the threshold or end their
-    refractory period inside the step."""
+def _state_pass(W, n, on, hk, dt, t0, t1):
+    """Step ``Vn`` of every set of the chunk (as :func:`_kernel`, ``resolved``; ``hk``: the
+    input outside the main step), keeping ``h`` and ``f``; flags (``_W_SPEC``) and counts the
+    sets that cross the threshold or end their refractory period inside the step."""
     n_special = 0
     for j in range(n):
-        I = W[_W_ION + j] if on else holding
+        I = W[_W_ION + j] if on else hk
         V = W[_W_V + j]
         r = W[_W_REF + j]
         h = t1 - max(t0, r)
@@ -236,8 +250,8 @@ def _tangent_pass(W, n, on):
 
 
 @njit(cache=True, parallel=True)
-def _sens_kernel(P, amp, V0, r0, sV0, sr0, dt, n_steps, k_on, k_off, holding, t_win0, t_win1,
-                 times, counts, n_win, status, jac):
+def _sens_kernel(P, amp, V0, r0, sV0, sr0, dt, n_steps, k_on, k_off, holding, extra, t_win0,
+                 t_win1, times, counts, n_win, status, jac):
     r"""Forward sensitivities of the ``resolved`` map: spike times and ``dT/dp`` (exact, discrete).
 
     Same map and arithmetic as :func:`_kernel` with ``resolved=1`` (bit-identical times); ``V``
@@ -281,9 +295,10 @@ def _sens_kernel(P, amp, V0, r0, sV0, sr0, dt, n_steps, k_on, k_off, holding, t_
             clear_set(i, counts, n_win, status)
         for kk in range(n_steps):
             on = kk >= k_on and kk < k_off
+            hk = holding + extra[kk]
             t0 = kk * dt
             t1 = t0 + dt
-            n_special = _state_pass(W, n, on, holding, dt, t0, t1)
+            n_special = _state_pass(W, n, on, hk, dt, t0, t1)
             m = 0
             if n_special > 0:
                 for j in range(n):
@@ -345,7 +360,7 @@ def _sens_kernel(P, amp, V0, r0, sV0, sr0, dt, n_steps, k_on, k_off, holding, t_
                     for p in range(NP):
                         jac[i, s, p] = W[_W_SR + p * CHUNK + j]
                 W[_W_SR + P_TREF * CHUNK + j] += 1.0
-                I = W[_W_ION + j] if on else holding
+                I = W[_W_ION + j] if on else hk
                 ref_end = ts + W[_W_TREF + j]
                 W[_W_REF + j] = ref_end
                 h = t1 - ref_end

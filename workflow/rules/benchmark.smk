@@ -1,0 +1,30 @@
+# The study benchmark (snnfit.study.throughput): per rule, the jobs' wall and CPU seconds
+# (Snakemake's benchmark files), the fits' own seconds, and the study's simulation lower
+# bound (the fits' neuron-steps over the kernel's throughput at batch 64 on one thread,
+# measured here by a short kernel benchmark, over the cores) against the measured wall time.
+# It runs last: after every other output of the study.
+
+
+rule study_benchmark:
+    input:
+        fits=all_fit_jsons(),
+        study=study_outputs(),
+    output:
+        study=f"{RESULTS}/benchmarks/study.csv",
+        kernels=f"{RESULTS}/benchmarks/study_kernels.csv",
+    log:
+        f"{RESULTS}/logs/study_benchmark.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/rules/study_benchmark.tsv"
+    conda:
+        "../envs/snnfit.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        bench_dir=f"{RESULTS}/benchmarks/rules",
+        scheme=config["fit"]["scheme"],
+        cores=lambda wildcards: run_cores(),
+    script:
+        "../scripts/study_benchmark.py"
