@@ -309,6 +309,21 @@ def test_staged_loss_stages_and_accounting(targets):
                                    rel=1e-9, abs=1e-9)
 
 
+def test_staged_loss_leaves_refine_its_share_of_the_budget(targets):
+    """--loss staged with --refine: the stages spend the optimiser's share
+    (floor(budget * 0.95)), the refinement the rest; the total stays at the budget."""
+    budget = 2000
+    r = run_fit(str(targets["adapting"]), FitSettings("adex", current="recorded", budget=budget,
+                                                      loss="staged", refine=True))
+    ri = r.optimizer_info["refine"]
+    opt_share = int(budget * 0.95)
+    assert opt_share <= ri["start_forward_equivalents"] < opt_share + 40
+    assert ri["status"] != "skipped" and ri["forward_equivalents"] > 0
+    assert r.forward_equivalents <= budget + 40
+    assert r.forward_equivalents == ri["start_forward_equivalents"] + ri["forward_equivalents"] \
+        + len(r.sweep_ids)  # + the final replay
+
+
 def test_times_loss_has_one_stage(targets):
     r = run_fit(str(targets["adapting"]), FitSettings("adex", current="recorded", budget=300,
                                                       loss="times"))

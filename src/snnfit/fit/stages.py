@@ -18,13 +18,12 @@ averaged over the sweeps (dimensionless; 0 = the same pattern), for ``pattern_fr
 the budget; then the ``times`` objective, the spike-time loss, for the rest. ``--loss times``
 minimises the spike-time loss throughout.
 
-**The box.** The fit box (:mod:`snnfit.sim.params`) is wide: it holds real cells, from
-interneurons to large pyramidal cells. The search begins in the *core* box, the fit box
-intersected with the model's frozen prior box (:meth:`snnfit.fit.space.ReducedSpace.core`:
-typical values, where published presets and prior truths lie), for ``core_fraction`` of the
-budget, and continues in the whole fit box from the best point so far. A cell whose
-parameters lie outside the core moves there in the second stage; a target inside the core is
-found as in the narrow box (docs/fit_benchmarks.md measures both).
+**The box.** The search may begin in the *core* box, the fit box intersected with the
+model's frozen prior box (:meth:`snnfit.fit.space.ReducedSpace.core`: typical values, where
+published presets and prior truths lie), for ``core_fraction`` of the budget, and continue
+in the whole fit box from the best point so far. This matters only in a box wider than the
+prior box (``--box cells``); in the default box the core is the fit box and there is no
+switch. ``core_fraction`` is 0 by default (docs/fit_benchmarks.md, section 6).
 
 The plan (:func:`plan`): ``times``: ``[times in the core, times in the fit box]``; ``staged``:
 ``[pattern in the core, times in the fit box]``; with ``core_fraction = 0`` (or a projected
@@ -163,7 +162,7 @@ def run_staged(problem, run, opt_settings, settings: StageSettings, loss: str) -
                     "simulations": int(problem.forward_equivalents - spent),
                     "best_loss": float(problem.best_loss), **info})
         spent = int(problem.forward_equivalents)
-    problem.limit = None  # back to the whole budget (a --refine after the optimiser spends the rest)
+    problem.limit = None  # the whole budget again: a --refine after the stages spends the rest
     return {"stages": out, "restarts": int(sum(int(s.get("restarts", 0)) for s in out))}
 
 
