@@ -35,7 +35,8 @@ import numpy as np
 
 from ..errors import UserError
 from ..sim.models import get_model, resolve_preset
-from ..sim.params import DEFAULT_BOX, log_mask, parse_assignments, to_physical, to_unit, unit_derivative
+from ..sim.params import (DEFAULT_BOX, log_mask, parse_assignments, to_physical, to_unit,
+                          unit_derivative)
 
 #: sample size and firing window (spikes) of the pca directions' sample
 PCA_SAMPLE = 1024
