@@ -22,9 +22,11 @@ rule study_benchmark:
     resources:
         mem_mb=1000,
         runtime=10,
+        # the cores of the run (the bound's divisor): a resource, not a param, so that a
+        # dry run (which sees other cores under a cluster profile) does not re-trigger it
+        study_cores=lambda wildcards: run_cores(),
     params:
         bench_dir=f"{RESULTS}/benchmarks/rules",
         scheme=config["fit"]["scheme"],
-        cores=lambda wildcards: run_cores(),
     script:
         "../scripts/study_benchmark.py"

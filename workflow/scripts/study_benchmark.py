@@ -9,7 +9,7 @@ from snnfit.study.throughput import study_benchmark  # noqa: E402
 
 sys.stderr = open(snakemake.log[0], "w")
 rows = study_benchmark(snakemake.params.bench_dir, {"fit_batch": list(snakemake.input.fits)},
-                       snakemake.params.scheme, int(snakemake.params.cores),
+                       snakemake.params.scheme, int(snakemake.resources.study_cores),
                        snakemake.output.study, snakemake.output.kernels)
 for r in rows:
     print(r, file=sys.stderr)
