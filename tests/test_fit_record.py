@@ -67,7 +67,10 @@ def test_round_trip_byte_for_byte(fit_files, opt):
 
 def test_each_missing_key_is_one_line_naming_file_and_key(fit_files, tmp_path):
     record = json.loads(fit_files["cmaes"].read_text())
+    optional = {"loss_name", "at_bound"}  # added later: older records read with defaults
     for key in record:
+        if key in optional:
+            continue
         broken = {k: v for k, v in record.items() if k != key}
         path = tmp_path / f"no_{key}.json"
         path.write_text(json.dumps(broken))

@@ -147,3 +147,68 @@ def fail_loss(count_distance, count_penalty_ms: float = DEFAULT_COUNT_PENALTY_MS
     failures still rank by how close they came; never NaN, never an exception."""
     d = np.maximum(np.asarray(count_distance, dtype=np.float64), 1.0)
     return FAIL_LOSS_MS2 + count_penalty_ms ** 2 * d
+
+
+# ---------------------------------------------------------------------------------------------
+# The firing-pattern loss (the first stage of the staged loss, snnfit.fit.stages)
+# ---------------------------------------------------------------------------------------------
+
+
+def batch_pattern_terms(times, n_in_step, target_times, onset_ms: float,
+                        offset_ms: float) -> np.ndarray:
+    """The three terms of :func:`snnfit.metrics.pattern_terms` (count, ISI profile, latency;
+    each in ``[0, 1]``) of ``B`` model trains against one target sweep, shape ``(B, 3)``.
+
+    ``times (B, Smax)``: each set's first ``Smax`` spike times of the sweep (NaN past its
+    count), sorted; ``n_in_step (B,)``: its spikes inside ``[onset_ms, offset_ms)`` (may exceed
+    what is stored); ``target_times``: the target's spike times of the sweep. The same
+    definitions as :func:`~snnfit.metrics.pattern_terms`, vectorised: equal whenever the
+    stored times hold the model's first ``n_d`` spikes in the window (``n_d`` the target's),
+    which holds when ``Smax`` exceeds the target's spikes in and before the window. Where a
+    needed interval is not stored, the ISI term counts that pair as fully different (1).
+    """
+    from .metrics import PATTERN_LATENCY_SCALE_MS
+
+    on, off = float(onset_ms), float(offset_ms)
+    times = np.atleast_2d(np.asarray(times, np.float64))
+    B, smax = times.shape
+    T = np.asarray(target_times, np.float64)
+    d = T[(T >= on) & (T < off)]
+    nd = d.size
+    nm = np.asarray(n_in_step, np.int64).reshape(B)
+    out = np.zeros((B, 3))
+    out[:, 0] = np.abs(nm - nd) / np.maximum(np.maximum(nm, nd), 1)
+    # the window's spikes: sorted times, so those before the onset come first
+    with np.errstate(invalid="ignore"):
+        pre = np.sum(times < on, axis=1)
+    P = np.minimum(nm, nd) - 1  # interval pairs
+    if nd >= 2:
+        k = np.arange(nd - 1)
+        i0 = pre[:, None] + k[None, :]
+        ok = (i0 + 1 < smax) & (k[None, :] < P[:, None])
+        i0c = np.minimum(i0, smax - 2) if smax >= 2 else np.zeros_like(i0)
+        if smax >= 2:
+            im = np.take_along_axis(times, i0c + 1, 1) - np.take_along_axis(times, i0c, 1)
+        else:
+            im = np.full(i0.shape, np.nan)
+        idd = np.diff(d)[None, :]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel = np.abs(im - idd) / (im + idd)
+        rel = np.where(np.isfinite(rel), rel, 1.0)  # a pair whose times are not stored
+        used = k[None, :] < P[:, None]
+        s = np.sum(np.where(used & ok, rel, 0.0) + np.where(used & ~ok, 1.0, 0.0), axis=1)
+        isi = np.where(P >= 1, s / np.maximum(P, 1), 0.0)
+    else:
+        isi = np.zeros(B)
+    both_few = (nm < 2) & (nd < 2)
+    one_few = (nm < 2) != (nd < 2)
+    out[:, 1] = np.where(both_few, 0.0, np.where(one_few, 1.0, isi))
+    if nd and smax:
+        first = np.take_along_axis(times, np.minimum(pre, smax - 1)[:, None], 1)[:, 0]
+        delta = np.abs(first - d[0])
+        lat = delta / (delta + PATTERN_LATENCY_SCALE_MS)
+        lat = np.where(np.isfinite(lat) & (pre < smax), lat, 1.0)
+        out[:, 2] = np.where(nm > 0, lat, 1.0)
+    else:
+        out[:, 2] = np.where(nm > 0, 1.0, 0.0)
+    return out

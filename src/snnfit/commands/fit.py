@@ -16,6 +16,28 @@ def _int(value: str, field: str) -> int:
         raise UserError(f"{field}: expected an integer, got {value!r}") from None
 
 
+def _cmaes_settings(args):
+    """CMA-ES settings from ``--restarts`` / ``--screen`` (None: the optimiser's defaults)."""
+    from ..errors import UserError
+
+    if args.restarts is None and args.screen is None:
+        return None
+    if args.optimizer != "cmaes":
+        flag = "--restarts" if args.restarts is not None else "--screen"
+        raise UserError(f"{flag} applies to --optimizer cmaes only (got {args.optimizer!r})")
+    from dataclasses import replace
+
+    from ..fit.optimizers.cmaes import CMAESSettings
+
+    s = CMAESSettings()
+    if args.restarts is not None:
+        s = replace(s, restarts=args.restarts)
+    if args.screen is not None:
+        s = replace(s, screen=_int(args.screen, "--screen"))
+    s.check()
+    return s
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("fit", help="fit a model to a target (writes fit JSON)")
     p.add_argument("--target", required=True, help="target JSON (snnfit make-target)")
@@ -30,6 +52,9 @@ def add_parser(sub) -> None:
                    help="search (default): the amplitude is searched per evaluation; "
                         "recorded: each sweep's own amplitude")
     p.add_argument("--scheme", default="resolved", help="resolved (default), resolved2 or euler")
+    p.add_argument("--dt", default=None, metavar="MS",
+                   help="simulation step of the fit in ms (default 0.1; the target's sampling "
+                        "interval is not used)")
     p.add_argument("--threads", type=threads_arg, default=1, help="numba/torch threads")
     p.add_argument("--watts-per-core", default=None,
                    help="energy estimate where RAPL is unreadable (W per busy core)")
@@ -48,6 +73,17 @@ def add_parser(sub) -> None:
     p.add_argument("--projection-seed", default="0", help="seed of random:K / pca:K directions")
     p.add_argument("--count-penalty-ms", default=None,
                    help="loss per missing or extra spike, as ms of timing error (default 50)")
+    p.add_argument("--loss", default=None,
+                   help="staged: the firing pattern first, then the spike times; times: the "
+                        "spike-time loss throughout (default: the engine's, docs/fit.md)")
+    p.add_argument("--box", default=None,
+                   help="fit box: default (the declared bounds) or cells (wide, log-scaled "
+                        "C/gL/tau_w...: for real cells; docs/fit.md, Boxes)")
+    p.add_argument("--restarts", default=None,
+                   help="CMA-ES restart regime: ipop or bipop (default: CMAESSettings)")
+    p.add_argument("--screen", default=None, metavar="N",
+                   help="CMA-ES portfolio start: N box draws screened first, 0 = none "
+                        "(default: CMAESSettings)")
     p.add_argument("--max-amplitude", default=None, help="top of the current search range, pA")
     p.add_argument("--lr", default=None, help="learning rate of the gradient optimisers")
     p.add_argument("--refine", action="store_true",
@@ -62,7 +98,10 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from ..fit.energy import DEFAULT_WATTS_PER_CORE
-    from ..fit.engine import FitSettings, run_fit
+    from ..fit.engine import DEFAULT_FIT_DT_MS, FitSettings, run_fit
+    from ..fit.record import AT_BOUND_FRACTION
+    from ..fit.stages import DEFAULT_LOSS
+    from ..sim.params import DEFAULT_BOX
     from ..io import atomic_write_json
     from ..loss import DEFAULT_COUNT_PENALTY_MS
     from ..sim.models.variants import with_variant_fix
@@ -75,6 +114,7 @@ def run(args) -> int:
         budget=_int(args.budget, "--budget"),
         current=args.current,
         scheme=args.scheme,
+        dt_ms=DEFAULT_FIT_DT_MS if args.dt is None else number(args.dt, "--dt"),
         threads=args.threads,
         watts_per_core=(DEFAULT_WATTS_PER_CORE if args.watts_per_core is None
                         else number(args.watts_per_core, "--watts-per-core")),
@@ -90,9 +130,16 @@ def run(args) -> int:
         else number(args.max_amplitude, "--max-amplitude"),
         progress=(not args.no_progress) and sys.stderr.isatty(),
         lr=None if args.lr is None else number(args.lr, "--lr"),
+        loss=DEFAULT_LOSS if args.loss is None else args.loss,
+        box=DEFAULT_BOX if args.box is None else args.box,
+        optimizer_settings=_cmaes_settings(args),
         refine=_refine(args),
     )
     result = run_fit(args.target, settings)
+    if result.at_bound:
+        print(f"snnfit fit: notice: {', '.join(result.at_bound)} ended at a bound of the fit "
+              f"box (within {100 * AT_BOUND_FRACTION:g} % of its width); widen it with "
+              f"--bounds NAME=LO:HI", file=sys.stderr)
     atomic_write_json(args.out, result.to_json())
     g = result.gamma
     print(f"snnfit fit: {result.status}, loss {result.loss:.4g} ms^2, gamma "

@@ -24,7 +24,7 @@ Four ways to make one (``snnfit make-target``):
 
 - :func:`preset_target`: a published parameter set simulated at its own amplitude in the
   default protocol; ``truth`` holds the preset.
-- :func:`prior_target`: a ground truth drawn uniformly from the model's fit box, kept if it
+- :func:`prior_target`: a ground truth drawn uniformly from the model's prior box, kept if it
   fires :data:`PRIOR_MIN_SPIKES` to :data:`PRIOR_MAX_SPIKES` spikes at the model's prior
   amplitude (:func:`prior_amplitude_pA`).
 - :func:`times_target`: fixed spike times relative to the step onset (amplitude unknown).
@@ -54,7 +54,7 @@ from .. import __version__
 from ..errors import UserError
 from ..sim.protocol import PROTOCOL_FIELDS, Epoch, StepProtocol
 from .epochs import EPOCH_COLUMNS, EPOCHS_FILE
-from .quality import left_out_notice, sweep_is_fittable
+from .quality import QUALITY_OK, left_out_notice, sweep_is_fittable
 
 SCHEMA_VERSION = 1
 KINDS = ("preset", "prior", "times", "recording")
@@ -94,14 +94,20 @@ class Sweep:
     protocol: StepProtocol
     amplitude_pA: float | None
     spike_times_ms: np.ndarray
+    #: the recording's quality of the sweep (:mod:`snnfit.data.quality`); None: not known
+    #: (the sweep counts as ``ok``). Written to the file only when known.
+    quality: str | None = None
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "id": self.id,
             "protocol": self.protocol.to_dict(),
             "amplitude_pA": None if self.amplitude_pA is None else float(self.amplitude_pA),
             "spike_times_ms": [float(t) for t in self.spike_times_ms],
         }
+        if self.quality is not None:
+            d["quality"] = self.quality
+        return d
 
 
 @dataclass
@@ -149,6 +155,23 @@ def target_class(target: dict | Target) -> str:
     else:
         kind, truth = target.get("kind"), target.get("truth")
     return class_of(kind, (truth or {}).get("scheme"))
+
+
+def fittable_sweeps(target: Target) -> tuple[Target, list[Sweep]]:
+    """``(target with the sweeps that may be fitted, the sweeps left out)``: the quality rule
+    (:func:`snnfit.data.quality.sweep_is_fittable`) applied to every sweep that carries a
+    ``quality``; a sweep without one counts as ``ok``. The target is returned as it is when
+    nothing is left out; a UserError when nothing would be left."""
+    kept = [s for s in target.sweeps if sweep_is_fittable(s.quality)]
+    out = [s for s in target.sweeps if not sweep_is_fittable(s.quality)]
+    if not out:
+        return target, []
+    if not kept:
+        raise UserError(f"target: no sweep of quality '{QUALITY_OK}' (sweeps "
+                        + ", ".join(f"{s.id}: {s.quality}" for s in out) + ")")
+    prov = dict(target.provenance)
+    prov["left_out"] = {s.id: s.quality for s in out}
+    return Target(target.kind, prov, target.truth, kept), out
 
 
 def subset_sweeps(target: Target, ids: Iterable[str]) -> Target:
@@ -268,7 +291,7 @@ def target_from_dict(d: Any, source: str = "target") -> Target:
         for key in ("id", "protocol", "amplitude_pA", "spike_times_ms"):
             if key not in s:
                 raise UserError(f"{ws}: missing field {key!r}")
-        unknown = set(s) - {"id", "protocol", "amplitude_pA", "spike_times_ms"}
+        unknown = set(s) - {"id", "protocol", "amplitude_pA", "spike_times_ms", "quality"}
         if unknown:
             raise UserError(f"{ws}: unknown field(s) {', '.join(sorted(unknown))}")
         sid = s["id"]
@@ -296,7 +319,11 @@ def target_from_dict(d: Any, source: str = "target") -> Target:
         if amp is not None and (not _is_number(amp) or not math.isfinite(amp)):
             raise UserError(f"{ws}.amplitude_pA: expected a finite number or null, got {amp!r}")
         times = validate_spike_times(s["spike_times_ms"], proto, f"{ws}.spike_times_ms")
-        sweeps.append(Sweep(sid, proto, None if amp is None else float(amp), times))
+        quality = s.get("quality")
+        if quality is not None and not isinstance(quality, str):
+            raise UserError(f"{ws}.quality: expected a string (ok, or flags joined by ';') "
+                            f"or null, got {quality!r}")
+        sweeps.append(Sweep(sid, proto, None if amp is None else float(amp), times, quality))
     target = Target(kind, prov, truth, sweeps)
     if target.n_spikes == 0:
         raise UserError(f"{w} sweeps: no spikes in any sweep (empty target)")
@@ -392,8 +419,8 @@ def preset_target(name: str, scheme: str = "euler", command: str | None = None) 
 
 def prior_amplitude_pA(model: str) -> float:
     """The step amplitude of prior targets: :data:`PRIOR_AMPLITUDE_PA` (300 pA) for every
-    model, fixed so that a draw is judged on its parameters alone. With the default fit boxes
-    and the ``resolved`` scheme, about 17 % (lif), 52 % (adex) and 42 % (izhikevich) of the
+    model, fixed so that a draw is judged on its parameters alone. With the prior boxes and
+    the ``resolved`` scheme, about 17 % (lif), 52 % (adex) and 42 % (izhikevich) of the
     uniform draws fire 3 to 60 spikes at 300 pA."""
     from ..sim.models import get_model
 
@@ -403,8 +430,9 @@ def prior_amplitude_pA(model: str) -> float:
 
 def prior_target(model: str, seed: int, scheme: str = "resolved",
                  command: str | None = None, kind: str = "any") -> Target:
-    """A ground truth drawn uniformly from the model's fit box (``ModelSpec.lower()`` to
-    ``upper()``) with a seeded ``numpy.random.Generator``; draws are simulated in batches of
+    """A ground truth drawn uniformly from the model's prior box (``ModelSpec.prior_box``,
+    frozen apart from the fit box so that a seed keeps its truth: ``docs/fit.md``) with a
+    seeded ``numpy.random.Generator``; draws are simulated in batches of
     64 and the first draw (in draw order) with status ``ok`` and
     ``PRIOR_MIN_SPIKES <= count <= PRIOR_MAX_SPIKES`` at :func:`prior_amplitude_pA` in the
     default protocol, none of them before the step onset, is kept;
@@ -421,7 +449,7 @@ def prior_target(model: str, seed: int, scheme: str = "resolved",
     model_name = spec.name
     amplitude = prior_amplitude_pA(model_name)
     protocol = StepProtocol()
-    lo, hi = spec.lower(), spec.upper()
+    lo, hi = spec.prior_lower(), spec.prior_upper()
     lo, hi, accept = kind_box(spec, kind, lo, hi)
     rng = np.random.default_rng(seed)
     n_drawn = 0
@@ -747,6 +775,14 @@ def recording_sweeps(spikes_csv: str | Path, sweeps_csv: str | Path | None = Non
     return {cell: keys for cell, keys in out.items() if keys}
 
 
+def _quality_cell(quality: str | None) -> str | None:
+    """A ``sweeps.csv`` quality cell as a target stores it (None: no column; an empty cell
+    means ``ok``)."""
+    if quality is None:
+        return None
+    return str(quality).strip() or QUALITY_OK
+
+
 def _numeric_first(sweep: str) -> tuple[int, float, str]:
     """Sort key: ids written as plain decimals by value, then the others by text."""
     numeric = sweep.isascii() and sweep.replace(".", "", 1).isdigit()
@@ -885,7 +921,7 @@ def recording_target(spikes_csv: str | Path, cell: str | None = None,
         except UserError as exc:
             raise UserError(f"{epochs_path}: cell {cell} sweep {k}: {exc}") from None
         times = np.array([t for _, t in info.spikes], dtype=np.float64)
-        out.append(Sweep(k, proto, info.amplitude_pA, times))
+        out.append(Sweep(k, proto, info.amplitude_pA, times, _quality_cell(info.quality)))
     if sum(len(s.spike_times_ms) for s in out) == 0:
         raise UserError(f"{spikes_csv}: cell {cell} sweep(s) {', '.join(keys)} have no spikes "
                         f"(empty target)")

@@ -35,7 +35,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
@@ -47,16 +47,24 @@ from .energy import DEFAULT_WATTS_PER_CORE, EnergyMeter
 from ..errors import UserError
 from ..loss import DEFAULT_COUNT_PENALTY_MS, batch_loss, fail_loss
 from ..sim.models import get_model
+from ..sim.params import DEFAULT_BOX
 from ..sim.protocol import StepProtocol
 from ..sim.search import FOUND, SILENT, SPONTANEOUS, search_current
 from ..sim.simulate import STATUS_OK, simulate_batch
-from .record import FitResult
+from .record import FitResult, at_bound
+from .stages import (DEFAULT_LOSS, LOSSES, PATTERN, TIMES, StageSettings, pattern_fail_loss,
+                     pattern_loss, run_staged, uses_stages)
 from .space import ReducedSpace, build_space
-from ..data.targets import Target, load_target, subset_sweeps
+from ..data.quality import left_out_notice
+from ..data.targets import Target, fittable_sweeps, load_target, subset_sweeps
 
 CURRENT_MODES = ("search", "recorded")
 OPTIMIZERS = ("cmaes", "random", "snn", "direct")
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
+#: the default simulation step of a fit (ms), whatever the target's sampling interval
+DEFAULT_FIT_DT_MS = 0.1
+#: the largest step a fit accepts (ms): the models' spikes last about a millisecond
+MAX_FIT_DT_MS = 1.0
 #: a bracket end counts as "a spike crossing the window end" if that spike is this close to it
 END_SPIKE_TOL_MS = 10.0
 
@@ -76,6 +84,9 @@ class FitSettings:
     budget: int = 5000
     current: str = "search"
     scheme: str = "resolved"
+    #: the simulation step (ms) of every sweep of the fit; the target's ``dt_ms`` (a
+    #: recording's sampling interval) is not used: spike times stay as recorded
+    dt_ms: float = DEFAULT_FIT_DT_MS
     threads: int = 1
     watts_per_core: float = DEFAULT_WATTS_PER_CORE
     inputs: str | None = None
@@ -85,6 +96,14 @@ class FitSettings:
     base: str = "defaults"
     projection_seed: int = 0
     count_penalty_ms: float = DEFAULT_COUNT_PENALTY_MS
+    #: the loss minimised (:data:`snnfit.fit.stages.LOSSES`): ``staged`` (the firing pattern
+    #: first, then the spike times) or ``times`` (the spike-time loss throughout)
+    loss: str = DEFAULT_LOSS
+    #: the fit box (:meth:`snnfit.sim.params.ModelSpec.box`): ``default`` (the declared
+    #: bounds) or a named box such as ``cells`` (wide, for real cells); ``bounds`` apply on top
+    box: str = DEFAULT_BOX
+    #: the staged loss's settings (:class:`snnfit.fit.stages.StageSettings`); None: defaults
+    stage_settings: Any = None
     amp_iters: int = 8
     max_amplitude_pA: float | None = None
     progress: bool = False
@@ -110,10 +129,21 @@ class FitSettings:
                             f"{self.scheme!r}")
         if self.budget < 1:
             raise UserError(f"--budget: must be >= 1, got {self.budget}")
+        if not (isinstance(self.dt_ms, (int, float)) and math.isfinite(self.dt_ms)
+                and 0 < self.dt_ms <= MAX_FIT_DT_MS):
+            raise UserError(f"--dt: expected a step in (0, {MAX_FIT_DT_MS:g}] ms, got "
+                            f"{self.dt_ms!r}")
         if self.seed < 0:
             raise UserError(f"--seed: must be >= 0, got {self.seed}")
         if not (self.watts_per_core >= 0 and math.isfinite(self.watts_per_core)):
             raise UserError(f"--watts-per-core: must be >= 0, got {self.watts_per_core}")
+        get_model(self.model).spec.box(self.box)  # one-line UserError for an unknown box
+        if self.loss not in LOSSES:
+            raise UserError(f"--loss: expected one of {', '.join(LOSSES)}, got {self.loss!r}")
+        if self.stage_settings is not None and not isinstance(self.stage_settings,
+                                                                StageSettings):
+            raise TypeError(f"stage_settings: expected StageSettings, got "
+                            f"{type(self.stage_settings).__name__}")
         if self.optimizer_settings is not None:
             from .optimizers import settings_class
 
@@ -172,7 +202,7 @@ class FitProblem:
         self.sweeps = []
         for s in target.sweeps:
             t = np.asarray(s.spike_times_ms, dtype=np.float64)
-            p = s.protocol
+            p = replace(s.protocol, dt_ms=float(settings.dt_ms))  # the fit's step
             n_step = int(np.sum((t >= p.delay_ms) & (t < p.delay_ms + p.duration_ms)))
             self.sweeps.append(SweepData(s.id, p, s.amplitude_pA, t, n_step))
         if settings.current == "recorded":
@@ -187,10 +217,19 @@ class FitProblem:
         self.best_z: np.ndarray | None = None
         self.best_amps: list[float] | None = None
         self._history: list[dict] = []
-        #: every best point so far: (Z row, amplitudes per sweep); its Gamma is computed later
+        #: every best point so far: (parameter row, amplitudes per sweep); its Gamma is
+        #: computed later
         self._bests: list[tuple[np.ndarray, list[float]]] = []
         self._gammas: dict[int, float | None] = {}  # best index -> Gamma, once computed
         self._pending: list[tuple[dict, int]] = []  # history rows awaiting their Gamma
+        #: the objective now minimised (:mod:`snnfit.fit.stages`), the forward-equivalents at
+        #: which the current stage ends, and where the next optimiser run starts (None: the
+        #: space's base point)
+        self.stage = TIMES
+        self.box: str | None = None  # core | fit while a fit switches boxes
+        self.limit: int | None = None  # None: the whole budget
+        self.start_z: np.ndarray | None = None
+        self.stage_settings = settings.stage_settings or StageSettings()
         self.rng = np.random.default_rng(settings.seed)
         self._t0 = time.perf_counter()
         self.progress = progress
@@ -202,11 +241,38 @@ class FitProblem:
 
     @property
     def remaining(self) -> int:
-        return max(self.budget - self.forward_equivalents, 0)
+        """Forward-equivalents left in the current stage (the whole budget outside stages)."""
+        return max(self._limit() - self.forward_equivalents, 0)
 
     @property
     def exhausted(self) -> bool:
-        return self.forward_equivalents >= self.budget
+        return self.forward_equivalents >= self._limit()
+
+    def _limit(self) -> int:
+        return self.budget if self.limit is None else self.limit
+
+    def start_point(self) -> np.ndarray:
+        """Where an optimiser run starts: :attr:`start_z`, else the space's base point."""
+        return self.space.start() if self.start_z is None else self.start_z.copy()
+
+    def begin_stage(self, stage: str, limit: int, start_z: np.ndarray | None = None,
+                    space: ReducedSpace | None = None) -> None:
+        """Switch the objective to ``stage`` (and the search to ``space``, if given) until
+        ``limit`` forward-equivalents are spent; the next optimiser run starts at ``start_z``
+        (coordinates of the new space). A new objective forgets the best point (losses of
+        different objectives do not compare); the same objective keeps it (moved to the new
+        space's coordinates)."""
+        if space is not None and space is not self.space:
+            if self.best_z is not None:
+                self.best_z = space.to_reduced(self.space.to_params(self.best_z[None, :]))[0]
+            self.space = space
+        if stage != self.stage:
+            self.best_loss = math.inf
+            self.best_z = None
+            self.best_amps = None
+        self.stage = stage
+        self.limit = int(min(limit, self.budget))
+        self.start_z = None if start_z is None else np.asarray(start_z, np.float64).copy()
 
     @property
     def k(self) -> int:
@@ -254,12 +320,23 @@ class FitProblem:
                               self.settings.threads, max_spikes=sw.times.size + 1, check=False)
 
     def _score(self, r, sw: SweepData) -> np.ndarray:
-        loss = batch_loss(r.times, r.counts, [sw.times], self.settings.count_penalty_ms)
+        """The current stage's loss of one sweep's simulations (``pattern``: the firing
+        pattern, :func:`snnfit.fit.stages.pattern_loss`; ``times``: the spike-time loss)."""
+        if self.stage == PATTERN:
+            loss = pattern_loss(r.times, r.n_in_step, sw.times, sw.protocol,
+                                self.stage_settings)
+        else:
+            loss = batch_loss(r.times, r.counts, [sw.times], self.settings.count_penalty_ms)
         bad = r.status != STATUS_OK
         if bad.any():
-            loss[bad] = fail_loss(np.abs(r.counts[bad] - sw.times.size),
-                                  self.settings.count_penalty_ms)
+            loss[bad] = self._fail(np.abs(r.counts[bad] - sw.times.size))
         return loss
+
+    def _fail(self, count_distance) -> np.ndarray:
+        """The current stage's loss of failed evaluations (above every working set's)."""
+        if self.stage == PATTERN:
+            return pattern_fail_loss(count_distance)
+        return fail_loss(count_distance, self.settings.count_penalty_ms)
 
     def _sweep_recorded(self, P, sw: SweepData):
         a = np.full(P.shape[0], float(sw.amplitude_pA))
@@ -283,7 +360,7 @@ class FitProblem:
         found = np.flatnonzero(sr.status == FOUND)
         lo = sr.bracket_pA[found, 0].copy()
         hi = sr.bracket_pA[found, 1].copy()
-        loss = fail_loss(_search_fail_distance(sr, sw.n_step), s.count_penalty_ms)
+        loss = self._fail(_search_fail_distance(sr, sw.n_step))
         amps = np.full(P.shape[0], np.nan)
         if found.size:
             loss[found], amps[found] = self._golden(P[found], lo, hi, sw)
@@ -443,7 +520,8 @@ class FitProblem:
             self.best_loss = float(losses[i])
             self.best_z = np.asarray(Z[i], dtype=np.float64).copy()
             self.best_amps = [float(a) for a in amps[i]]
-            self._bests.append((self.best_z, self.best_amps))
+            # kept as model parameters: a staged fit may change the space later
+            self._bests.append((self.space.to_params(self.best_z[None, :])[0], self.best_amps))
             for _ in self.sweeps:
                 self.charge(1)
         reading = self.meter.read() if self.meter is not None else None
@@ -454,6 +532,8 @@ class FitProblem:
             "joules": float(reading.joules) if reading else None,
             "best_loss": float(self.best_loss),
             "gamma_at_best": None,
+            "stage": self.stage,
+            **({"box": self.box} if self.box is not None else {}),
         }
         self._history.append(row)
         if self._bests:
@@ -494,7 +574,7 @@ class FitProblem:
         length as :meth:`best_trains` does (not charged: :meth:`record` charged them)."""
         from ..metrics import gamma_factor
 
-        P = np.vstack([self.space.to_params(self._bests[b][0][None, :]) for b in best_indices])
+        P = np.vstack([self._bests[b][0][None, :] for b in best_indices])
         trains: list[list[np.ndarray]] = [[] for _ in best_indices]
         for j, sw in enumerate(self.sweeps):
             amps = np.array([self._bests[b][1][j] for b in best_indices])
@@ -664,10 +744,14 @@ def run_fit(target_path: str, settings: FitSettings) -> FitResult:
             raise UserError(f"--sweeps: unknown sweep(s) {', '.join(unknown)} in "
                             f"{target_path} (available: {', '.join(target.ids)})")
         target = subset_sweeps(target, settings.sweeps)
+    target, left_out = fittable_sweeps(target)
+    for sw in left_out:
+        print(left_out_notice(str(target_path), target.provenance.get("cell_id") or "-", sw.id,
+                              sw.quality), file=sys.stderr)
     set_threads(settings.threads)
     space = build_space(settings.model, settings.dim, settings.scheme, settings.current,
                         settings.bounds, settings.fix, settings.base, settings.projection_seed,
-                        settings.threads)
+                        settings.threads, settings.box)
     _warm_up(settings.model, settings.scheme, settings.threads, settings.optimizer)
     run = optimizers.get(settings.optimizer)
     opt_settings = settings.optimizer_settings or optimizers.settings_class(settings.optimizer)()
@@ -679,8 +763,13 @@ def run_fit(target_path: str, settings: FitSettings) -> FitResult:
     meter.start()
     problem = FitProblem(space, target, refine.optimizer_settings(settings), meter,
                          progress=bar)
+    staged = uses_stages(settings.loss, settings.optimizer)
     try:
-        extra = run(problem, opt_settings) or {}
+        if staged:
+            extra = run_staged(problem, run, opt_settings, problem.stage_settings,
+                               settings.loss)
+        else:
+            extra = run(problem, opt_settings) or {}
         if problem.best_z is None:
             raise UserError("the optimiser evaluated no candidate (budget too small?)")
         if settings.refine:
@@ -729,4 +818,6 @@ def run_fit(target_path: str, settings: FitSettings) -> FitResult:
         space=space.describe(),
         optimizer_info=extra,
         provenance=provenance(settings),
+        loss_name=settings.loss if staged else "times",
+        at_bound=at_bound(space.free_names, dict(zip(space.names, space.to_unit(P)))),
     )

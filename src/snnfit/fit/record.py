@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import numbers
-from dataclasses import dataclass, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,11 @@ class FitResult:
     space: dict
     optimizer_info: dict
     provenance: dict
+    # keys added later: a record written before them reads back with these defaults
+    #: the loss the fit minimised (``snnfit.fit.stages.LOSSES``); records without it: times
+    loss_name: str = "times"
+    #: free parameters within :data:`AT_BOUND_FRACTION` of the box width of a bound
+    at_bound: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------ JSON
     def to_json(self) -> dict:
@@ -83,6 +88,8 @@ class FitResult:
         values = {}
         for f in fields(cls):
             key = _JSON_KEY.get(f.name, f.name)
+            if key not in d and _has_default(f):
+                continue  # a key added after the record was written
             if key not in d:
                 raise UserError(f"{source}: missing key {key!r} (not a fit record of "
                                 "snnfit fit?)")
@@ -110,6 +117,22 @@ class FitResult:
         return cls.from_json(_read_json(path), str(path))
 
 
+#: a free parameter is "at a bound" within this fraction of its box width
+AT_BOUND_FRACTION = 0.01
+
+
+def at_bound(names, unit_values, fraction: float = AT_BOUND_FRACTION) -> list[str]:
+    """The parameters among ``names`` whose unit-box coordinate (``unit_values``, a mapping
+    by name: 0 at the lower bound, 1 at the upper, :func:`snnfit.sim.params.to_unit`) lies
+    within ``fraction`` of a bound, in the order given. On a linear scale that is within
+    ``fraction`` of the box width; on a log scale within ``fraction`` of its log width."""
+    return [n for n in names if min(unit_values[n], 1.0 - unit_values[n]) <= fraction]
+
+
+def _has_default(f) -> bool:
+    return f.default is not MISSING or f.default_factory is not MISSING
+
+
 #: attribute -> JSON key, where they differ
 _JSON_KEY = {"forward_equivalents": "evaluations"}
 
@@ -125,7 +148,7 @@ _KINDS = {
     "param_error": "object?", "forward_equivalents": "integer", "candidates": "integer",
     "wall_s": "number", "cpu_s": "number", "joules": "number", "energy_source": "string",
     "energy_note": "string?", "history": "list", "space": "object", "optimizer_info": "object",
-    "provenance": "object",
+    "provenance": "object", "loss_name": "string", "at_bound": "list",
 }
 _CHECKS = {
     "string": lambda v: isinstance(v, str),
@@ -201,7 +224,8 @@ def evaluate_fit(fit_path: str | Path, target_path: str | Path, sweeps=None) -> 
     """Metrics of a fit replayed on (some sweeps of) another target.
 
     Amplitudes: with ``current == recorded`` each target sweep's own amplitude; with
-    ``search`` the fit's amplitude when the target has none, else the sweep's own.
+    ``search`` the fit's amplitude when the target has none, else the sweep's own. The
+    simulation step is the fit's (its protocols' ``dt_ms``), not the target's.
     """
     from ..metrics import all_metrics
     from ..sim.simulate import simulate
@@ -216,11 +240,13 @@ def evaluate_fit(fit_path: str | Path, target_path: str | Path, sweeps=None) -> 
                             f"(available: {', '.join(target.ids)})")
         target = subset_sweeps(target, sweeps)
     trains, amps = [], []
+    dt_ms = float(fit.protocols[0]["dt_ms"])  # the fit's simulation step
     for s in target.sweeps:
         amp = s.amplitude_pA
         if amp is None:
             amp = float(fit.amplitude_pA[0])
-        r = simulate(fit.model, fit.params, amp, s.protocol, scheme=fit.scheme)
+        r = simulate(fit.model, fit.params, amp, replace(s.protocol, dt_ms=dt_ms),
+                     scheme=fit.scheme)
         trains.append(r.spike_times_ms)
         amps.append(float(amp))
     metrics = all_metrics(trains, [s.spike_times_ms for s in target.sweeps],

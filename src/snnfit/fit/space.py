@@ -35,7 +35,8 @@ import numpy as np
 
 from ..errors import UserError
 from ..sim.models import get_model, resolve_preset
-from ..sim.params import parse_assignments
+from ..sim.params import (DEFAULT_BOX, log_mask, parse_assignments, to_physical, to_unit,
+                          unit_derivative)
 
 #: sample size and firing window (spikes) of the pca directions' sample
 PCA_SAMPLE = 1024
@@ -155,6 +156,13 @@ class ReducedSpace:
     directions: np.ndarray  # (n_free, k): identity columns for a subset
     half_width: np.ndarray  # (k,)
     info: dict = field(default_factory=dict)
+    #: parameters whose box maps on a log scale (spec order; None: all linear)
+    log: np.ndarray | None = None
+
+    @property
+    def log_mask(self) -> np.ndarray:
+        """Coordinates mapped geometrically (declared log and a positive box)."""
+        return log_mask(self.lower, self.upper, self.log)
 
     @property
     def k(self) -> int:
@@ -168,9 +176,47 @@ class ReducedSpace:
     def span(self) -> np.ndarray:
         return self.upper - self.lower
 
+    def to_unit(self, p: np.ndarray) -> np.ndarray:
+        """Unit-box coordinates of a physical parameter vector (every parameter; fixed ones
+        at 0)."""
+        return to_unit(np.asarray(p, dtype=np.float64), self.lower, self.upper, self.log)
+
+    def core(self) -> "ReducedSpace | None":
+        """The same space on the core box: the fit box intersected with the model's prior
+        box (:attr:`snnfit.sim.params.ModelSpec.prior_box`), where the search of a fit
+        begins (:mod:`snnfit.fit.stages`); None for projections, or when the core is the
+        fit box."""
+        if self.kind != "subset":
+            return None
+        spec = get_model(self.model).spec
+        f = self.free
+        lo, hi = self.lower.copy(), self.upper.copy()
+        lo[f] = np.maximum(spec.prior_lower()[f], self.lower[f])
+        hi[f] = np.minimum(spec.prior_upper()[f], self.upper[f])
+        if np.any(hi[f] <= lo[f]) or (np.array_equal(lo, self.lower)
+                                      and np.array_equal(hi, self.upper)):
+            return None
+        base = np.clip(self.base, lo, hi)
+        info = dict(self.info, box="core")
+        return ReducedSpace(self.model, self.dim, self.names, lo, hi, base, self.free,
+                            self.kind, self.directions, self.half_width, info, self.log)
+
+    def sample_prior(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` reduced points whose parameters are drawn uniformly from the model's prior
+        box (:attr:`snnfit.sim.params.ModelSpec.prior_box`, the same draw as
+        ``make-target --prior``), clipped to the fit box; for a projection, the least-squares
+        coordinates of such draws."""
+        spec = get_model(self.model).spec
+        lo = np.maximum(spec.prior_lower(), self.lower)
+        hi = np.minimum(spec.prior_upper(), self.upper)
+        hi = np.maximum(hi, lo)
+        P = np.repeat(self.base[None, :], n, axis=0)
+        f = self.free
+        P[:, f] = lo[f] + rng.uniform(0.0, 1.0, (n, len(f))) * (hi - lo)[f]
+        return self.to_reduced(P)
+
     def base_unit(self) -> np.ndarray:
-        span = self.span
-        return np.where(span > 0, (self.base - self.lower) / np.where(span > 0, span, 1), 0.0)
+        return to_unit(self.base, self.lower, self.upper, self.log)
 
     def _free_unit(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         Z = np.clip(np.atleast_2d(np.asarray(Z, dtype=np.float64)), 0.0, 1.0)
@@ -187,20 +233,28 @@ class ReducedSpace:
         """Physical parameter matrix ``(B, n_params)`` of reduced coordinates ``Z (B, k)``."""
         uf, _ = self._free_unit(Z)
         P = np.repeat(self.base[None, :], uf.shape[0], axis=0)
-        P[:, self.free] = self.lower[self.free] + uf * self.span[self.free]
+        f = self.free
+        P[:, f] = to_physical(uf, self.lower[f], self.upper[f], self._free_log())
         return P
+
+    def _free_log(self) -> np.ndarray | None:
+        return None if self.log is None else self.log[self.free]
 
     def jacobian(self, Z: np.ndarray) -> np.ndarray:
         """``dP/dZ`` of shape ``(B, n_params, k)`` (0 through clipped coordinates)."""
         Z = np.atleast_2d(np.asarray(Z, dtype=np.float64))
-        _, inside = self._free_unit(Z)
+        uf, inside = self._free_unit(Z)
         B = Z.shape[0]
         J = np.zeros((B, len(self.names), self.k))
-        span = self.span[self.free]
-        if self.kind == "subset":
-            dfree = np.repeat(np.eye(self.k)[None], B, axis=0) * span[None, :, None]
+        f = self.free
+        if self.log is not None and self.log_mask[f].any():
+            span = unit_derivative(uf, self.lower[f], self.upper[f], self._free_log())
         else:
-            dfree = (self.directions * (2.0 * self.half_width)[None, :])[None] * span[None, :, None]
+            span = np.broadcast_to(self.span[f], uf.shape)
+        if self.kind == "subset":
+            dfree = np.repeat(np.eye(self.k)[None], B, axis=0) * span[:, :, None]
+        else:
+            dfree = (self.directions * (2.0 * self.half_width)[None, :])[None] * span[:, :, None]
             dfree = dfree * inside[:, :, None]
         inside_z = (Z >= 0.0) & (Z <= 1.0)
         J[:, self.free, :] = dfree * inside_z[:, None, :]
@@ -210,8 +264,8 @@ class ReducedSpace:
         """Reduced coordinates of physical parameters (exact for a subset; the least-squares
         projection onto the subspace for random/pca), clipped to the unit box."""
         P = np.atleast_2d(np.asarray(P, dtype=np.float64))
-        span = self.span[self.free]
-        uf = (P[:, self.free] - self.lower[self.free]) / np.where(span > 0, span, 1)
+        f = self.free
+        uf = to_unit(P[:, f], self.lower[f], self.upper[f], self._free_log())
         if self.kind == "subset":
             return np.clip(uf, 0.0, 1.0)
         u0 = self.base_unit()[self.free]
@@ -228,6 +282,8 @@ class ReducedSpace:
             "lower": dict(zip(self.names, self.lower.tolist())),
             "upper": dict(zip(self.names, self.upper.tolist())),
             "base": dict(zip(self.names, self.base.tolist())),
+            **({"log": [n for n, lg in zip(self.names, self.log_mask) if lg]}
+               if self.log is not None and self.log_mask.any() else {}),
             **({"directions": self.directions.tolist(), "half_width": self.half_width.tolist()}
                if self.kind != "subset" else {}),
             **self.info,
@@ -260,13 +316,14 @@ def build_space(
     base: str = "defaults",
     projection_seed: int = 0,
     threads: int | None = 1,
+    box: str = DEFAULT_BOX,
 ) -> ReducedSpace:
-    """Build the reduced space of a fit (see the module docstring)."""
+    """Build the reduced space of a fit (see the module docstring) in the model's fit box
+    ``box`` (:meth:`snnfit.sim.params.ModelSpec.box`), narrowed or widened by ``bounds``."""
     m = get_model(model)
     spec = m.spec
     names = spec.names
-    lower = spec.lower()
-    upper = spec.upper()
+    lower, upper, log = spec.box(box)
     for name, (lo, hi) in _parse_bounds(model, bounds).items():
         i = spec.index(name)
         lower[i], upper[i] = lo, hi
@@ -298,10 +355,12 @@ def build_space(
     dim = (dim or "full").strip()
     d = parse_dim(dim)
     info = {"base_name": base_name, "fixed": fixed, "excluded": reasons}
+    if box != DEFAULT_BOX:
+        info["fit_box"] = box
     if d.kind == "full":
         free = np.array(full_free)
         return ReducedSpace(model, dim, names, lower, upper, base_vec, free, "subset",
-                            np.eye(len(free)), np.full(len(free), 0.5), info)
+                            np.eye(len(free)), np.full(len(free), 0.5), info, log)
     if d.kind in _PROJECTIONS:
         kind, k, nf = d.kind, d.k, len(full_free)
         if not k <= nf:
@@ -314,10 +373,11 @@ def build_space(
             hw = np.full(k, 0.5)
         else:
             D, hw, pinfo = _pca_directions(model, lower, upper, base_vec, free, k, rng,
-                                           scheme, threads)
+                                           scheme, threads, log)
             info.update(pinfo)
         info["projection_seed"] = projection_seed
-        return ReducedSpace(model, dim, names, lower, upper, base_vec, free, kind, D, hw, info)
+        return ReducedSpace(model, dim, names, lower, upper, base_vec, free, kind, D, hw, info,
+                            log)
     idx = []
     for name in d.names:
         i = spec.index(name)
@@ -327,10 +387,10 @@ def build_space(
         idx.append(i)
     free = np.array(sorted(idx))
     return ReducedSpace(model, dim, names, lower, upper, base_vec, free, "subset",
-                        np.eye(len(free)), np.full(len(free), 0.5), info)
+                        np.eye(len(free)), np.full(len(free), 0.5), info, log)
 
 
-def _pca_directions(model, lower, upper, base_vec, free, k, rng, scheme, threads):
+def _pca_directions(model, lower, upper, base_vec, free, k, rng, scheme, threads, log=None):
     """Principal directions (unit coordinates of the free parameters) of sets that fire."""
     from ..sim.protocol import StepProtocol
     from ..sim.simulate import simulate_batch
@@ -339,7 +399,7 @@ def _pca_directions(model, lower, upper, base_vec, free, k, rng, scheme, threads
     nf = len(free)
     U = rng.uniform(0.0, 1.0, (PCA_SAMPLE, nf))
     P = np.repeat(base_vec[None, :], PCA_SAMPLE, axis=0)
-    P[:, free] = lower[free] + U * (upper - lower)[free]
+    P[:, free] = to_physical(U, lower[free], upper[free], None if log is None else log[free])
     r = simulate_batch(model, P, np.full(PCA_SAMPLE, PRIOR_AMPLITUDE_PA), StepProtocol(),
                        scheme, threads, max_spikes=1, check=False)
     keep = (r.status == 0) & (r.counts >= PCA_MIN_SPIKES) & (r.counts <= PCA_MAX_SPIKES)

@@ -1,9 +1,31 @@
-"""CMA-ES (pycma, ask/tell) in the reduced unit box, with IPOP restarts.
+"""CMA-ES (pycma, ask/tell) in the reduced unit box, with IPOP or BIPOP restarts and an
+optional portfolio start.
 
-Each population is evaluated in one batched simulation. Restarts double the population
-while budget remains (Auger & Hansen 2005). The first run starts at the base point, restarts
-at uniform random points; the initial step ``sigma0`` is 0.25 of the box
-(:class:`CMAESSettings`). pycma writes no files (``verb_log=0``).
+Each population is evaluated in one batched simulation. The first run starts at the problem's
+start point (:meth:`~snnfit.fit.engine.FitProblem.start_point`: the base point, or where an
+earlier stage ended) with step ``sigma0`` (a fraction of the unit box); restarts start at
+uniform random points (``restart_from="uniform"``) or again at the start point
+(``"start"``, a local restart used by the staged loss's second stage).
+
+Restart regimes (``restarts``):
+
+* ``ipop`` (Auger & Hansen 2005): every restart doubles the population.
+* ``bipop`` (Hansen 2009, as pycma's ``fmin(bipop=True)``): besides the doubling
+  ("large") runs, "small" runs with population ``floor(popsize0 * m**(U**2))`` (``m`` the
+  current large multiplier, ``U`` uniform in [0, 1)) and step ``sigma0 * 0.01**U``, whenever
+  the small runs have spent less than the large ones; a small run stops after half the
+  large runs' evaluations.
+
+Stagnation restarts (``patience`` > 0): a run also stops when its best loss has not fallen
+by ``stall_rel`` (relative) in ``patience`` generations, so a stalled run hands its budget to
+the next restart (pycma's own ``tolstagnation`` waits hundreds of generations).
+
+Portfolio start (``screen`` > 0): before the first run, ``screen`` points drawn uniformly
+from the box (one batched evaluation, charged to the budget like every evaluation) and the
+start point are evaluated; the first run starts at the best of them.
+
+All randomness comes from the problem's seeded generator; pycma writes no files
+(``verb_log=0``).
 
 The box is pycma's own boundary handling (``BoundTransform``: the piecewise linear-quadratic
 map of ``cma.transformations.BoxConstraintsLinQuadTransformation`` from the genotype into
@@ -21,11 +43,54 @@ import cma
 import numpy as np
 from cma.boundary_handler import BoundTransform
 
+from ...errors import UserError
+
+RESTARTS = ("ipop", "bipop")
+RESTART_FROM = ("uniform", "start")
+
 
 @dataclass(frozen=True)
 class CMAESSettings:
     #: initial step size, as a fraction of the unit box
     sigma0: float = 0.25
+    #: restart regime: ``ipop`` or ``bipop`` (module docstring)
+    restarts: str = "ipop"
+    #: portfolio start: points screened before the first run (0: none), drawn from the
+    #: model's prior box (``prior``) or uniformly from the fit box (``box``)
+    screen: int = 0
+    screen_draws: str = "prior"
+    #: where restarts start: ``uniform`` (random points of the box) or ``start``
+    restart_from: str = "uniform"
+    #: stagnation restart: a run stops when its best loss has not fallen by ``stall_rel``
+    #: (relative) in ``patience`` generations (0: no such stop, only pycma's own criteria)
+    patience: int = 0
+    stall_rel: float = 1e-3
+
+    def check(self) -> None:
+        if self.restarts not in RESTARTS:
+            raise UserError(f"--restarts: expected one of {', '.join(RESTARTS)}, got "
+                            f"{self.restarts!r}")
+        if self.restart_from not in RESTART_FROM:
+            raise UserError(f"restart_from: expected one of {', '.join(RESTART_FROM)}, got "
+                            f"{self.restart_from!r}")
+        if not (isinstance(self.screen, int) and self.screen >= 0):
+            raise UserError(f"--screen: expected an integer >= 0, got {self.screen!r}")
+        if not (isinstance(self.patience, int) and self.patience >= 0):
+            raise UserError(f"patience: expected an integer >= 0, got {self.patience!r}")
+        if not (0.0 < self.sigma0 <= 1.0):
+            raise UserError(f"sigma0: expected a step in (0, 1], got {self.sigma0!r}")
+
+
+def _screen(problem, n: int, x0: np.ndarray, draws: str) -> np.ndarray:
+    """Evaluate ``x0`` and ``n`` draws (prior draws, or uniform in the unit box) in one
+    batch; the best of them."""
+    if draws == "prior":
+        D = problem.space.sample_prior(problem.rng, n)
+    else:
+        D = problem.rng.uniform(0.0, 1.0, (n, problem.k))
+    Z = np.vstack([x0[None, :], D])
+    losses = problem.evaluate(Z)
+    return Z[int(np.argmin(losses))].copy()
 
 
 def linquad_population(X: np.ndarray, lb, ub, al, au) -> tuple[np.ndarray, np.ndarray]:
@@ -113,29 +178,74 @@ class _ES(cma.CMAEvolutionStrategy):
 
 
 def run(problem, settings: CMAESSettings = CMAESSettings()) -> dict:
+    settings.check()
     k = problem.k
     rng = problem.rng
-    popsize = 4 + int(3 * np.log(max(k, 1)))
-    x0 = problem.space.start()
-    restarts = 0
+    popsize0 = 4 + int(3 * np.log(max(k, 1)))
+    start = np.asarray(problem.start_point(), dtype=np.float64)
+    x0 = start
+    screened = None
+    if settings.screen > 0 and not problem.exhausted:
+        x0 = _screen(problem, settings.screen, start, settings.screen_draws)
+        screened = settings.screen + 1
     runs = []
+    n_large = 0  # large (doubling) runs so far, the first run included
+    evals = {"small": 0, "large": 0}
+    irun = 0
     while not problem.exhausted:
+        sigma = settings.sigma0
+        maxiter = None
+        regime = "large"
+        if irun == 0:
+            popsize = popsize0
+            regime = "small" if settings.restarts == "bipop" else "large"
+        elif settings.restarts == "bipop" and evals["small"] < max(1, evals["large"]):
+            regime = "small"
+            u_sigma, u_pop = rng.uniform(), rng.uniform()
+            sigma = settings.sigma0 * 0.01 ** u_sigma
+            popsize = max(2, int(popsize0 * (2.0 ** n_large) ** (u_pop ** 2)))
+            maxiter = max(1, int(0.5 * evals["large"] / popsize))
+        else:
+            n_large += 1
+            popsize = popsize0 * 2 ** n_large
         seed = int(rng.integers(1, 2**31 - 1))
         opts = {"bounds": [0.0, 1.0], "popsize": popsize, "seed": seed, "verbose": -9,
                 "verb_log": 0, "verb_disp": 0, "verb_filenameprefix": "",
                 "tolfun": 1e-9, "tolx": 1e-7, "BoundaryHandler": PopulationBoundTransform}
+        if maxiter is not None:
+            opts["maxiter"] = maxiter
+        spent0 = problem.candidates
+        stalled = False
+        run_best, since = np.inf, 0
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            es = _ES(list(x0) if k > 1 else [float(x0[0])], settings.sigma0, opts)
+            es = _ES(list(x0) if k > 1 else [float(x0[0])], sigma, opts)
             iters = 0
             while not problem.exhausted and not es.stop():
                 X = np.asarray(es.ask())
                 losses = problem.evaluate(X)
                 es.tell(list(X), list(losses))
                 iters += 1
-        runs.append({"popsize": popsize, "iterations": iters,
-                     "stop": {k_: str(v) for k_, v in es.stop().items()}})
-        restarts += 1
-        popsize *= 2
-        x0 = rng.uniform(0.0, 1.0, k)
-    return {"runs": runs, "restarts": restarts - 1}
+                if settings.patience:
+                    low = float(np.min(losses))
+                    if low < run_best - settings.stall_rel * abs(run_best):
+                        run_best, since = low, 0
+                    else:
+                        since += 1
+                    if since >= settings.patience:
+                        stalled = True
+                        break
+        evals[regime] += problem.candidates - spent0
+        stop = {k_: str(v) for k_, v in es.stop().items()}
+        if stalled:
+            stop["stalled"] = str(settings.patience)
+        run_info = {"popsize": popsize, "iterations": iters, "stop": stop}
+        if settings.restarts == "bipop":
+            run_info.update(regime=regime, sigma0=sigma)
+        runs.append(run_info)
+        irun += 1
+        x0 = start if settings.restart_from == "start" else rng.uniform(0.0, 1.0, k)
+    out = {"runs": runs, "restarts": len(runs) - 1}
+    if screened is not None:
+        out["screened"] = screened
+    return out

@@ -42,6 +42,38 @@ PARAMS = (
     ParamSpec("Vpeak", "mV", 0.0, -20.0, 20.0, "spike cut under the euler scheme (not resolved)"),
 )
 
+#: the wide "cells" fit box (``snnfit fit --box cells``): bounds from physiology and from fits
+#: of real cells (sources in docs/fit.md, "Boxes"), ``name: (lower, upper, scale)``; it
+#: contains the default box and every preset
+CELLS_BOX = {
+    "C": (10.0, 3000.0, "log"),
+    "gL": (1.0, 150.0, "log"),
+    "EL": (-90.0, -40.0, "linear"),
+    "VT": (-65.0, -25.0, "linear"),
+    "DeltaT": (0.1, 8.0, "log"),
+    "a": (-30.0, 150.0, "linear"),
+    "tau_w": (5.0, 3000.0, "log"),
+    "b": (0.0, 1000.0, "linear"),
+    "Vr": (-120.0, -30.0, "linear"),
+    "Vpeak": (-20.0, 20.0, "linear"),
+}
+
+#: the frozen prior box (``make-target --prior`` draws truths uniformly from it): the fit
+#: box of snnfit up to version c2792a7, kept so that every prior seed keeps its truth
+#: (docs/fit.md, "Boxes")
+PRIOR_BOX = {
+    "C": (50.0, 300.0),
+    "gL": (2.0, 40.0),
+    "EL": (-80.0, -50.0),
+    "VT": (-60.0, -40.0),
+    "DeltaT": (0.5, 5.0),
+    "a": (-15.0, 20.0),
+    "tau_w": (10.0, 500.0),
+    "b": (0.0, 200.0),
+    "Vr": (-70.0, -40.0),
+    "Vpeak": (-20.0, 20.0),
+}
+
 _NAUD = "Naud, Marcille, Clopath & Gerstner (2008), Biol. Cybern. 99:335, Table 1"
 _NAUD_BRIAN = (
     _NAUD + "; values as in Brian 2's example examples/frompapers/"
@@ -85,6 +117,8 @@ SPEC = ModelSpec(
     equations=__doc__,
     presets=PRESETS,
     max_amplitude_pA=3000.0,
+    prior_box=PRIOR_BOX,
+    boxes={"cells": CELLS_BOX},
     scaling_group=("C", "gL", "a", "b"),
 )
 

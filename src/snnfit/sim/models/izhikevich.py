@@ -44,6 +44,36 @@ PARAMS = (
     ParamSpec("d", "pA", 100.0, 0.0, 300.0, "spike-triggered increment of u"),
 )
 
+#: the wide "cells" fit box (``snnfit fit --box cells``): bounds from physiology and from fits
+#: of real cells (sources in docs/fit.md, "Boxes"), ``name: (lower, upper, scale)``; it
+#: contains the default box and every preset
+CELLS_BOX = {
+    "C": (5.0, 3000.0, "log"),
+    "k": (0.01, 20.0, "log"),
+    "vr": (-90.0, -40.0, "linear"),
+    "vt": (-65.0, -20.0, "linear"),
+    "vpeak": (-20.0, 100.0, "linear"),
+    "a": (0.0002, 1.0, "log"),
+    "b": (-50.0, 150.0, "linear"),
+    "c": (-120.0, -30.0, "linear"),
+    "d": (0.0, 2000.0, "linear"),
+}
+
+#: the frozen prior box (``make-target --prior`` draws truths uniformly from it): the fit
+#: box of snnfit up to version c2792a7, kept so that every prior seed keeps its truth
+#: (docs/fit.md, "Boxes")
+PRIOR_BOX = {
+    "C": (20.0, 300.0),
+    "k": (0.2, 3.0),
+    "vr": (-80.0, -50.0),
+    "vt": (-55.0, -30.0),
+    "vpeak": (20.0, 60.0),
+    "a": (0.005, 0.2),
+    "b": (-5.0, 10.0),
+    "c": (-70.0, -35.0),
+    "d": (0.0, 300.0),
+}
+
 
 def from_izhikevich2003(a: float, b: float, c: float, d: float) -> dict[str, float]:
     """Book-form parameters equal to the 2003 model with (a, b, c, d) (see module docstring)."""
@@ -96,6 +126,8 @@ SPEC = ModelSpec(
     equations=__doc__,
     presets=PRESETS,
     max_amplitude_pA=3000.0,
+    prior_box=PRIOR_BOX,
+    boxes={"cells": CELLS_BOX},
     scaling_group=("C", "k", "b", "d"),
 )
 

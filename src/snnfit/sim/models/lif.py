@@ -37,6 +37,30 @@ PARAMS = (
     ParamSpec("t_ref", "ms", 2.0, 0.0, 10.0, "absolute refractory period", "nonnegative"),
 )
 
+#: the wide "cells" fit box (``snnfit fit --box cells``): bounds from physiology and from fits
+#: of real cells (sources in docs/fit.md, "Boxes"), ``name: (lower, upper, scale)``; it
+#: contains the default box and every preset
+CELLS_BOX = {
+    "C": (10.0, 3000.0, "log"),
+    "gL": (1.0, 150.0, "log"),
+    "EL": (-90.0, -40.0, "linear"),
+    "Vth": (-65.0, -20.0, "linear"),
+    "Vr": (-120.0, -30.0, "linear"),
+    "t_ref": (0.0, 30.0, "linear"),
+}
+
+#: the frozen prior box (``make-target --prior`` draws truths uniformly from it): the fit
+#: box of snnfit up to version c2792a7, kept so that every prior seed keeps its truth
+#: (docs/fit.md, "Boxes")
+PRIOR_BOX = {
+    "C": (20.0, 400.0),
+    "gL": (2.0, 40.0),
+    "EL": (-80.0, -50.0),
+    "Vth": (-60.0, -35.0),
+    "Vr": (-75.0, -45.0),
+    "t_ref": (0.0, 10.0),
+}
+
 PRESETS = {
     "lif:default": Preset(
         "lif:default", {p.name: p.default for p in PARAMS}, 300.0,
@@ -51,6 +75,8 @@ SPEC = ModelSpec(
     equations=__doc__,
     presets=PRESETS,
     max_amplitude_pA=3000.0,
+    prior_box=PRIOR_BOX,
+    boxes={"cells": CELLS_BOX},
     scaling_group=("C", "gL"),
 )
 
