@@ -263,6 +263,34 @@ def test_answer_adaptation_failed_control_is_not_trusted():
     assert a["trusted"] is False and "cannot be trusted" in a["summary"]
 
 
+def test_each_comparison_says_whether_its_own_controls_held():
+    """The adaptive families fit LIF truths worse than LIF does (a family difference, not
+    adaptation): the across comparison's negative control fails, the nested one (each model
+    against itself without adaptation) holds. answers.json says which is trusted."""
+    stats = study.StatsConfig(n_boot=500, min_pairs=8)
+    real = _held([f"c{i}" for i in range(10)], "answer", "answer",
+                 {"lif": 0.3, "adex": 0.1, "izhikevich": 0.1, "adex-nonadapting": 0.3,
+                  "izhikevich-nonadapting": 0.3}, "recording", noise=0.02)
+    pos = _held([f"p{i}" for i in range(10)], "positive", "positive",
+                {"lif": 0.3, "adex": 0.1, "izhikevich": 0.1, "adex-nonadapting": 0.3,
+                 "izhikevich-nonadapting": 0.3}, noise=0.02)
+    neg_lif = _held([f"l{i}" for i in range(10)], "negative", "negative",
+                    {"lif": 0.05, "adex": 0.15, "izhikevich": 0.15}, noise=0.004)
+    neg_plain = _held([f"e{i}" for i in range(10)], "negative", "negative",
+                      {"adex": 0.04, "adex-nonadapting": 0.04, "izhikevich": 0.04,
+                       "izhikevich-nonadapting": 0.04}, noise=0.004)
+    a = study.answer_adaptation(None, pd.concat([real, pos, neg_lif, neg_plain]), stats)
+    comp = a["comparisons"]
+    assert comp["across"]["controls"]["negative"]["verdict"] == "no"
+    assert comp["across"]["trusted"] is False and a["trusted"] is False
+    for m in ("adex", "izhikevich"):
+        assert comp["nested"][m]["verdict"] == "yes"
+        assert comp["nested"][m]["trusted"] is True
+        assert comp["across"]["per_model"][m]["trusted"] is False
+    assert "controls as expected" in a["summary"]
+    assert "a control failed" not in a["summary"].split("Nested comparison:")[1]
+
+
 def test_answer_adaptation_repeat_sweeps_are_not_amplitude_tests():
     rows = _held(["c"], "answer", "answer", {"lif": 0.3, "adex": 0.1})
     rep = rows.assign(role="repeat", pattern_score=5.0)

@@ -159,6 +159,10 @@ def answer_adaptation(fits, heldout, stats: StatsConfig | None = None,
     comparisons["across"]["per_model"] = {m: _with_controls(
         lambda df, m=m: adaptation_differences(scored(df), "across", m), held, "adaptation",
         stats) for m in ADAPTIVE_MODELS}
+    # every comparison says whether its own controls came out as expected
+    comparisons["across"]["trusted"] = _trusted(comparisons["across"])
+    for d in (*comparisons["nested"].values(), *comparisons["across"]["per_model"].values()):
+        d["trusted"] = _trusted(d)
     head = comparisons["across"] if headline == "across" else comparisons["nested"]["adex"]
     ans = {
         "question": "Does spike-frequency adaptation help a model predict how a cell fires at "
@@ -526,7 +530,8 @@ def _adaptation_summary(a: dict) -> str:
           f"difference {_effect_text(a, 'targets')}.")
     s += _controls_text(a, "adaptation")
     nested = (a.get("comparisons") or {}).get("nested") or {}
-    parts = [f"{m} vs {m} without adaptation: {d['verdict']} ({_effect_text(d, 'targets')})"
+    parts = [f"{m} vs {m} without adaptation: {d['verdict']} ({_effect_text(d, 'targets')}; "
+             + _trust_words(d) + ")"
              for m, d in nested.items() if d.get("n_pairs")]
     if parts:
         s += " Nested comparison: " + "; ".join(parts) + "."
@@ -536,6 +541,16 @@ def _adaptation_summary(a: dict) -> str:
               f"against each other (median over {rel['n_cells']} cells; Gamma "
               f"{_fmt(rel['gamma_intrinsic']['median'])}): the floor any model can reach.")
     return s
+
+
+def _trust_words(d: dict) -> str:
+    """Whether a comparison's own controls came out as expected, in words."""
+    c = d.get("controls") or {}
+    if not c:
+        return "no controls"
+    words = ", ".join(f"{r} control {v['verdict']}" for r, v in c.items())
+    ok = all(v["as_expected"] for v in c.values())
+    return words + (": controls as expected" if ok else ": a control failed, not trusted")
 
 
 def _budget_summary(a: dict, subject: str, does: str, reference: str) -> str:
