@@ -51,4 +51,12 @@ display(s.pivot_table(index=["model", "k", "dim"], columns="metric", values="val
                       aggfunc="first"))
 
 # %%
+display(Markdown("### Parameter recovery on synthetic truths: median normalised error "
+                 "|fit - truth| / box width over targets [bootstrap 95% CI]"))
+rec = {name: {p: f"{v['median']:.3g} [{v['ci95'][0]:.3g}, {v['ci95'][1]:.3g}]"
+              for p, v in (d.get("recovery") or {}).items()}
+       for name, d in (answer.get("by_setting") or {}).items()}
+display(pd.DataFrame(rec).T if any(rec.values()) else Markdown("No synthetic truths."))
+
+# %%
 display(Image(f"{figures_dir}/dimensionality.png"))

@@ -482,6 +482,27 @@ def test_space_kind():
         "full", "pca", "random", "subset"]
 
 
+def test_dimensionality_reports_parameter_recovery_per_setting():
+    """by_setting carries per-parameter recovery (median over targets of fits.csv's
+    normalised errors), computed here by hand from the table."""
+    stats = study.StatsConfig(n_boot=200)
+    f, h = _fits_with_history("dimensionality", "answer", ["t0", "t1", "t2"],
+                              {"full": (0.5, 0.3, 0.1), "a+b": (0.2, 0.15, 0.1)}, "dim")
+    err_a = {"t0": 0.1, "t1": 0.3, "t2": 0.2}
+    f["param_error_a"] = [err_a[t] * (2 if d == "full" else 1) for t, d in zip(f.target, f.dim)]
+    f["param_error_b"] = np.nan  # a parameter without truth: left out
+    f["param_error"] = f["param_error_a"]
+    a = study.answer_dimensionality(f, h, stats, checkpoints=[100])
+    rec_full = a["by_setting"]["adex/full"]["recovery"]
+    rec_sub = a["by_setting"]["adex/a+b"]["recovery"]
+    assert rec_full["a"]["median"] == pytest.approx(0.4)  # median of 0.2, 0.6, 0.4
+    assert rec_sub["a"]["median"] == pytest.approx(0.2)
+    assert rec_sub["a"]["n_targets"] == 3 and "b" not in rec_sub
+    assert rec_sub["mean"]["median"] == pytest.approx(0.2)
+    lo, hi = rec_sub["a"]["ci95"]
+    assert 0.1 <= lo <= 0.2 <= hi <= 0.3
+
+
 def test_dimensionality_figure_with_spaces(tmp_path):
     from snnfit.study.figures import dimensionality, save
 

@@ -385,7 +385,8 @@ def answer_dimensionality(fits, history=None, stats: StatsConfig | None = None,
     if f is not None and not f.empty:
         for (model, dim), g in f.groupby(["model", "dim"]):
             by_setting[f"{model}/{dim}"] = {"k": float(g["k"].median()),
-                                            **_costs(g, "target", stats)}
+                                            **_costs(g, "target", stats),
+                                            "recovery": _recovery(g, stats)}
     ans = {
         "question": "Does reducing the dimensionality of the optimisation (fewer free "
                     "coordinates k) give more accurate fits at the same budget?",
@@ -571,6 +572,24 @@ def _budget_summary(a: dict, subject: str, does: str, reference: str) -> str:
 def _median_ci(v: np.ndarray, stats: StatsConfig) -> tuple[float, list[float]]:
     lo, hi = bootstrap_ci(v, n_boot=stats.n_boot, seed=stats.seed)
     return (float(np.median(v)) if v.size else math.nan), [lo, hi]
+
+
+def _recovery(g, stats: StatsConfig) -> dict:
+    """Parameter recovery on the synthetic truths of the fits' own model: per parameter the
+    median over targets of the normalised error ``|fit - truth| / box width`` (fits.csv's
+    ``param_error_<name>``, :func:`snnfit.fit.engine.param_error`) with its bootstrap
+    interval and the number of targets; ``mean`` is the mean over parameters."""
+    out = {}
+    cols = [c for c in g.columns if c.startswith("param_error")]
+    for c in sorted(cols):
+        v = g.groupby("target")[c].median().to_numpy(float)
+        v = v[~np.isnan(v)]
+        if not v.size:
+            continue
+        med, ci = _median_ci(v, stats)
+        name = "mean" if c == "param_error" else c[len("param_error_"):]
+        out[name] = {"median": med, "ci95": ci, "n_targets": int(v.size)}
+    return out
 
 
 def _costs(g, by, stats: StatsConfig) -> dict:
