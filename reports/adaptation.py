@@ -70,3 +70,9 @@ display(Markdown("### Controls"))
 display(pd.DataFrame({role: {k: c[k] for k in ("verdict", "expected", "as_expected", "effect",
                                                "ci95", "p_value", "n_pairs")}
                       for role, c in (answer.get("controls") or {}).items()}).T)
+
+# %%
+display(Markdown("### Is the budget enough? Share of fits whose best loss still fell by more "
+                 "than 5 % in the budget's second half, and the median fall"))
+conv = answer.get("convergence") or {}
+display(pd.DataFrame(conv).T if conv else Markdown("No fit histories."))

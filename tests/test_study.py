@@ -503,6 +503,33 @@ def test_dimensionality_reports_parameter_recovery_per_setting():
     assert 0.1 <= lo <= 0.2 <= hi <= 0.3
 
 
+def test_convergence_says_which_models_still_improve_at_the_budget():
+    """Per model: the share of fits whose best loss fell by more than 5 % in the budget's
+    second half, against hand-made histories."""
+    rows = []
+    for t in ("t0", "t1", "t2", "t3"):
+        # adex: 10 at half the budget, 1 at the end (drop 0.9); lif: 1.0 -> 0.99 (0.01);
+        # izhikevich: t0 drops 0.5, the others do not move
+        for model, (half, end) in {"adex": (10.0, 1.0), "lif": (1.0, 0.99),
+                                   "izhikevich": ((4.0, 2.0) if t == "t0" else (3.0, 3.0))
+                                   }.items():
+            for fe, loss in ((100, 50.0), (500, half), (900, (half + end) / 2), (1000, end)):
+                rows.append(dict(target=t, model=model, dim="full", optimizer="cmaes",
+                                 current="recorded", seed=1, budget=1000,
+                                 arms="adaptation:answer", forward_equivalents=fe,
+                                 best_loss=loss, gamma_at_best=0.5))
+    from snnfit.study.answers import convergence
+
+    c = convergence(pd.DataFrame(rows))
+    assert c["adex"] == {"n_fits": 4, "still_improving": 1.0, "median_drop": pytest.approx(0.9)}
+    assert c["lif"]["still_improving"] == 0.0
+    assert c["lif"]["median_drop"] == pytest.approx(0.01)
+    assert c["izhikevich"]["still_improving"] == 0.25
+    assert c["izhikevich"]["median_drop"] == 0.0
+    a = study.answer_adaptation(None, None, history=pd.DataFrame(rows))
+    assert a["convergence"]["adex"]["still_improving"] == 1.0
+
+
 def test_dimensionality_figure_with_spaces(tmp_path):
     from snnfit.study.figures import dimensionality, save
 

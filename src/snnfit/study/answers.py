@@ -58,7 +58,8 @@ def answers(fits, heldout, stats: StatsConfig | None = None, treatment: str = "s
             headline: str = "across", reliability=None) -> dict:
     """All three answers, as written to ``answers.json``."""
     return {
-        "adaptation": answer_adaptation(fits, heldout, stats, headline, reliability),
+        "adaptation": answer_adaptation(fits, heldout, stats, headline, reliability,
+                                        history=history),
         "dimensionality": answer_dimensionality(fits, history, stats, checkpoints),
         "optimizers": answer_optimizers(fits, history, treatment, control, stats,
                                         checkpoints),
@@ -140,7 +141,7 @@ def _effect_of(diffs, stats: StatsConfig) -> dict:
 
 
 def answer_adaptation(fits, heldout, stats: StatsConfig | None = None,
-                      headline: str = "across", reliability=None) -> dict:
+                      headline: str = "across", reliability=None, history=None) -> dict:
     """Question 1 (see the module docstring)."""
     stats = stats or StatsConfig()
     held = in_arm(heldout, "adaptation")
@@ -185,8 +186,49 @@ def answer_adaptation(fits, heldout, stats: StatsConfig | None = None,
     }
     if reliability is not None and len(reliability):
         ans["reliability"] = _reliability_summary(reliability, held, stats)
+    conv = convergence(in_arm(history, "adaptation"))
+    if conv:
+        ans["convergence"] = conv
     ans["summary"] = _adaptation_summary(ans)
     return _clean(ans)
+
+
+#: a fit "still improving" lowered its best loss by more than this fraction in the second
+#: half of its budget
+STILL_IMPROVING = 0.05
+
+
+def convergence(history) -> dict:
+    """Is the budget enough? Per model, over its fits: ``n_fits``, ``still_improving`` (the
+    fraction whose best loss at the end is more than :data:`STILL_IMPROVING` below the best
+    loss at half the budget) and ``median_drop`` (the median relative drop of the best loss
+    over the budget's second half). A budget where many fits still improve caps the fits
+    before they converge (config/README.md, "Budgets")."""
+    out: dict = {}
+    if history is None or history.empty:
+        return out
+    ident = [c for c in ("target", "model", "dim", "optimizer", "current", "seed", "budget")
+             if c in history]
+    drops: dict[str, list[float]] = {}
+    for key, h in history.groupby(ident, dropna=False, sort=False):
+        row = dict(zip(ident, key))
+        h = h.sort_values("forward_equivalents")
+        half = h[h["forward_equivalents"] <= 0.5 * float(row["budget"])]
+        if half.empty:
+            continue
+        l_half, l_end = float(half["best_loss"].iloc[-1]), float(h["best_loss"].iloc[-1])
+        if not (math.isfinite(l_half) and l_half > 0 and math.isfinite(l_end)):
+            drop = 0.0 if l_half == l_end else math.nan
+        else:
+            drop = (l_half - l_end) / l_half
+        if not math.isnan(drop):
+            drops.setdefault(str(row["model"]), []).append(drop)
+    for model, d in sorted(drops.items()):
+        v = np.asarray(d, float)
+        out[model] = {"n_fits": int(v.size),
+                      "still_improving": float(np.mean(v > STILL_IMPROVING)),
+                      "median_drop": float(np.median(v))}
+    return out
 
 
 def _trusted(a: dict) -> bool | None:
@@ -536,6 +578,12 @@ def _adaptation_summary(a: dict) -> str:
              for m, d in nested.items() if d.get("n_pairs")]
     if parts:
         s += " Nested comparison: " + "; ".join(parts) + "."
+    conv = {m: c for m, c in (a.get("convergence") or {}).items() if m in ADAPTIVE_MODELS}
+    if conv:
+        s += (" Budget: " + ", ".join(
+            f"{c['still_improving'] * 100:.0f} % of the {m} fits" for m, c in conv.items())
+            + " were still improving (best loss down by more than 5 % in the budget's second"
+            " half): the answer holds at this budget, not at convergence.")
     rel = a.get("reliability")
     if rel and rel.get("n_cells"):
         s += (f" The cells' own repeats score {_fmt(rel['pattern_intrinsic']['median'])} "
