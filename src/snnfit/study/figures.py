@@ -375,6 +375,19 @@ def _heldout_trains(heldout, max_targets: int):
     return out
 
 
+def _finish_grid(fig, axes, n_used: int):
+    """A grid of per-target panels: unused panels off, one legend (the first panel's) on
+    top, tight layout below it."""
+    for ax in list(axes.flat)[n_used:]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=7,
+                   frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return fig
+
+
 def fi_curves(heldout, fits=None, max_targets: int = 8):
     """f-I curves per target: spikes in the step against the amplitude, the data (black) and
     each model's prediction on the held-out sweeps (lines); training amplitudes (from the fit
@@ -411,14 +424,7 @@ def fi_curves(heldout, fits=None, max_targets: int = 8):
         ax.set_title(t, fontsize=7)
         ax.set_xlabel("step amplitude (pA)", fontsize=7)
         ax.set_ylabel("spikes in the step", fontsize=7)
-    for ax in list(axes.flat)[len(data):]:
-        ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=7,
-                   frameon=False)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
-    return fig
+    return _finish_grid(fig, axes, len(data))
 
 
 def isi_profiles(heldout, max_targets: int = 8):
@@ -451,14 +457,7 @@ def isi_profiles(heldout, max_targets: int = 8):
         ax.set_title(f"{t}\nsweep {sid} ({role}, {amp:.0f} pA)", fontsize=7)
         ax.set_xlabel("interval index", fontsize=7)
         ax.set_ylabel("ISI (ms)", fontsize=7)
-    for ax in list(axes.flat)[len(data):]:
-        ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=7,
-                   frameon=False)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
-    return fig
+    return _finish_grid(fig, axes, len(data))
 
 
 def heldout_rasters(heldout, max_targets: int = 6):
