@@ -308,3 +308,26 @@ def test_settings_are_checked():
     assert s.budget == 950
     s0 = FitSettings(model="lif", budget=1000)
     assert refine.optimizer_settings(s0) is s0
+
+
+def test_run_fit_refines_sweeps_of_different_counts(tmp_path):
+    """A target whose fitted sweeps have different spike counts (the study's synthetic
+    targets: the truth at 1x and 2x its amplitude): the refinement runs (it stacked the
+    sweeps' trains into one array and failed on unequal lengths) and its record is
+    consistent with an independent recomputation of the loss."""
+    from snnfit.data.truth import truth_at_factors
+
+    p = tmp_path / "lif_x1_x2.json"
+    write_target(p, truth_at_factors(preset_target("lif:default", scheme="resolved"),
+                                     [1.0, 2.0]))
+    t = load_target(p)
+    counts = [len(s.spike_times_ms) for s in t.sweeps]
+    assert len(counts) == 2 and counts[0] != counts[1]
+    res = run_fit(str(p), FitSettings(model="lif", current="recorded", budget=3000, seed=0,
+                                      refine=RefineSettings(share=0.3)))
+    info = res.optimizer_info["refine"]
+    assert info["status"] != "skipped"  # the optimiser found the counts: refinement ran
+    assert res.loss <= info["start_loss"] + 1e-12
+    T = [np.asarray(s.spike_times_ms) for s in t.sweeps]
+    M = [np.asarray(m) for m in res.spike_times_ms]
+    assert res.loss == pytest.approx(spike_time_loss(M, T), rel=1e-9, abs=1e-12)

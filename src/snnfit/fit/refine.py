@@ -234,7 +234,12 @@ class _Residuals:
         if not ok:
             return _Point(False)
         targets = [sw.times for sw in p.sweeps]
-        loss = float(batch_loss(np.stack(times)[None], np.array(counts)[None], targets,
+        # sweeps of different spike counts: rows padded with NaN to the longest
+        smax = max(t.size for t in times)
+        padded = np.full((len(times), smax), np.nan)
+        for j, t in enumerate(times):
+            padded[j, :t.size] = t
+        loss = float(batch_loss(padded[None], np.array(counts)[None], targets,
                                 s.count_penalty_ms)[0])
         d = [t[:T.size] - T for t, T in zip(times, targets)]
         n_all = sum(T.size for T in targets)
