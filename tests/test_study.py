@@ -28,6 +28,25 @@ def test_paired_test_exact_wilcoxon_all_positive():
         assert p == pytest.approx(2 / 2**n)
 
 
+def test_min_p_is_the_exact_tests_floor_with_ties_dropped():
+    """p_min: the test's smallest p for these pairs; ties at 0 do not count. Without ties it
+    is the exact test's 2 / 2^n; the test reaches it when every untied difference has one
+    sign, and no other sign pattern goes below it."""
+    from snnfit.study.statistics import StatsConfig, paired_effect
+
+    d = [0.0] * 14 + [0.3, 0.1, 0.5, 0.2, 0.4, 0.6]  # 20 pairs, 6 untied, all positive
+    e = paired_effect(d, StatsConfig(n_boot=200))
+    assert e["n_pairs"] == 20 and e["n_untied"] == 6
+    assert e["p_value"] == pytest.approx(e["p_min"])
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # any other signs and magnitudes: p at or above the floor
+        x = np.array(d) * rng.choice([-1.0, 1.0], size=len(d)) * rng.uniform(0.5, 2, len(d))
+        assert study.paired_test(x)[1] >= e["p_min"] - 1e-12
+    untied = paired_effect([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8], StatsConfig(n_boot=50))
+    assert untied["n_untied"] == 8 and untied["p_min"] == pytest.approx(2 / 2**8)
+    assert paired_effect([0.0] * 5, StatsConfig(n_boot=50))["p_min"] == 1.0
+
+
 def test_paired_test_degenerate():
     assert study.paired_test([0.0, 0.0, 0.0])[1] == 1.0
     assert math.isnan(study.paired_test([1.0])[1])
@@ -555,3 +574,31 @@ def test_tables_refuse_a_record_with_a_missing_key(tmp_path):
     p.write_text(json.dumps(d))
     with pytest.raises(UserError, match=r"f\.json.*count_error"):
         study.build_tables([study.FitRecord(str(p), "t", "full", 100, "preset")])
+
+
+def test_positive_control_that_cannot_say_yes_is_named():
+    """Ties at every checkpoint (e.g. both spaces fit most truths perfectly): the positive
+    control's `yes_attainable` is false and the summary says the test could not have said
+    yes, instead of only 'not detected'."""
+    from snnfit.study.answers import _by_budget, _budget_controls, _controls_text
+    from snnfit.study.statistics import StatsConfig
+
+    rows = []
+    for cp in (250, 1000, 4000):
+        for i in range(20):  # 5 untied pairs at most, all favouring the reduced space
+            d = 0.3 if i < 5 else 0.0
+            rows.append(dict(target=f"t{i}", checkpoint=cp, d=d,
+                             arms="dimensionality:positive"))
+    errs = pd.DataFrame(rows)
+    bb = _by_budget(errs, lambda g: g[["target", "d"]], "dimensionality", StatsConfig())
+    c = _budget_controls(bb, "dimensionality")
+    pos = c["positive"]
+    assert pos["n_untied"] == 5 and pos["yes_attainable"] is False
+    assert not pos["as_expected"]
+    text = _controls_text({"controls": c}, "dimensionality")
+    assert "could the positive control have said yes" in text
+    # with 14 untied pairs of one sign it could (and does)
+    errs2 = errs.assign(d=[0.3 if (i % 20) < 14 else 0.0 for i in range(len(errs))])
+    pos2 = _budget_controls(_by_budget(errs2, lambda g: g[["target", "d"]], "dimensionality",
+                                       StatsConfig()), "dimensionality")["positive"]
+    assert pos2["yes_attainable"] is True and pos2["verdict"] == "yes"

@@ -381,6 +381,11 @@ def _by_budget(errs, diff_fn, question: str, stats: StatsConfig) -> dict:
             e = paired_effect(diffs[c]["d"].to_numpy(float), stats, adj[str(c)])
             e.update({"checkpoint": c, "p_raw": raw[c]})
             rows.append(e)
+        # can any checkpoint say yes? Holm rejects nothing unless the smallest raw p is at
+        # most alpha / m; p_min is each checkpoint's floor (ties dropped by the test)
+        floor = min(r["p_min"] for r in rows) if rows else 1.0
+        for r in rows:
+            r["yes_attainable"] = bool(floor <= stats.alpha / len(rows))
         out[role] = rows
     return out
 
@@ -403,7 +408,8 @@ def _budget_controls(bb: dict, question: str) -> dict:
         else:
             pick = _at_full_budget(rows)
         c = {k: pick.get(k) for k in ("checkpoint", "n_pairs", "effect", "ci95", "test",
-                                      "p_value", "p_raw", "verdict")}
+                                      "p_value", "p_raw", "verdict", "n_untied", "p_min",
+                                      "yes_attainable")}
         c.update({"expected": list(expected), "as_expected": pick.get("verdict") in expected,
                   "by_budget": rows})
         out[role] = c
@@ -566,6 +572,12 @@ def _controls_text(a: dict, question: str) -> str:
               + (" and " if len(failed) == 2 else "")
               + ("reported a difference where there is none by construction"
                  if "negative" in failed else "") + ".")
+        pos = c.get("positive") or {}
+        if "positive" in failed and pos.get("yes_attainable") is False:
+            s += (" At no checkpoint could the positive control have said yes: too few pairs "
+                  "differ (ties, e.g. both fits perfect, are dropped by the signed-rank test; "
+                  f"{pos.get('n_untied')} of {pos.get('n_pairs')} at {pos.get('checkpoint')} "
+                  "FE) for p below alpha after Holm.")
     else:
         s += " Both controls came out as expected." if len(c) == 2 else \
             " The control came out as expected."

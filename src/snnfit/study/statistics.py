@@ -118,10 +118,23 @@ def paired_effect(diffs: Sequence[float], stats: "StatsConfig", p_adjusted: floa
     ci = bootstrap_ci(d, n_boot=stats.n_boot, seed=stats.seed)
     test, p = paired_test(d)
     p_used = p if p_adjusted is None else p_adjusted
+    n_untied = int(np.count_nonzero(d))
     return {"n_pairs": int(d.size), "effect": effect, "ci95": [ci[0], ci[1]], "test": test,
             "p_value": p_used, "verdict": verdict(effect, ci, p_used, int(d.size),
                                                   alpha=stats.alpha, margin=stats.margin,
-                                                  min_pairs=stats.min_pairs)}
+                                                  min_pairs=stats.min_pairs),
+            "n_untied": n_untied, "p_min": min_signed_rank_p(int(d.size), n_untied)}
+
+
+def min_signed_rank_p(n_pairs: int, n_untied: int) -> float:
+    """The smallest p :func:`paired_test` can give for ``n_pairs`` differences of which
+    ``n_untied`` are non-zero: its p for the most extreme case (every non-zero difference of
+    one sign, ranks 1..n). With no zeros that is the exact test's ``2 / 2**n``; zeros (e.g.
+    both fits at Gamma 1) are dropped by the test, so a comparison with few untied pairs
+    cannot reach ``alpha`` whatever the effect (before any multiplicity adjustment)."""
+    if n_untied < 2:
+        return 1.0
+    return paired_test([0.0] * (n_pairs - n_untied) + list(range(1, n_untied + 1)))[1]
 
 
 def holm(ps: dict[str, float]) -> dict[str, float]:
