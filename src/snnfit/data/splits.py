@@ -22,14 +22,15 @@ them is one run, its steps in amplitude order.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 from ..errors import UserError
 from .quality import sweep_is_fittable
-from .targets import _sweep_key
+from .targets import Target, _sweep_key
 
 #: training sweeps sit between these quantiles of the first run's amplitude order (steps 2, 5,
 #: 8, 11 of a 16-step run), so that held-out amplitudes lie both between them (interpolated)
@@ -130,3 +131,14 @@ def recording_split(rows: list[SweepRow], n_train: int = 4
         else:
             role[r.sweep] = "interpolated" if lo < r.amplitude_pA < hi else "extrapolated"
     return train, held, role
+
+
+def split_target(target: Target, train: Sequence[str], heldout: Sequence[str],
+                 role: dict[str, str], pairs: Sequence[Sequence[str]] = ()) -> Target:
+    """A copy of ``target`` with its split in ``provenance["split"]``: ``{"train", "heldout",
+    "role", "repeat_pairs"}`` (which sweeps a fit sees, which it must predict and with which
+    role, which pairs of sweeps record the same step): the target as the study fits it."""
+    prov = dict(target.provenance)
+    prov["split"] = {"train": list(train), "heldout": list(heldout), "role": dict(role),
+                     "repeat_pairs": [list(p) for p in pairs]}
+    return replace(target, provenance=prov)
