@@ -173,20 +173,23 @@ def target_json(name):
 # The targets of each config entry (snnfit.study.design.target_entries), made by one job
 # (rules/targets.smk).
 TARGET_ENTRIES = target_entries(DESIGN.targets)
+_NOT_WORD = re.compile(r"\W")
 
 
 def target_rule(entry):
-    """The rule of an entry's targets: targets_<entry> (other characters than letters,
-    digits and '_' become '_')."""
-    return "targets_" + re.sub(r"\W", "_", entry)
+    """The name of the job making an entry's targets, targets_<entry> (other characters than
+    letters, digits and '_' become '_')."""
+    return f"targets_{_NOT_WORD.sub('_', entry)}"
 
 
 def _check_target_rules():
     rules = [target_rule(e) for e in TARGET_ENTRIES]
     twice = sorted({r for r in rules if rules.count(r) > 1})
     if twice:
-        raise ValueError(f"config: targets: entry names that differ only in '-' or '.' "
-                         f"share the rule {twice[0]}; rename one")
+        raise ValueError(
+            f"config: targets: entry names that differ only in '-' or '.' "
+            f"share the rule {twice[0]}; rename one"
+        )
 
 
 _check_target_rules()
@@ -194,8 +197,11 @@ _check_target_rules()
 
 def target_entry_sources(names):
     """The files an entry's targets are made from (a recording's spike table)."""
-    return list(dict.fromkeys(DESIGN.targets[t].source for t in names
-                              if DESIGN.targets[t].source))
+    return list(
+        dict.fromkeys(
+            DESIGN.targets[t].source for t in names if DESIGN.targets[t].source
+        )
+    )
 
 
 def target_entry_plan(names):
@@ -203,7 +209,9 @@ def target_entry_plan(names):
     command with --out results/targets/raw/<target>.json, as when each target was two jobs
     (make-target, then the split), so that the files stay byte for byte the same."""
     return [
-        target_plan(DESIGN.targets[t], target_json(t), f"{RESULTS}/targets/raw/{t}.json")
+        target_plan(
+            DESIGN.targets[t], target_json(t), f"{RESULTS}/targets/raw/{t}.json"
+        )
         for t in names
     ]
 
