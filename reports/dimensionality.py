@@ -59,4 +59,10 @@ rec = {name: {p: f"{v['median']:.3g} [{v['ci95'][0]:.3g}, {v['ci95'][1]:.3g}]"
 display(pd.DataFrame(rec).T if any(rec.values()) else Markdown("No synthetic truths."))
 
 # %%
+display(Markdown("### Is the budget enough? Share of fits whose best loss still fell by more "
+                 "than 5 % in the budget's second half, and the median fall, per space"))
+conv = answer.get("convergence") or {}
+display(pd.DataFrame(conv).T if conv else Markdown("No fit histories."))
+
+# %%
 display(Image(f"{figures_dir}/dimensionality.png"))

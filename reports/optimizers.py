@@ -42,6 +42,12 @@ display(s.pivot_table(index=["optimizer", "model"], columns="metric", values="va
                       aggfunc="first"))
 
 # %%
+display(Markdown("### Is the budget enough? Share of fits whose best loss still fell by more "
+                 "than 5 % in the budget's second half, and the median fall, per optimizer"))
+conv = answer.get("convergence") or {}
+display(pd.DataFrame(conv).T if conv else Markdown("No fit histories."))
+
+# %%
 display(Markdown("### Best loss against forward-equivalents"))
 display(Image(f"{figures_dir}/optimizer_curves.png"))
 display(Markdown("### Joules against accuracy"))

@@ -368,3 +368,41 @@ def test_bad_fit_options_are_one_line(targets, tmp_path, capsys, flag, value):
                  "--budget", "50", "--no-progress", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert flag.strip("-") in err and "\n" not in err and not out.exists()
+
+
+class _Sphere:
+    """A stand-in fit problem for the optimiser alone: f(x) = |x - 0.3|^2 in the unit box,
+    a budget of candidates (what :func:`cmaes.run` reads of a FitProblem)."""
+
+    def __init__(self, k=4, budget=3000, seed=0):
+        self.k, self.budget, self.candidates = k, budget, 0
+        self.rng = np.random.default_rng(seed)
+
+    def start_point(self):
+        return np.full(self.k, 0.8)
+
+    @property
+    def exhausted(self):
+        return self.candidates >= self.budget
+
+    def evaluate(self, X):
+        X = np.atleast_2d(X)
+        self.candidates += len(X)
+        return np.sum((X - 0.3) ** 2, axis=1)
+
+
+def test_stagnation_restart_waits_for_a_stall():
+    """patience > 0 stops a run only after `patience` generations without relative progress
+    (a run that improves every generation goes on: the first generation counts as progress,
+    not as inf - x * inf = nan, which stopped every run after `patience` generations)."""
+    from snnfit.fit.optimizers import cmaes
+
+    p = _Sphere()
+    info = cmaes.run(p, CMAESSettings(patience=5, stall_rel=1e-3))
+    first = info["runs"][0]
+    assert first["iterations"] > 3 * 5  # the sphere improves for many generations
+    # runs that did not run out of budget ran past the patience
+    assert all(r["iterations"] > 5 for r in info["runs"][:-1])
+    q = _Sphere()
+    plain = cmaes.run(q, CMAESSettings())
+    assert plain["runs"][0]["iterations"] > 5 * 5

@@ -545,6 +545,12 @@ def test_convergence_says_which_models_still_improve_at_the_budget():
     assert c["izhikevich"]["median_drop"] == 0.0
     a = study.answer_adaptation(None, None, history=pd.DataFrame(rows))
     assert a["convergence"]["adex"]["still_improving"] == 1.0
+    # grouped by another column: the dimensionality question's spaces
+    h = pd.DataFrame(rows).assign(dim=lambda d: d["model"].map(
+        {"adex": "full", "lif": "a+b", "izhikevich": "a+b"}))
+    by_dim = convergence(h, by="dim")
+    assert by_dim["full"]["still_improving"] == 1.0 and by_dim["full"]["n_fits"] == 4
+    assert by_dim["a+b"]["n_fits"] == 8 and by_dim["a+b"]["still_improving"] == 1 / 8
 
 
 def test_dimensionality_figure_with_spaces(tmp_path):

@@ -106,14 +106,15 @@ def test_dry_run_default_config(tmp_path):
                for b in batches.values())
     counts["fit"] = len(fits)
     counts["heldout"] = len(held)
-    # config/config.yaml, counted by hand. Targets: 3 presets + 60 prior draws (10 adapting
-    # AdEx, 10 AdEx and 10 Izhikevich without adaptation, 10 LIF, 10 AdEx inside the subset,
-    # 10 anywhere) + 10 SSCx and 4 CA1 cells (if ../shared is there) = 63 (+ 14).
+    # config/config.yaml, counted by hand. Targets: 3 presets + 80 prior draws (10 adapting
+    # AdEx, 10 AdEx and 10 Izhikevich without adaptation, 10 LIF, 20 AdEx inside the subset,
+    # 20 anywhere) + 10 SSCx and 4 CA1 cells (if ../shared is there) = 83 (+ 14).
     # adaptation: 5 fits (3 models, 2 nonadapting variants) on each real cell and on the 13
     # positive controls; 2 on each AdEx and Izhikevich truth without adaptation, 3 on each
-    # LIF truth: 5 x 14 + 65 + 40 + 30. dimensionality (budget 5000): 4 spaces on the 12
-    # answer targets, full and the subset on the 20 control targets: 48 + 40. optimizers
-    # (budget 5000): 4 optimizers on the same 12 targets, CMA-ES shared with
+    # LIF truth: 5 x 14 + 65 + 40 + 30. dimensionality (budget 16000): 4 spaces on the 12
+    # answer targets, the full-space fit shared with adaptation's AdEx fit of the same
+    # target and budget, full and the subset on the 40 control targets: 36 + 80. optimizers
+    # (budget 16000): 4 optimizers on the same 12 targets, CMA-ES shared with
     # dimensionality's full fits: 36.
     n_cells = 14 if CA1.exists() else 0
     # one targets job per config entry (3 presets, 6 prior entries, the 2 recordings),
@@ -122,12 +123,12 @@ def test_dry_run_default_config(tmp_path):
     assert set(made) == {k for k in counts if k.startswith("targets_")}
     assert len(made) == 9 + (2 if n_cells else 0)
     assert sorted(len(v) for v in made.values()) == sorted(
-        [1, 1, 1] + [10] * 6 + ([10, 4] if n_cells else []))
+        [1, 1, 1] + [10] * 4 + [20] * 2 + ([10, 4] if n_cells else []))
     files = [f for v in made.values() for f in v]
-    assert len(files) == len(set(files)) == 63 + n_cells
+    assert len(files) == len(set(files)) == 83 + n_cells
     assert made["targets_adex_adapt"] == [f"results/targets/adex-adapt-s{s}.json"
                                           for s in range(11, 21)]
-    assert counts["fit"] == 5 * n_cells + 65 + 40 + 30 + 48 + 40 + 36
+    assert counts["fit"] == 5 * n_cells + 65 + 40 + 30 + 36 + 80 + 36
     # held-out predictions: the adaptation fits of targets that hold sweeps out (not CA1)
     assert counts["heldout"] == 5 * (10 if n_cells else 0) + 65 + 40 + 30
     assert counts["report"] == 3

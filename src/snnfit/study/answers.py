@@ -198,8 +198,10 @@ def answer_adaptation(fits, heldout, stats: StatsConfig | None = None,
 STILL_IMPROVING = 0.05
 
 
-def convergence(history) -> dict:
-    """Is the budget enough? Per model, over its fits: ``n_fits``, ``still_improving`` (the
+def convergence(history, by: str = "model") -> dict:
+    """Is the budget enough? Per model (or per value of column ``by``: ``dim`` for the
+    dimensionality question, ``optimizer`` for the optimizers'), over its fits: ``n_fits``,
+    ``still_improving`` (the
     fraction whose best loss at the end is more than :data:`STILL_IMPROVING` below the best
     loss at half the budget) and ``median_drop`` (the median relative drop of the best loss
     over the budget's second half). A budget where many fits still improve caps the fits
@@ -222,7 +224,7 @@ def convergence(history) -> dict:
         else:
             drop = (l_half - l_end) / l_half
         if not math.isnan(drop):
-            drops.setdefault(str(row["model"]), []).append(drop)
+            drops.setdefault(str(row[by]), []).append(drop)
     for model, d in sorted(drops.items()):
         v = np.asarray(d, float)
         out[model] = {"n_fits": int(v.size),
@@ -439,6 +441,9 @@ def answer_dimensionality(fits, history=None, stats: StatsConfig | None = None,
         **_answer_keys(full), "by_budget": bb.get("answer", []),
         "controls": _budget_controls(bb, "dimensionality"), "by_setting": by_setting,
     }
+    conv = convergence(in_arm(history, "dimensionality"), by="dim")
+    if conv:
+        ans["convergence"] = conv
     ans["trusted"] = _trusted(ans)
     ans["summary"] = _budget_summary(
         ans, "reducing the number of free coordinates", "gives more accurate fits",
@@ -497,6 +502,9 @@ def answer_optimizers(fits, history=None, treatment: str = "snn", control: str =
         "controls": _budget_controls(bb, "optimizers"), "against": others,
         "by_optimizer": by_opt,
     }
+    conv = convergence(in_arm(history, "optimizers"), by="optimizer")
+    if conv:
+        ans["convergence"] = conv
     ans["trusted"] = _trusted(ans)
     ans["summary"] = _budget_summary(
         ans, f"the spiking-network front end ({treatment})",

@@ -264,7 +264,9 @@ def run(problem, settings: CMAESSettings = CMAESSettings()) -> dict:
                 iters += 1
                 if settings.patience:
                     low = float(np.min(losses))
-                    if low < run_best - settings.stall_rel * abs(run_best):
+                    # (the first generation always improves: inf - x * inf is nan)
+                    if not np.isfinite(run_best) or \
+                            low < run_best - settings.stall_rel * abs(run_best):
                         run_best, since = low, 0
                     else:
                         since += 1
