@@ -14,6 +14,9 @@ for every consumer (the study, the fit benchmarks):
   holding currents within :data:`REPEAT_HOLDING_TOL_PA`. In 6 of the 22 SSCx cells the second
   run's amplitudes differ by 11-27 % (the reference current was changed): those are not
   repeats.
+* :func:`split_target`: a target with its split (any target's: these, or a synthetic one's,
+  :func:`snnfit.data.truth.synthetic_split`) in ``provenance["split"]``, as the study's
+  target files carry it (``snnfit make-targets``).
 
 Runs and steps come from ``sweeps.csv``'s ``repeat`` and ``step_index`` columns; a file without
 them is one run, its steps in amplitude order.
