@@ -93,6 +93,41 @@ def test_cmaes_with_population_transform_asks_what_pycma_asks():
     assert ((A < 0.05) | (A > 0.95)).any()  # the quadratic parts were used
 
 
+_PYCMA_RUN = """
+import sys
+import numpy as np
+{imports}
+opts = {{"bounds": [0.0, 1.0], "popsize": 10, "seed": 7, "verbose": -9, "verb_log": 0,
+        "verb_disp": 0, "verb_filenameprefix": ""}}
+es = cma.CMAEvolutionStrategy([0.02, 0.5, 0.97, 0.3, 0.99], 0.25, opts)
+asked = []
+for _ in range(60):
+    X = np.asarray(es.ask())
+    asked.append(X)
+    es.tell(list(X), [float(np.sum((x - 0.4) ** 2)) for x in X])
+print(np.array(asked).tobytes().hex())
+print(sorted(m for m in ("matplotlib", "matplotlib.pyplot", "scipy.stats") if m in sys.modules))
+import matplotlib.pyplot, scipy.stats  # both still import
+"""
+
+
+def test_pycma_is_imported_without_pyplot_and_scipy_stats_and_asks_the_same():
+    """A fit process imports pycma (snnfit.fit.optimizers.cmaes) without matplotlib and
+    scipy.stats, which pycma imports for plots and surrogate models (about 2.4 s of start-up);
+    its ES asks bit for bit what pycma imported in full asks (another process)."""
+    env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
+    out = {}
+    for name, imports in (("light", "from snnfit.fit.optimizers.cmaes import cma"),
+                          ("full", "import matplotlib.pyplot, scipy.stats\nimport cma")):
+        r = subprocess.run([sys.executable, "-c", _PYCMA_RUN.format(imports=imports)],
+                           capture_output=True, text=True, env=env, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+        out[name] = r.stdout.splitlines()
+    assert out["light"][1] == "[]"
+    assert out["full"][1] == "['matplotlib', 'matplotlib.pyplot', 'scipy.stats']"
+    assert len(out["light"][0]) == 2 * 8 * 60 * 10 * 5 and out["light"][0] == out["full"][0]
+
+
 # ---------------------------------------------------------------- Gamma of the bests
 
 

@@ -76,6 +76,23 @@ def test_bootstrap_ci_is_seeded():
     assert study.bootstrap_ci(x, seed=5) == study.bootstrap_ci(x, seed=5)
 
 
+@pytest.mark.parametrize("stat", [np.median, np.mean])  # median: one call over the rows
+def test_bootstrap_ci_equals_the_sample_by_sample_bootstrap(stat):
+    """The interval equals, bit for bit, the naive bootstrap: the statistic of each resample
+    alone (odd and even sizes, ties, NaNs dropped)."""
+    rng = np.random.default_rng(4)
+    for n in (2, 3, 8, 13, 40):
+        x = np.round(rng.normal(size=n) * 3, 1)
+        x[0] = np.nan
+        kept = x[~np.isnan(x)]
+        if kept.size < 2:
+            continue
+        idx = np.random.default_rng(9).integers(0, kept.size, size=(500, kept.size))
+        naive = np.array([stat(kept[i]) for i in idx])
+        lo, hi = np.quantile(naive, [(1 - 0.95) / 2, 1 - (1 - 0.95) / 2])  # level 0.95
+        assert study.bootstrap_ci(x, stat=stat, n_boot=500, seed=9) == (float(lo), float(hi))
+
+
 def test_relative_improvement_values():
     assert study.relative_improvement(0.5, 0.1) == pytest.approx(0.4 / 0.6)
     assert study.relative_improvement(0.0, 1.0) == -1.0

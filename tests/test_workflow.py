@@ -75,11 +75,16 @@ def _job_counts(out: str) -> dict[str, int]:
             for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", block, re.M)}
 
 
+def _rule_outputs(out: str, rule: str) -> dict[str, list[str]]:
+    """The outputs of each job of a dry run's listing whose rule matches ``rule`` (regex)."""
+    return {m.group(1): m.group(2).split(", ")
+            for m in re.finditer(rf"^rule ({rule}):\n(?:\s+(?!output)\w+: .*\n)*"
+                                 r"\s+output: (.*)$", out, re.M)}
+
+
 def _batch_outputs(out: str) -> dict[str, list[str]]:
     """The outputs of each fit_batch_* job of a dry run's listing."""
-    return {m.group(1): m.group(2).split(", ")
-            for m in re.finditer(r"^rule (fit_batch_\d+):\n(?:\s+(?!output)\w+: .*\n)*"
-                                 r"\s+output: (.*)$", out, re.M)}
+    return _rule_outputs(out, r"fit_batch_\d+")
 
 
 def test_dry_run_default_config(tmp_path):
@@ -112,7 +117,17 @@ def test_dry_run_default_config(tmp_path):
     # (budget 16000): 4 optimizers on the same 12 targets, CMA-ES shared with
     # dimensionality's full fits: 36.
     n_cells = 14 if CA1.exists() else 0
-    assert counts["make_target"] == 83 + n_cells
+    # one targets job per config entry (3 presets, 6 prior entries, the 2 recordings),
+    # writing every target file of its entry, each file an output of one job
+    made = _rule_outputs(r.stdout + r.stderr, r"targets_\w+")
+    assert set(made) == {k for k in counts if k.startswith("targets_")}
+    assert len(made) == 9 + (2 if n_cells else 0)
+    assert sorted(len(v) for v in made.values()) == sorted(
+        [1, 1, 1] + [10] * 4 + [20] * 2 + ([10, 4] if n_cells else []))
+    files = [f for v in made.values() for f in v]
+    assert len(files) == len(set(files)) == 83 + n_cells
+    assert made["targets_adex_adapt"] == [f"results/targets/adex-adapt-s{s}.json"
+                                          for s in range(11, 21)]
     assert counts["fit"] == 5 * n_cells + 65 + 40 + 30 + 36 + 80 + 36
     # held-out predictions: the adaptation fits of targets that hold sweeps out (not CA1)
     assert counts["heldout"] == 5 * (10 if n_cells else 0) + 65 + 40 + 30
@@ -240,8 +255,8 @@ def test_bad_raw_file_stops_with_its_one_line_error(tmp_path):
 @pytest.mark.skipif(not ABF.exists(), reason="raw ABF fixtures not found")
 def test_raw_sources_are_ingested_by_a_rule_and_a_changed_file_reruns_its_own(tmp_path):
     """Two raw sources (copies of the ABF fixtures): their targets are made from rule
-    ingest's tables (epochs included); touching one file re-runs its ingestion and target
-    only."""
+    ingest's tables (epochs included); touching one file re-runs its ingestion and its
+    entry's targets job only."""
     work = _scratch(tmp_path)
     raw = tmp_path / "raw"
     raw.mkdir()
@@ -270,7 +285,7 @@ def test_raw_sources_are_ingested_by_a_rule_and_a_changed_file_reruns_its_own(tm
     os.utime(raw / "18711001.abf")  # a changed raw file
     r = _run(_smk(work, *targets, "-n", "--cores", "2", "--configfile", str(cfg)), cwd=work)
     counts = _job_counts(r.stdout + r.stderr)
-    assert counts == {"ingest": 1, "make_target": 1, "target": 1, "total": 3}, counts
+    assert counts == {"ingest": 1, "targets_kl": 1, "total": 2}, counts
     assert "results/ingest/kl/" in r.stdout and "results/ingest/fsi/" not in r.stdout
 
 

@@ -285,7 +285,7 @@ def test_failing_fit_is_retried_reported_others_finish(local_run, tmp_path):
     doubled on attempt 2), then reported; two independent batches finish."""
     local = local_run.result()
     work = scratch(tmp_path)
-    # the targets of the local run (raw + final; copy2 keeps mtimes: nothing to redo)
+    # the targets of the local run (copy2 keeps mtimes: no targets_<entry> job to redo)
     shutil.copytree(local / "results/targets", work / "results/targets")
     bad = "lif-prior-s41"
     (work / f"results/targets/{bad}.json").write_text('{"spike_times": [1.0, 2.0')  # cut

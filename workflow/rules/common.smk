@@ -3,6 +3,7 @@
 # and a recording's cells and sweeps (snnfit.data.targets).
 import itertools
 import os
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from snnfit.errors import UserError
 from snnfit.fit.batch import plan_batches
 from snnfit.fit.space import check_dim, dim_spec
 from snnfit.study.design import FIT_LEVELS, FIT_WILDCARDS, QUESTIONS, split_model_label
-from snnfit.study.design import study_design
+from snnfit.study.design import study_design, target_entries, target_plan
 from snnfit.sim.models.variants import with_variant_fix
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -168,6 +169,53 @@ def target_json(name):
     return f"{RESULTS}/targets/{name}.json"
 
 
+# ---------------------------------------------------------------- targets, one job per entry
+# The targets of each config entry (snnfit.study.design.target_entries), made by one job
+# (rules/targets.smk).
+TARGET_ENTRIES = target_entries(DESIGN.targets)
+_NOT_WORD = re.compile(r"\W")
+
+
+def target_rule(entry):
+    """The name of the job making an entry's targets, targets_<entry> (other characters than
+    letters, digits and '_' become '_')."""
+    return f"targets_{_NOT_WORD.sub('_', entry)}"
+
+
+def _check_target_rules():
+    rules = [target_rule(e) for e in TARGET_ENTRIES]
+    twice = sorted({r for r in rules if rules.count(r) > 1})
+    if twice:
+        raise ValueError(
+            f"config: targets: entry names that differ only in '-' or '.' "
+            f"share the rule {twice[0]}; rename one"
+        )
+
+
+_check_target_rules()
+
+
+def target_entry_sources(names):
+    """The files an entry's targets are made from (a recording's spike table)."""
+    return list(
+        dict.fromkeys(
+            DESIGN.targets[t].source for t in names if DESIGN.targets[t].source
+        )
+    )
+
+
+def target_entry_plan(names):
+    """The `snnfit make-targets` plan of an entry's targets. Provenance names the make-target
+    command with --out results/targets/raw/<target>.json, as when each target was two jobs
+    (make-target, then the split), so that the files stay byte for byte the same."""
+    return [
+        target_plan(
+            DESIGN.targets[t], target_json(t), f"{RESULTS}/targets/raw/{t}.json"
+        )
+        for t in names
+    ]
+
+
 def fit_entry(r):
     """One fit of a batch plan (snnfit.fit.batch): what `snnfit fit` would be given (a
     variant's label, e.g. adex-nonadapting, becomes the model and the variant's --fix items,
@@ -282,15 +330,6 @@ def trace_files():
 # ---------------------------------------------------------------- input functions
 
 
-def target_args(wildcards):
-    return TARGETS[wildcards.target]["args"]
-
-
-def target_source(wildcards):
-    src = TARGETS[wildcards.target].get("source")
-    return [src] if src else []
-
-
 def _raw(name):
     """The raw recording source (files and ingest options) of a recordings entry."""
     entry = next(r for r in config["targets"]["recordings"] if r["name"] == name)
@@ -303,11 +342,6 @@ def ingest_inputs(wildcards):
 
 def ingest_args(wildcards):
     return shlex.join(_raw(wildcards.source).arguments())
-
-
-def target_spec(wildcards):
-    """The target's design (factors, split, repeat pairs) for the target rule."""
-    return TARGETS[wildcards.target]
 
 
 def recording_targets():

@@ -94,7 +94,25 @@ def _only(args, allowed: set[str], source: str) -> None:
         raise UserError(f"--{extra[0]} does not apply to {source}")
 
 
-def run(args) -> int:
+class _RaisingParser(argparse.ArgumentParser):
+    def error(self, message: str):  # a bad argument list in a plan: one line, no exit
+        from ..errors import UserError
+
+        raise UserError(message)
+
+
+def parse(argv, out: str) -> argparse.Namespace:
+    """The options of ``snnfit make-target ARGV --out OUT`` (``argv``: a list of arguments or
+    one shell-quoted string), parsed as the command parses them (one-line UserError)."""
+    argv = shlex.split(argv) if isinstance(argv, str) else [str(a) for a in argv]
+    parser = _RaisingParser(prog="snnfit")
+    add_parser(parser.add_subparsers(parser_class=_RaisingParser))
+    return parser.parse_args(["make-target", *argv, "--out", str(out)])
+
+
+def made_target(args):
+    """The target ``snnfit make-target`` writes for the parsed ``args`` (:func:`parse`), its
+    command line in ``provenance["command"]``; not written."""
     from ..data import targets
     from ..errors import UserError
 
@@ -119,6 +137,13 @@ def run(args) -> int:
         t = targets.recording_target(args.recording, cell=args.cell, sweeps=args.sweep,
                                      sweeps_csv=args.sweeps_csv, citation=args.citation,
                                      command=cmd, epochs_csv=args.epochs_csv)
+    return t
+
+
+def run(args) -> int:
+    from ..data import targets
+
+    t = made_target(args)
     targets.write_target(args.out, t)
     n = t.n_spikes
     n_ep = sum(bool(s.protocol.epochs) for s in t.sweeps)

@@ -14,6 +14,9 @@ for every consumer (the study, the fit benchmarks):
   holding currents within :data:`REPEAT_HOLDING_TOL_PA`. In 6 of the 22 SSCx cells the second
   run's amplitudes differ by 11-27 % (the reference current was changed): those are not
   repeats.
+* :func:`split_target`: a target with its split (any target's: these, or a synthetic one's,
+  :func:`snnfit.data.truth.synthetic_split`) in ``provenance["split"]``, as the study's
+  target files carry it (``snnfit make-targets``).
 
 Runs and steps come from ``sweeps.csv``'s ``repeat`` and ``step_index`` columns; a file without
 them is one run, its steps in amplitude order.
@@ -22,14 +25,15 @@ them is one run, its steps in amplitude order.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 from ..errors import UserError
 from .quality import sweep_is_fittable
-from .targets import _sweep_key
+from .targets import Target, _sweep_key
 
 #: training sweeps sit between these quantiles of the first run's amplitude order (steps 2, 5,
 #: 8, 11 of a 16-step run), so that held-out amplitudes lie both between them (interpolated)
@@ -130,3 +134,14 @@ def recording_split(rows: list[SweepRow], n_train: int = 4
         else:
             role[r.sweep] = "interpolated" if lo < r.amplitude_pA < hi else "extrapolated"
     return train, held, role
+
+
+def split_target(target: Target, train: Sequence[str], heldout: Sequence[str],
+                 role: dict[str, str], pairs: Sequence[Sequence[str]] = ()) -> Target:
+    """A copy of ``target`` with its split in ``provenance["split"]``: ``{"train", "heldout",
+    "role", "repeat_pairs"}`` (which sweeps a fit sees, which it must predict and with which
+    role, which pairs of sweeps record the same step): the target as the study fits it."""
+    prov = dict(target.provenance)
+    prov["split"] = {"train": list(train), "heldout": list(heldout), "role": dict(role),
+                     "repeat_pairs": [list(p) for p in pairs]}
+    return replace(target, provenance=prov)

@@ -187,6 +187,27 @@ def study_targets(config: dict, notice: Callable[[str], None] = print,
     return out
 
 
+def target_entries(targets: dict[str, TargetSpec]) -> dict[str, list[str]]:
+    """The targets of each config entry (``group``: a preset entry's schemes, a prior entry's
+    seeds, a recording entry's cells, a times entry), in the order of ``targets``."""
+    out: dict[str, list[str]] = {}
+    for name, spec in targets.items():
+        out.setdefault(spec.group, []).append(name)
+    return out
+
+
+def target_plan(spec: TargetSpec, out: str, command_out: str) -> dict:
+    """The ``snnfit make-targets`` plan entry (:mod:`snnfit.commands.make_targets`) of one
+    target: ``snnfit make-target`` with its ``args``, the truth at its amplitude factors and
+    its split (train, held out with roles, repeat pairs), written to ``out``; ``command_out``
+    is the ``--out`` its provenance's make-target command names."""
+    return {"make": spec.args, "out": out, "command_out": command_out,
+            "factors": spec.factors,
+            "split": {"train": list(spec.train), "heldout": list(spec.heldout),
+                      "role": dict(spec.roles),
+                      "repeat_pairs": [list(p) for p in spec.repeat_pairs]}}
+
+
 def entry_names(config: dict) -> set[str]:
     """The names of the config's target entries (also those skipped: a missing recording)."""
     cfg = config["targets"]

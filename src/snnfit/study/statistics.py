@@ -43,6 +43,12 @@ class StatsConfig:
                       if k in cfg})
 
 
+#: statistics computed for all bootstrap samples in one call (``stat(samples, axis=1)``, row by
+#: row the same arithmetic as on each sample alone; not np.mean: its pairwise sums differ in
+#: the last bit along an axis)
+_ROW_WISE = (np.median,)
+
+
 def bootstrap_ci(values: Sequence[float], stat: Callable = np.median, n_boot: int = 2000,
                  seed: int = 0, level: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap interval of ``stat`` over ``values`` (NaNs dropped).
@@ -56,7 +62,10 @@ def bootstrap_ci(values: Sequence[float], stat: Callable = np.median, n_boot: in
         return (float(x[0]), float(x[0]))
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, x.size, size=(int(n_boot), x.size))
-    stats = np.apply_along_axis(stat, 1, x[idx])
+    if stat in _ROW_WISE:  # one call over the rows: the same numbers, 20x faster
+        stats = stat(x[idx], axis=1)
+    else:
+        stats = np.apply_along_axis(stat, 1, x[idx])
     lo, hi = np.quantile(stats, [(1 - level) / 2, 1 - (1 - level) / 2])
     return (float(lo), float(hi))
 

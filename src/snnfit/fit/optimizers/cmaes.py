@@ -36,14 +36,50 @@ candidate at a time inside ``ask`` (which was 0.18 s of a 1.1 s AdEx fit at budg
 
 from __future__ import annotations
 
+import importlib.abc
+import sys
 import warnings
 from dataclasses import dataclass
 
-import cma
 import numpy as np
-from cma.boundary_handler import BoundTransform
 
 from ...errors import UserError
+
+#: modules pycma imports at its own import for what we do not use (matplotlib's ``pyplot``
+#: for ``cma.plot``, ``scipy.stats`` for its surrogate models' Kendall tau; both imports are
+#: in ``try: ... except ImportError`` there): 2.4 s of a fit job's 5 s start-up
+PYCMA_SKIPPED = ("matplotlib", "matplotlib.pyplot", "scipy.stats")
+
+
+class _SkipImports(importlib.abc.MetaPathFinder):
+    def __init__(self, names):
+        self.names = set(names)
+
+    def find_spec(self, name, path=None, target=None):
+        if name in self.names:
+            raise ImportError(f"{name} is not imported for pycma (snnfit.fit.optimizers.cmaes)")
+        return None
+
+
+def _import_pycma():
+    """``import cma`` without :data:`PYCMA_SKIPPED` (unless they are imported already): they
+    fail to import while pycma imports, which it handles (``cma.plot`` is then unavailable;
+    the optimiser is the same code). They import normally afterwards."""
+    if "cma" in sys.modules:
+        return sys.modules["cma"]
+    finder = _SkipImports(n for n in PYCMA_SKIPPED if n not in sys.modules)
+    sys.meta_path.insert(0, finder)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pycma's "could not import matplotlib.pyplot"
+            import cma
+    finally:
+        sys.meta_path.remove(finder)
+    return cma
+
+
+cma = _import_pycma()
+from cma.boundary_handler import BoundTransform  # noqa: E402
 
 RESTARTS = ("ipop", "bipop")
 RESTART_FROM = ("uniform", "start")
