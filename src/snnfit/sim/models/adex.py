@@ -120,6 +120,7 @@ SPEC = ModelSpec(
     prior_box=PRIOR_BOX,
     boxes={"cells": CELLS_BOX},
     scaling_group=("C", "gL", "a", "b"),
+    shift_group=("EL", "VT", "Vr", "Vpeak"),
 )
 
 

@@ -129,6 +129,7 @@ SPEC = ModelSpec(
     prior_box=PRIOR_BOX,
     boxes={"cells": CELLS_BOX},
     scaling_group=("C", "k", "b", "d"),
+    shift_group=("vr", "vt", "vpeak", "c"),
 )
 
 
