@@ -105,6 +105,9 @@ def _parse_kv(items) -> dict:
     out = {}
     for item in items or ():
         k, v = item.split("=", 1)
+        if v.lower() in ("true", "false"):
+            out[k] = v.lower() == "true"
+            continue
         try:
             out[k] = int(v)
         except ValueError:
