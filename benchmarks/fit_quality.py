@@ -105,6 +105,9 @@ def _parse_kv(items) -> dict:
     out = {}
     for item in items or ():
         k, v = item.split("=", 1)
+        if v.lower() in ("true", "false"):
+            out[k] = v.lower() == "true"
+            continue
         try:
             out[k] = int(v)
         except ValueError:
@@ -213,6 +216,18 @@ def at_bound(rec: dict, frac: float = BOUND_FRAC) -> list[str]:
         if hi > lo and min(v - lo, hi - v) <= frac * (hi - lo):
             out.append(n)
     return out
+
+
+def bound_ends(row: dict) -> list[str]:
+    """``NAME lo`` / ``NAME hi`` for each parameter of a fit row's ``at_bound`` (which end,
+    read from its fit record; ``NAME`` alone when the record is missing)."""
+    names = [n for n in row["at_bound"].split(";") if n]
+    path = ROOT / row["fit_file"] if row.get("fit_file") else None
+    if not names or path is None or not path.exists():
+        return names
+    rec = json.loads(path.read_text())
+    lo, hi, v = rec["space"]["lower"], rec["space"]["upper"], rec["params"]
+    return [f"{n} {'lo' if abs(v[n] - lo[n]) < abs(hi[n] - v[n]) else 'hi'}" for n in names]
 
 
 def _counts(trains, target_trains):
@@ -523,9 +538,8 @@ def _sum_real(rows):
             free = sum(1 for r in fits if not r["at_bound"])
             counts = {}
             for r in fits:
-                for n in r["at_bound"].split(";"):
-                    if n:
-                        counts[n] = counts.get(n, 0) + 1
+                for n in bound_ends(r):
+                    counts[n] = counts.get(n, 0) + 1
             table.append([model, s, len(fits), _g(float(np.median(ins)) if ins else math.nan, 1),
                           _g(float(np.mean(ins)) if ins else math.nan, 1),
                           f"{free}/{len(fits)} ({100 * free / max(len(fits), 1):.0f} %)",
@@ -536,7 +550,7 @@ def _sum_real(rows):
                           _g(float(np.median([num(r["pattern_score"]) for r in ev]))
                              if ev else math.nan, 3)])
     L += _md(["model", "seed", "cells", "in-sample count err / sweep (median)", "(mean)",
-              "cells with no param at a bound", "params at a bound (cells)",
+              "cells with no param at a bound", "params at a bound, which end (cells)",
               "held-out count err / sweep (median)", "(mean)", "in-sample Gamma (median)",
               "held-out pattern score (median)"], table)
     L += ["", "Goals: in-sample median <= 1, no parameter at a bound in >= 90 % of the cells, "

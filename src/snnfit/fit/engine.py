@@ -51,7 +51,7 @@ from ..sim.params import DEFAULT_BOX
 from ..sim.protocol import StepProtocol
 from ..sim.search import FOUND, SILENT, SPONTANEOUS, search_current
 from ..sim.simulate import STATUS_OK, simulate_batch
-from .record import FitResult, at_bound
+from .record import AT_BOUND_FRACTION, FitResult, at_bound
 from .stages import (DEFAULT_LOSS, LOSSES, PATTERN, TIMES, StageSettings, pattern_fail_loss,
                      pattern_loss, run_staged, uses_stages)
 from .space import ReducedSpace, build_space
@@ -781,6 +781,10 @@ def run_fit(target_path: str, settings: FitSettings) -> FitResult:
         if bar is not None:
             bar.close()
     P = space.to_params(problem.best_z[None, :])[0]
+    if settings.box != DEFAULT_BOX:  # voltages at a bound: move along the exact invariance
+        P, shift = space.shift_inside(P, AT_BOUND_FRACTION)
+        if shift:
+            extra = {**extra, "voltage_shift_mV": shift}
     params = dict(zip(space.names, [float(x) for x in P]))
     metrics = all_metrics(trains, [sw.times for sw in problem.sweeps],
                           [sw.protocol.t_stop_ms for sw in problem.sweeps],

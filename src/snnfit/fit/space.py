@@ -181,6 +181,45 @@ class ReducedSpace:
         at 0)."""
         return to_unit(np.asarray(p, dtype=np.float64), self.lower, self.upper, self.log)
 
+    def shift_inside(self, p: np.ndarray, fraction: float) -> tuple[np.ndarray, float]:
+        """``(p', s)``: ``p`` with its voltages (the model's
+        :attr:`~snnfit.sim.params.ModelSpec.shift_group`) shifted by a common ``s`` mV to the
+        point of that line farthest from the bounds (in box widths), when one of them is
+        within ``fraction`` of a bound; the spike trains are unchanged (the voltages enter
+        only as differences). ``(p, 0.0)`` when none is at a bound, when no shift moves them
+        further inside, for projections, or when a used member of the group is not free
+        (fixed, or outside a subset); members the scheme does not use stay where they are."""
+        p = np.asarray(p, dtype=np.float64).copy()
+        if self.kind != "subset":
+            return p, 0.0
+        excluded = self.info.get("excluded", {})
+        idx = []
+        for name in get_model(self.model).spec.shift_group:
+            i = self.names.index(name)
+            if i in self.free:
+                idx.append(i)
+            elif name not in excluded:
+                return p, 0.0
+        if not idx:
+            return p, 0.0
+        v, lo, hi = p[idx], self.lower[idx], self.upper[idx]
+        w = hi - lo
+
+        def margin(s):
+            return float(np.min(np.minimum(v + s - lo, hi - v - s) / w))
+
+        if margin(0.0) > fraction:
+            return p, 0.0
+        # the margin is a minimum of lines in s: its maximum is where a rising one (distance
+        # from a lower bound) meets a falling one (distance from an upper bound)
+        cand = [(w[i] * (hi[j] - v[j]) - w[j] * (v[i] - lo[i])) / (w[i] + w[j])
+                for i in range(len(idx)) for j in range(len(idx))]
+        s = max(cand, key=margin)
+        if not margin(s) > margin(0.0):
+            return p, 0.0
+        p[idx] = v + s
+        return p, float(s)
+
     def core(self) -> "ReducedSpace | None":
         """The same space on the core box: the fit box intersected with the model's prior
         box (:attr:`snnfit.sim.params.ModelSpec.prior_box`), where the search of a fit

@@ -83,6 +83,9 @@ class ModelSpec:
     max_amplitude_pA: float = 2000.0
     # parameters that scale jointly with the current (invariance under searched current)
     scaling_group: tuple[str, ...] = ()
+    # voltage parameters that enter the equations only as differences (with the rest state
+    # shifting with them): a common shift of all of them leaves every spike train unchanged
+    shift_group: tuple[str, ...] = ()
     # the frozen box that prior ground truths are drawn from (``make-target --prior``),
     # ``{name: (lower, upper)}`` for every parameter; empty: the fit box
     prior_box: Mapping[str, tuple[float, float]] = field(default_factory=dict)

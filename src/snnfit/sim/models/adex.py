@@ -42,18 +42,20 @@ PARAMS = (
     ParamSpec("Vpeak", "mV", 0.0, -20.0, 20.0, "spike cut under the euler scheme (not resolved)"),
 )
 
-#: the wide "cells" fit box (``snnfit fit --box cells``): bounds from physiology and from fits
-#: of real cells (sources in docs/fit.md, "Boxes"), ``name: (lower, upper, scale)``; it
-#: contains the default box and every preset
+#: the wide "cells" fit box (``snnfit fit --box cells``): bounds from physiology, from published
+#: point-neuron fits and from fits of the SSCx cells' tuning run (sources and the measurements
+#: in docs/fit.md, "Boxes"), ``name: (lower, upper, scale)``; it contains the default box and
+#: every preset. EL, VT, Vr (and Vpeak) enter only as differences: a fit moves them along
+#: their common shift when one ends at a bound (``ModelSpec.shift_group``)
 CELLS_BOX = {
     "C": (10.0, 3000.0, "log"),
-    "gL": (1.0, 150.0, "log"),
+    "gL": (0.2, 150.0, "log"),
     "EL": (-90.0, -40.0, "linear"),
     "VT": (-65.0, -25.0, "linear"),
-    "DeltaT": (0.1, 8.0, "log"),
-    "a": (-30.0, 150.0, "linear"),
+    "DeltaT": (0.03, 12.0, "log"),
+    "a": (-30.0, 300.0, "linear"),
     "tau_w": (5.0, 3000.0, "log"),
-    "b": (0.0, 1000.0, "linear"),
+    "b": (-100.0, 1000.0, "linear"),
     "Vr": (-120.0, -30.0, "linear"),
     "Vpeak": (-20.0, 20.0, "linear"),
 }
@@ -120,6 +122,7 @@ SPEC = ModelSpec(
     prior_box=PRIOR_BOX,
     boxes={"cells": CELLS_BOX},
     scaling_group=("C", "gL", "a", "b"),
+    shift_group=("EL", "VT", "Vr", "Vpeak"),
 )
 
 

@@ -44,19 +44,22 @@ PARAMS = (
     ParamSpec("d", "pA", 100.0, 0.0, 300.0, "spike-triggered increment of u"),
 )
 
-#: the wide "cells" fit box (``snnfit fit --box cells``): bounds from physiology and from fits
-#: of real cells (sources in docs/fit.md, "Boxes"), ``name: (lower, upper, scale)``; it
-#: contains the default box and every preset
+#: the wide "cells" fit box (``snnfit fit --box cells``): bounds from physiology, from published
+#: point-neuron fits and from fits of the SSCx cells' tuning run (sources and the measurements
+#: in docs/fit.md, "Boxes"), ``name: (lower, upper, scale)``; it contains the default box and
+#: every preset (the dimensionless 2003 ones apart). vr, vt, vpeak, c enter only as
+#: differences: a fit moves them along their common shift when one ends at a bound
+#: (``ModelSpec.shift_group``)
 CELLS_BOX = {
-    "C": (5.0, 3000.0, "log"),
-    "k": (0.01, 20.0, "log"),
+    "C": (5.0, 5000.0, "log"),
+    "k": (0.005, 50.0, "log"),
     "vr": (-90.0, -40.0, "linear"),
-    "vt": (-65.0, -20.0, "linear"),
+    "vt": (-65.0, -10.0, "linear"),
     "vpeak": (-20.0, 100.0, "linear"),
     "a": (0.0002, 1.0, "log"),
-    "b": (-50.0, 150.0, "linear"),
-    "c": (-120.0, -30.0, "linear"),
-    "d": (0.0, 2000.0, "linear"),
+    "b": (-50.0, 300.0, "linear"),
+    "c": (-150.0, -30.0, "linear"),
+    "d": (-200.0, 2000.0, "linear"),
 }
 
 #: the frozen prior box (``make-target --prior`` draws truths uniformly from it): the fit
@@ -129,6 +132,7 @@ SPEC = ModelSpec(
     prior_box=PRIOR_BOX,
     boxes={"cells": CELLS_BOX},
     scaling_group=("C", "k", "b", "d"),
+    shift_group=("vr", "vt", "vpeak", "c"),
 )
 
 

@@ -78,6 +78,7 @@ SPEC = ModelSpec(
     prior_box=PRIOR_BOX,
     boxes={"cells": CELLS_BOX},
     scaling_group=("C", "gL"),
+    shift_group=("EL", "Vth", "Vr"),
 )
 
 
