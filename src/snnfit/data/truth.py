@@ -24,6 +24,20 @@ from ..errors import UserError
 from .targets import Sweep, Target
 
 
+def _truth_sweep(truth: dict, base: Sweep, factor: float, sweep_id: str) -> Sweep:
+    """The truth simulated at ``factor x`` the base sweep's amplitude (its protocol, the
+    truth's scheme); a truth that is not ``ok`` there is a one-line UserError naming the
+    amplitude."""
+    from ..sim.simulate import simulate
+
+    amp = float(base.amplitude_pA) * factor
+    res = simulate(truth["model"], truth["params"], amp, base.protocol, scheme=truth["scheme"])
+    if res.status != "ok":
+        raise UserError(f"truth at {amp:g} pA ({factor:g} x {base.amplitude_pA:g}): "
+                        f"simulation status {res.status!r}")
+    return Sweep(sweep_id, base.protocol, amp, np.asarray(res.spike_times_ms, np.float64))
+
+
 def add_truth_sweeps(target: Target, factors: Sequence[float]) -> Target:
     """A copy of a :class:`~snnfit.data.targets.Target` with ground truth and one sweep, with
     one more sweep per amplitude factor: the truth simulated at ``factor x`` the first sweep's
@@ -32,28 +46,19 @@ def add_truth_sweeps(target: Target, factors: Sequence[float]) -> Target:
 
     Targets without truth or amplitude, and an empty ``factors``, are returned unchanged.
     """
-    from ..sim.simulate import simulate
-
     if not factors or target.truth is None or len(target.sweeps) != 1:
         return target
     base = target.sweeps[0]
     if base.amplitude_pA is None:
         return target
-    truth = target.truth
     sweeps = [replace(base, spike_times_ms=base.spike_times_ms.copy())]
     for i, f in enumerate(factors, start=1):
         if not (f > 0):
             raise UserError(f"heldout_amplitude_factors: expected positive numbers, got {f}")
-        amp = float(base.amplitude_pA) * float(f)
-        res = simulate(truth["model"], truth["params"], amp, base.protocol,
-                       scheme=truth["scheme"])
-        if res.status != "ok":
-            raise UserError(f"truth at {amp:g} pA: simulation status {res.status!r}")
-        sweeps.append(Sweep(str(i), base.protocol, amp,
-                            np.asarray(res.spike_times_ms, dtype=np.float64)))
+        sweeps.append(_truth_sweep(target.truth, base, float(f), str(i)))
     prov = dict(target.provenance)
     prov["heldout_amplitude_factors"] = [float(f) for f in factors]
-    return Target(target.kind, prov, truth, sweeps)
+    return Target(target.kind, prov, target.truth, sweeps)
 
 
 def factor_id(factor: float) -> str:
@@ -102,26 +107,14 @@ def truth_at_factors(target: Target, factors: Sequence[float]) -> Target:
     factor (sorted), sweep ids :func:`factor_id`, same protocol and scheme. A target without
     truth or amplitude is returned unchanged; a truth that is not ``ok`` at some amplitude is
     a one-line UserError naming the amplitude."""
-    from ..sim.simulate import simulate
-
     factors = sorted(_check_factors(factors, "amplitude_factors"))
     if not factors or target.truth is None or len(target.sweeps) != 1:
         return target
     base = target.sweeps[0]
     if base.amplitude_pA is None:
         return target
-    truth = target.truth
-    sweeps = []
-    for f in factors:
-        amp = float(base.amplitude_pA) * f
-        res = simulate(truth["model"], truth["params"], amp, base.protocol,
-                       scheme=truth["scheme"])
-        if res.status != "ok":
-            raise UserError(f"truth at {amp:g} pA ({f:g} x {base.amplitude_pA:g}): simulation "
-                            f"status {res.status!r}")
-        sweeps.append(Sweep(factor_id(f), base.protocol, amp,
-                            np.asarray(res.spike_times_ms, dtype=np.float64)))
+    sweeps = [_truth_sweep(target.truth, base, f, factor_id(f)) for f in factors]
     prov = dict(target.provenance)
     prov["amplitude_factors"] = factors
     prov["base_amplitude_pA"] = float(base.amplitude_pA)
-    return Target(target.kind, prov, truth, sweeps)
+    return Target(target.kind, prov, target.truth, sweeps)
