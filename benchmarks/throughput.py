@@ -106,12 +106,16 @@ class KernelTimer:
         self.calls = 0
 
 
-def _target(model: str, tmp: Path) -> str:
+def _target(model: str, tmp: Path, sweeps: str = "preset") -> str:
+    """The benchmark's target: the model's preset (one sweep), or with ``sweeps="study"`` the
+    study's synthetic form of it (the truth at 1x and 2x its amplitude, both fitted)."""
     from snnfit.data.targets import preset_target, write_target
+    from snnfit.data.truth import truth_at_factors
 
-    p = tmp / f"{model}.json"
+    p = tmp / f"{model}{'' if sweeps == 'preset' else '_x1_x2'}.json"
     if not p.exists():
-        write_target(p, preset_target(PRESETS[model], scheme="resolved"))
+        t = preset_target(PRESETS[model], scheme="resolved")
+        write_target(p, t if sweeps == "preset" else truth_at_factors(t, [1.0, 2.0]))
     return str(p)
 
 
@@ -126,15 +130,15 @@ def part_fit(args) -> None:
     optimizers = args.optimizers.split(",")
     for model in models:  # warm: compile / load every kernel, import pycma
         for opt in optimizers:
-            run_fit(_target(model, tmp), FitSettings(model=model, optimizer=opt, budget=50,
-                                                    current="recorded"))
+            run_fit(_target(model, tmp, args.sweeps), FitSettings(
+                model=model, optimizer=opt, budget=50, current="recorded"))
     rows = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         for model in models:
             for opt in optimizers:
                 load = os.getloadavg()[0]
                 timer.reset()
-                r = run_fit(_target(model, tmp), FitSettings(
+                r = run_fit(_target(model, tmp, args.sweeps), FitSettings(
                     model=model, optimizer=opt, budget=args.budget, seed=seed,
                     current="recorded"))
                 row = dict(label=args.label, model=model, optimizer=opt, budget=args.budget,
@@ -299,6 +303,9 @@ def main() -> None:
     ap.add_argument("--optimizers", default="cmaes,direct")
     ap.add_argument("--budget", type=int, default=5000)
     ap.add_argument("--seeds", default="1,2,3")
+    ap.add_argument("--sweeps", choices=("preset", "study"), default="preset",
+                    help="--part fit: the preset's one sweep, or the study's synthetic target "
+                    "(the truth at 1x and 2x, both fitted)")
     ap.add_argument("--out", default=str(OUT / "throughput_fits.csv"))
     ap.add_argument("--results", help="--part study: a finished study's results/ directory")
     ap.add_argument("--cores", type=int, default=2)
