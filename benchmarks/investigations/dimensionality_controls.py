@@ -29,7 +29,7 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")  # before numba is imported
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "results" / "benchmarks"
-CSV = OUT / "dimensionality_controls.csv"
+CSV = OUT / "dimensionality_controls.csv"  # --csv NAME: OUT / NAME.csv
 SUBSET = "a,b,tau_w,VT"
 CHECKPOINTS = (250, 1000, 2000, 4000, 5000, 8000, 16000)
 FACTORS, TRAIN = (1.0, 1.5, 2.0, 2.5), ["x1", "x2"]
@@ -54,6 +54,9 @@ def target_file(control: str, seed: int) -> Path:
         t = prior_target("adex", seed, "resolved", kind=CONTROLS[control])
         write_target(p, truth_at_factors(t, FACTORS))
     return p
+
+
+STUDY_CHECKPOINTS = (250, 1000, 4000, 16000)  # config.yaml's statistics.checkpoints + budget
 
 
 def run(budget: int, seeds: dict[str, list[int]]) -> None:
@@ -97,6 +100,7 @@ def summary() -> None:
             pairs = {s: v for s, v in by.items() if len(v) == 2}
             print(f"budget {budget}, adex-{control} ({len(pairs)} truths; effect "
                   f"e_full - e_reduced {sign})")
+            raw = {}
             for c in CHECKPOINTS:
                 if c > budget:
                     continue
@@ -104,8 +108,16 @@ def summary() -> None:
                               for v in pairs.values()])
                 nz = int(np.sum(np.abs(d) > 1e-12))
                 p = wilcoxon(d).pvalue if nz else float("nan")
-                print(f"  {c:>6} FE: mean {d.mean():+.3f}, untied pairs {nz}, "
-                      f"reduced better in {int(np.sum(d > 1e-12))}, p (raw) {p:.4f}")
+                raw[c] = p
+                print(f"  {c:>6} FE: mean {d.mean():+.3f}, median {np.median(d):+.3f}, "
+                      f"untied pairs {nz}, reduced better in {int(np.sum(d > 1e-12))}, "
+                      f"p (raw) {p:.4f}")
+            if budget == STUDY_CHECKPOINTS[-1]:
+                from snnfit.study.statistics import holm
+
+                adj = holm({str(c): raw[c] for c in STUDY_CHECKPOINTS})
+                print("  Holm over the study's checkpoints: " + ", ".join(
+                    f"{c} FE p {adj[str(c)]:.4f}" for c in STUDY_CHECKPOINTS))
 
 
 def main(argv=None) -> int:
@@ -114,7 +126,11 @@ def main(argv=None) -> int:
     ap.add_argument("--sub-seeds", default="51-60")
     ap.add_argument("--any-seeds", default="61-70")
     ap.add_argument("--summary", action="store_true", help="only summarise the CSV")
+    ap.add_argument("--csv", default="dimensionality_controls",
+                    help="CSV name under results/benchmarks (one per set of truths)")
     a = ap.parse_args(argv)
+    global CSV
+    CSV = OUT / f"{a.csv}.csv"
     if not a.summary:
         run(a.budget, {"sub": seeds_arg(a.sub_seeds), "any": seeds_arg(a.any_seeds)})
     summary()
