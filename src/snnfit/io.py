@@ -61,3 +61,20 @@ def dumps_json(obj: Any) -> str:
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write_text(path, dumps_json(obj))
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """The JSON document in ``path``; a missing, unreadable or invalid file is a one-line
+    :class:`~snnfit.errors.UserError` naming the file (and the line of a JSON error)."""
+    from .errors import UserError
+
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read ({exc.__class__.__name__})") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None

@@ -115,8 +115,8 @@ def make_targets(plan: Any, source: str = "plan", log=None) -> list[str]:
 
 
 def run(args) -> int:
-    from ..fit.record import _read_json
+    from ..io import read_json
 
-    written = make_targets(_read_json(args.plan), str(args.plan))
+    written = make_targets(read_json(args.plan), str(args.plan))
     print(f"snnfit make-targets: wrote {len(written)} target file(s)", file=sys.stderr)
     return 0

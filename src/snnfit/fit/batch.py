@@ -161,9 +161,9 @@ def plan_from_dict(d: Any, source: str = "plan") -> tuple[list[BatchFit], str | 
 
 def load_plan(path: str | Path) -> tuple[list[BatchFit], str | None]:
     """Read a plan file (:func:`plan_from_dict`)."""
-    from .record import _read_json
+    from ..io import read_json
 
-    return plan_from_dict(_read_json(path), str(path))
+    return plan_from_dict(read_json(path), str(path))
 
 
 # ---------------------------------------------------------------------- cache keys

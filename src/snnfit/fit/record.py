@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from ..io import read_json
 from ..sim.models import get_model
 from ..sim.protocol import StepProtocol
 
@@ -114,7 +115,7 @@ class FitResult:
     @classmethod
     def load(cls, path: str | Path) -> FitResult:
         """Read and check a fit file (one-line :class:`UserError` on a bad file)."""
-        return cls.from_json(_read_json(path), str(path))
+        return cls.from_json(read_json(path), str(path))
 
 
 #: a free parameter is "at a bound" within this fraction of its box width
@@ -174,19 +175,6 @@ def _kind_text(kind: str) -> str:
 def _short(v: Any) -> str:
     text = json.dumps(v) if not isinstance(v, str) else repr(v)
     return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _read_json(path: str | Path) -> Any:
-    path = Path(path)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read ({exc.__class__.__name__})") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
 
 
 # ---------------------------------------------------------------------- reading fits back
