@@ -201,10 +201,9 @@ STILL_IMPROVING = 0.05
 def convergence(history, by: str = "model") -> dict:
     """Is the budget enough? Per model (or per value of column ``by``: ``dim`` for the
     dimensionality question, ``optimizer`` for the optimizers'), over its fits: ``n_fits``,
-    ``still_improving`` (the
-    fraction whose best loss at the end is more than :data:`STILL_IMPROVING` below the best
-    loss at half the budget) and ``median_drop`` (the median relative drop of the best loss
-    over the budget's second half). A budget where many fits still improve caps the fits
+    ``still_improving`` (the fraction whose best loss at the end is more than
+    :data:`STILL_IMPROVING` below the best loss at half the budget) and ``median_drop`` (the
+    median relative drop of the best loss over the budget's second half). A budget where many fits still improve caps the fits
     before they converge (config/README.md, "Budgets")."""
     out: dict = {}
     if history is None or history.empty:
@@ -225,9 +224,9 @@ def convergence(history, by: str = "model") -> dict:
             drop = (l_half - l_end) / l_half
         if not math.isnan(drop):
             drops.setdefault(str(row[by]), []).append(drop)
-    for model, d in sorted(drops.items()):
+    for group, d in sorted(drops.items()):
         v = np.asarray(d, float)
-        out[model] = {"n_fits": int(v.size),
+        out[group] = {"n_fits": int(v.size),
                       "still_improving": float(np.mean(v > STILL_IMPROVING)),
                       "median_drop": float(np.median(v))}
     return out
