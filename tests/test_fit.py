@@ -265,3 +265,45 @@ def test_optimizer_settings_are_passed_and_checked(adapting):
     assert rec.candidates <= 16 * info["batches"]
     with pytest.raises(TypeError, match="RandomSettings"):
         _fit(adapting, optimizer="random", budget=64, optimizer_settings=DirectSettings())
+
+
+def test_merged_sweeps_equal_one_call_per_sweep():
+    """Recorded current: the sweeps that share a protocol are simulated in one kernel call;
+    each sweep's loss (its own spike cap, its rows) and the total equal a reference that
+    simulates and scores each sweep alone, bit for bit, also when the protocols interleave."""
+    from snnfit.data.targets import target_from_dict
+    from snnfit.fit import FitProblem
+    from snnfit.fit.space import build_space
+    from snnfit.loss import batch_loss, fail_loss
+    from snnfit.sim.simulate import STATUS_OK, simulate_batch
+
+    p_a = {"delay_ms": 100.0, "duration_ms": 500.0, "t_stop_ms": 700.0, "dt_ms": 0.1,
+           "holding_pA": 0.0}
+    p_b = {"delay_ms": 50.0, "duration_ms": 300.0, "t_stop_ms": 400.0, "dt_ms": 0.1,
+           "holding_pA": 0.0}
+    sweeps = [dict(id="s1", protocol=p_a, amplitude_pA=300.0, spike_times_ms=[120.0, 180.0]),
+              dict(id="s2", protocol=p_b, amplitude_pA=500.0,
+                   spike_times_ms=[60.0, 90.0, 130.0, 200.0]),
+              dict(id="s3", protocol=p_a, amplitude_pA=600.0,
+                   spike_times_ms=[110.0, 140.0, 170.0, 230.0, 300.0, 380.0]),
+              dict(id="s4", protocol=p_b, amplitude_pA=200.0, spike_times_ms=[])]
+    target = target_from_dict({"schema_version": 1, "kind": "recording", "provenance": {},
+                               "truth": None, "sweeps": sweeps})
+    settings = FitSettings(model="adex", current="recorded", budget=10**9, loss="times")
+    space = build_space("adex", "full", current="recorded")
+    problem = FitProblem(space, target, settings)
+    assert problem._protocol_groups() == [[0, 2], [1, 3]]
+    P = space.to_params(np.random.default_rng(3).uniform(0.0, 1.0, (13, space.k)))
+    pen = settings.count_penalty_ms
+    total = np.zeros(P.shape[0])
+    for sw in problem.sweeps:
+        r = simulate_batch("adex", P, np.full(P.shape[0], sw.amplitude_pA), sw.protocol,
+                           "resolved", 1, max_spikes=sw.times.size + 1)
+        loss = batch_loss(r.times, r.counts, [sw.times], pen)
+        bad = r.status != STATUS_OK
+        loss[bad] = fail_loss(np.abs(r.counts[bad] - sw.times.size), pen)
+        total += loss
+    losses, amps = problem.losses(P)
+    assert np.array_equal(losses, total / 4)
+    assert amps.tolist() == [[300.0, 500.0, 600.0, 200.0]] * 13
+    assert problem.forward_equivalents == 4 * 13

@@ -50,7 +50,7 @@ from ..sim.models import get_model
 from ..sim.params import DEFAULT_BOX
 from ..sim.protocol import StepProtocol
 from ..sim.search import FOUND, SILENT, SPONTANEOUS, search_current
-from ..sim.simulate import STATUS_OK, simulate_batch
+from ..sim.simulate import STATUS_OK, BatchResult, simulate_batch
 from .record import AT_BOUND_FRACTION, FitResult, at_bound
 from .stages import (DEFAULT_LOSS, LOSSES, PATTERN, TIMES, StageSettings, pattern_fail_loss,
                      pattern_loss, run_staged, uses_stages)
@@ -304,15 +304,56 @@ class FitProblem:
         B = P.shape[0]
         total = np.zeros(B)
         amps = np.zeros((B, len(self.sweeps)))
-        for j, sw in enumerate(self.sweeps):
-            if self.settings.current == "recorded":
-                loss, a = self._sweep_recorded(P, sw)
-            else:
+        if self.settings.current == "recorded":
+            per_sweep = [None] * len(self.sweeps)
+            for group in self._protocol_groups():
+                for j, loss in zip(group, self._group_recorded(P, group)):
+                    per_sweep[j] = loss
+                    amps[:, j] = float(self.sweeps[j].amplitude_pA)
+            for loss in per_sweep:  # summed in sweep order, as one call per sweep would
+                total += loss
+        else:
+            for j, sw in enumerate(self.sweeps):
                 loss, a = self._sweep_search(P, sw)
-            total += loss
-            amps[:, j] = a
+                total += loss
+                amps[:, j] = a
         self.candidates += B
         return total / len(self.sweeps), amps
+
+    def _protocol_groups(self) -> list[list[int]]:
+        """Indices of the sweeps grouped by protocol, in order of first appearance: the sweeps
+        of one group are simulated in one kernel call (the kernel's vector path needs
+        :data:`snnfit.sim.simulate.VECTOR_SETS` rows; a population of ten per sweep runs in
+        its scalar remainder loop)."""
+        groups: dict = {}
+        for j, sw in enumerate(self.sweeps):
+            groups.setdefault(sw.protocol, []).append(j)
+        return list(groups.values())
+
+    def _group_recorded(self, P, group: list[int]) -> list[np.ndarray]:
+        """The loss of every set of ``P`` on each sweep of ``group`` (one protocol) at the
+        sweep's recorded amplitude, from one kernel call over ``len(group) * B`` rows. Each
+        sweep is scored on its own rows with its own spike cap (``times`` cut to the target's
+        count + 1 columns), so the losses equal one call per sweep bit for bit (rows of a
+        batch are independent; tests/test_fit_engine.py)."""
+        B = P.shape[0]
+        if len(group) == 1:
+            return [self._sweep_recorded(P, self.sweeps[group[0]])[0]]
+        sws = [self.sweeps[j] for j in group]
+        a = np.repeat([float(sw.amplitude_pA) for sw in sws], B)
+        cap = max(sw.times.size for sw in sws) + 1
+        self.charge(B * len(sws))
+        r = simulate_batch(self.model, np.tile(P, (len(sws), 1)), a, sws[0].protocol,
+                           self.settings.scheme, self.settings.threads, max_spikes=cap,
+                           check=False)
+        out = []
+        for g, sw in enumerate(sws):
+            rows = slice(g * B, (g + 1) * B)
+            part = BatchResult(times=np.ascontiguousarray(r.times[rows, :sw.times.size + 1]),
+                               counts=r.counts[rows],
+                               n_in_step=r.n_in_step[rows], status=r.status[rows])
+            out.append(self._score(part, sw))
+        return out
 
     def _simulate(self, P, amps, sw: SweepData):
         self.charge(P.shape[0])

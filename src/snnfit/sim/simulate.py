@@ -15,6 +15,19 @@ from .protocol import StepProtocol
 
 DEFAULT_MAX_SPIKES = 1000
 
+#: rows per iteration of the kernels' vectorised loop over a chunk (measured: ``snnfit bench
+#: --batches 8,15,16,17``, AdEx 6.7e7 neuron-steps/s below 16 rows and 1.1-1.6e8 from 16,
+#: Izhikevich and LIF 2.1-2.3e8 against 8.2e8); rows past the last multiple run one by one
+VECTOR_SETS = 16
+
+
+def _vector_padding(B: int) -> int:
+    """Rows to add to a batch of ``B`` so that a remainder of at least half a vector runs in
+    the vector loop (one vector iteration costs about as much as 4-10 scalar rows,
+    docs/performance.md); 0 for small remainders, which stay scalar."""
+    r = B % VECTOR_SETS
+    return VECTOR_SETS - r if r >= VECTOR_SETS // 2 else 0
+
 
 @dataclass
 class BatchResult:
@@ -108,6 +121,16 @@ def simulate_batch(
     m = get_model(model)
     P, amps = checked_batch(model, P, amplitudes, check)
     B = P.shape[0]
+    pad = _vector_padding(B) if not record else 0
+    if pad:
+        # rows are independent: copies of the last row fill the kernel's vector loop, and the
+        # real rows' results are bit for bit those of an unpadded call (tests/test_simulate.py)
+        P = np.concatenate([P, np.repeat(P[-1:], pad, axis=0)])
+        amps = np.concatenate([amps, np.repeat(amps[-1:], pad)])
+        res = simulate_batch(model, P, amps, protocol, scheme, threads, max_spikes, record,
+                             check=False)
+        return BatchResult(times=res.times[:B], counts=res.counts[:B],
+                           n_in_step=res.n_in_step[:B], status=res.status[:B])
     entry = m.scheme(scheme)
     set_threads(threads)
     x0, y0, spont = m.initial_state(P, float(protocol.holding_pA))
