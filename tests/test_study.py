@@ -325,6 +325,16 @@ def test_each_comparison_says_whether_its_own_controls_held():
         assert comp["across"]["per_model"][m]["trusted"] is False
     assert "controls as expected" in a["summary"]
     assert "a control failed" not in a["summary"].split("Nested comparison:")[1]
+    assert "Across models" not in a["summary"]  # the headline itself
+    # the nested headline (config headline: nested): trusted, and the across comparison
+    # reported beside it with its failed control
+    b = study.answer_adaptation(None, pd.concat([real, pos, neg_lif, neg_plain]), stats,
+                                headline="nested")
+    assert b["groups"] == ["adex", "adex-nonadapting"] and b["trusted"] is True
+    assert b["effect"] == comp["nested"]["adex"]["effect"]
+    assert b["controls"]["negative"]["verdict"] == "equivalent"
+    tail = b["summary"].split("Across models (AdEx and Izhikevich against LIF):")[1]
+    assert tail.lstrip().startswith("yes") and "a control failed, not trusted" in tail
 
 
 def test_answer_adaptation_repeat_sweeps_are_not_amplitude_tests():

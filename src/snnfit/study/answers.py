@@ -597,6 +597,10 @@ def _adaptation_summary(a: dict) -> str:
              for m, d in nested.items() if d.get("n_pairs")]
     if parts:
         s += " Nested comparison: " + "; ".join(parts) + "."
+    across = (a.get("comparisons") or {}).get("across") or {}
+    if a["groups"][1] != "lif" and across.get("n_pairs"):
+        s += (f" Across models (AdEx and Izhikevich against LIF): {across['verdict']} "
+              f"({_effect_text(across, 'targets')}; {_trust_words(across)}).")
     conv = {m: c for m, c in (a.get("convergence") or {}).items() if m in ADAPTIVE_MODELS}
     if conv:
         s += (" Budget: " + ", ".join(
