@@ -332,3 +332,17 @@ def test_plan_batches_cuts_the_sorted_fits_into_balanced_contiguous_batches():
     heavy = [{"target": "t", "model": "m", "budget": b} for b in (9000, 1, 1, 1, 1, 1)]
     assert [len(b) for b in plan_batches(heavy, 100, 2)] == [1, 5]
     assert plan_batches([], 5, 2) == []
+
+
+def test_cache_none_means_no_cache(tmp_path, targets, monkeypatch):
+    """``--cache none`` overrides the plan's cache: nothing cached, no directory called
+    "none" (it used to be taken as a directory name, so a second run copied the first's
+    fits instead of running them)."""
+    cache = tmp_path / "cache"
+    plan = _plan(tmp_path, targets, cache=str(cache))
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        assert main(["fit-batch", "--plan", str(plan), "--cache", "none"]) == 0
+    assert not (tmp_path / "none").exists() and not cache.exists()
+    assert main(["fit-batch", "--plan", str(plan)]) == 0  # the plan's cache, when not overridden
+    assert len(list(cache.glob("*.fit.json"))) == len(FITS)

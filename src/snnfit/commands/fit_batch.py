@@ -40,7 +40,9 @@ def run(args) -> int:
         fits = [dataclasses.replace(f, settings=dataclasses.replace(f.settings,
                                                                     threads=threads))
                 for f in fits]
-    report = run_batch(fits, args.cache or cache)
+    if args.cache is not None:  # "none": no cache (not a directory of that name)
+        cache = None if args.cache.strip().lower() == "none" else args.cache
+    report = run_batch(fits, cache)
     print(f"snnfit fit-batch: {report.count('ran')} ran, {report.count('cached')} from the "
           f"cache, {report.count('failed')} failed, "
           f"{sum(dt for _, _, dt in report.rows):.1f} s", file=sys.stderr)
