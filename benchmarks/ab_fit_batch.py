@@ -89,8 +89,10 @@ def run_once(python: str, src: Path, plan: dict, out: Path) -> tuple[float, dict
     path.write_text(json.dumps(plan))
     env = {**os.environ, "PYTHONPATH": str(src), "NUMBA_NUM_THREADS": "1"}
     t0 = time.perf_counter()
+    # a fresh, empty cache directory per run (not "--cache none": before a0b28de that made a
+    # directory called "none" in the working directory, so a second run copied the first)
     subprocess.run([python, "-m", "snnfit", "fit-batch", "--plan", str(path), "--cache",
-                    "none"], check=True, env=env, stdout=subprocess.DEVNULL,
+                    str(out / "cache")], check=True, env=env, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - t0
     per_model = {m: 0.0 for m in MODELS}
