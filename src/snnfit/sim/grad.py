@@ -137,14 +137,20 @@ def loss_and_grad(
     smax = max_spikes or max(max((len(T) for T in targets), default=1) + 1, 2)
     times = np.zeros((B, n_sw, smax))
     counts = np.zeros((B, n_sw), np.int64)
-    jacs = []
+    jacs: list = [None] * n_sw
+    groups: dict = {}  # sweeps that share a protocol: one sensitivity pass over all their rows
     for s in range(n_sw):
-        t, c, _, _, J = spike_times_and_jacobian(model, P2, amps[:, s], protocols[s],
+        groups.setdefault(protocols[s], []).append(s)
+    for proto, idx in groups.items():
+        t, c, _, _, J = spike_times_and_jacobian(model, np.tile(P2, (len(idx), 1)),
+                                                 amps[:, idx].T.reshape(-1), proto,
                                                  threads=threads, max_spikes=smax,
                                                  scheme=scheme)
-        times[:, s] = np.nan_to_num(t, nan=0.0)
-        counts[:, s] = c
-        jacs.append(J)
+        for g, s in enumerate(idx):  # rows are independent, bit for bit (tests/test_grad.py)
+            rows = slice(g * B, (g + 1) * B)
+            times[:, s] = np.nan_to_num(t[rows], nan=0.0)
+            counts[:, s] = c[rows]
+            jacs[s] = J[rows]
     loss, g = _loss.batch_loss_grad(times, counts, targets, count_penalty_ms, count_surrogate)
     gP = np.zeros((B, n_p))
     gA = np.zeros((B, n_sw))
