@@ -48,7 +48,7 @@ from ..errors import UserError
 from ..loss import DEFAULT_COUNT_PENALTY_MS, batch_loss, fail_loss
 from ..sim.models import get_model
 from ..sim.params import DEFAULT_BOX
-from ..sim.protocol import StepProtocol
+from ..sim.protocol import StepProtocol, protocol_groups
 from ..sim.search import FOUND, SILENT, SPONTANEOUS, search_current
 from ..sim.simulate import STATUS_OK, BatchResult, simulate_batch
 from .record import AT_BOUND_FRACTION, FitResult, at_bound
@@ -321,24 +321,17 @@ class FitProblem:
         return total / len(self.sweeps), amps
 
     def _protocol_groups(self) -> list[list[int]]:
-        """Indices of the sweeps grouped by protocol, in order of first appearance: the sweeps
-        of one group are simulated in one kernel call (the kernel's vector path needs
-        :data:`snnfit.sim.simulate.VECTOR_SETS` rows; a population of ten per sweep runs in
-        its scalar remainder loop)."""
-        groups: dict = {}
-        for j, sw in enumerate(self.sweeps):
-            groups.setdefault(sw.protocol, []).append(j)
-        return list(groups.values())
+        """The sweeps grouped by protocol (:func:`snnfit.sim.protocol.protocol_groups`): each
+        group is simulated in one kernel call."""
+        return protocol_groups([sw.protocol for sw in self.sweeps])
 
     def _group_recorded(self, P, group: list[int]) -> list[np.ndarray]:
         """The loss of every set of ``P`` on each sweep of ``group`` (one protocol) at the
         sweep's recorded amplitude, from one kernel call over ``len(group) * B`` rows. Each
         sweep is scored on its own rows with its own spike cap (``times`` cut to the target's
         count + 1 columns), so the losses equal one call per sweep bit for bit (rows of a
-        batch are independent; tests/test_fit_engine.py)."""
+        batch are independent; tests/test_fit.py)."""
         B = P.shape[0]
-        if len(group) == 1:
-            return [self._sweep_recorded(P, self.sweeps[group[0]])[0]]
         sws = [self.sweeps[j] for j in group]
         a = np.repeat([float(sw.amplitude_pA) for sw in sws], B)
         cap = max(sw.times.size for sw in sws) + 1
@@ -378,11 +371,6 @@ class FitProblem:
         if self.stage == PATTERN:
             return pattern_fail_loss(count_distance)
         return fail_loss(count_distance, self.settings.count_penalty_ms)
-
-    def _sweep_recorded(self, P, sw: SweepData):
-        a = np.full(P.shape[0], float(sw.amplitude_pA))
-        r = self._simulate(P, a, sw)
-        return self._score(r, sw), a
 
     def _sweep_search(self, P, sw: SweepData):
         r = self.search_amplitudes(P, sw)

@@ -23,7 +23,7 @@ from .. import loss as _loss
 from ..errors import UserError
 from .models import MODELS, get_model
 from .models.base import SCHEMES, STATUS_OK, STATUS_SPONTANEOUS
-from .protocol import StepProtocol
+from .protocol import StepProtocol, protocol_groups
 from .simulate import checked_batch, set_threads
 
 #: default number of spike times (and Jacobian rows) kept per set
@@ -138,12 +138,9 @@ def loss_and_grad(
     times = np.zeros((B, n_sw, smax))
     counts = np.zeros((B, n_sw), np.int64)
     jacs: list = [None] * n_sw
-    groups: dict = {}  # sweeps that share a protocol: one sensitivity pass over all their rows
-    for s in range(n_sw):
-        groups.setdefault(protocols[s], []).append(s)
-    for proto, idx in groups.items():
+    for idx in protocol_groups(protocols):  # one sensitivity pass over a group's rows
         t, c, _, _, J = spike_times_and_jacobian(model, np.tile(P2, (len(idx), 1)),
-                                                 amps[:, idx].T.reshape(-1), proto,
+                                                 amps[:, idx].T.reshape(-1), protocols[idx[0]],
                                                  threads=threads, max_spikes=smax,
                                                  scheme=scheme)
         for g, s in enumerate(idx):  # rows are independent, bit for bit (tests/test_grad.py)

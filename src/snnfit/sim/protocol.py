@@ -229,3 +229,14 @@ class StepProtocol:
             msg = str(exc)
             raise UserError(msg if not msg.startswith("epochs") else f"protocol.{msg}") \
                 from None
+
+
+def protocol_groups(protocols) -> list[list[int]]:
+    """Indices of ``protocols`` grouped by equal protocol, in order of first appearance: the
+    sweeps of one group can be simulated in one kernel call, their rows stacked (rows of a
+    batch are independent bit for bit; the kernels' vector loop needs
+    :data:`snnfit.sim.simulate.VECTOR_SETS` rows)."""
+    groups: dict = {}
+    for j, p in enumerate(protocols):
+        groups.setdefault(p, []).append(j)
+    return list(groups.values())
