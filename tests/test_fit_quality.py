@@ -350,6 +350,22 @@ def test_bipop_runs_small_and_large_regimes(targets):
     assert 6000 <= r.forward_equivalents < 6000 + 2 * max(large or [p0])
 
 
+def test_popsize_sets_the_first_run_and_ipop_doubles_it(targets):
+    base = FitSettings("izhikevich", current="recorded", budget=3000, loss="times", seed=3)
+    r = run_fit(str(targets["rs"]), replace(base, optimizer_settings=CMAESSettings(popsize=16)))
+    pops = [x["popsize"] for x in r.optimizer_info["runs"]]
+    assert pops == [16 * 2 ** i for i in range(len(pops))]
+    default = run_fit(str(targets["rs"]), base)
+    k = 9  # Izhikevich's free parameters: pycma's default 4 + floor(3 ln 9) = 10
+    assert default.optimizer_info["runs"][0]["popsize"] == 4 + int(3 * np.log(k)) == 10
+    # popsize=0 is the default, bit for bit
+    zero = run_fit(str(targets["rs"]), replace(base, optimizer_settings=CMAESSettings(popsize=0)))
+    assert zero.loss == default.loss and zero.spike_times_ms == default.spike_times_ms
+    for bad in (1, -2, 2.5):
+        with pytest.raises(UserError, match="popsize"):
+            CMAESSettings(popsize=bad).check()
+
+
 def test_portfolio_start_screens_and_charges(targets):
     base = FitSettings("izhikevich", current="recorded", budget=200, loss="times", seed=2)
     r = run_fit(str(targets["rs"]), replace(base, optimizer_settings=CMAESSettings(screen=64)))

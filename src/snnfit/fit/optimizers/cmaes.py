@@ -101,6 +101,9 @@ class CMAESSettings:
     #: (relative) in ``patience`` generations (0: no such stop, only pycma's own criteria)
     patience: int = 0
     stall_rel: float = 1e-3
+    #: population of the first run (0: pycma's default ``4 + floor(3 ln k)``); IPOP doubles
+    #: it at every restart, BIPOP's small runs scale it
+    popsize: int = 0
 
     def check(self) -> None:
         if self.restarts not in RESTARTS:
@@ -113,6 +116,9 @@ class CMAESSettings:
             raise UserError(f"--screen: expected an integer >= 0, got {self.screen!r}")
         if not (isinstance(self.patience, int) and self.patience >= 0):
             raise UserError(f"patience: expected an integer >= 0, got {self.patience!r}")
+        if not (isinstance(self.popsize, int) and self.popsize >= 0 and self.popsize != 1):
+            raise UserError(f"popsize: expected 0 (the default) or an integer >= 2, got "
+                            f"{self.popsize!r}")
         if not (0.0 < self.sigma0 <= 1.0):
             raise UserError(f"sigma0: expected a step in (0, 1], got {self.sigma0!r}")
 
@@ -217,7 +223,7 @@ def run(problem, settings: CMAESSettings = CMAESSettings()) -> dict:
     settings.check()
     k = problem.k
     rng = problem.rng
-    popsize0 = 4 + int(3 * np.log(max(k, 1)))
+    popsize0 = settings.popsize or 4 + int(3 * np.log(max(k, 1)))
     start = np.asarray(problem.start_point(), dtype=np.float64)
     x0 = start
     screened = None
