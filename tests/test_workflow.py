@@ -113,9 +113,9 @@ def test_dry_run_default_config(tmp_path):
     # positive controls; 2 on each AdEx and Izhikevich truth without adaptation, 3 on each
     # LIF truth: 5 x 14 + 65 + 40 + 30. dimensionality (budget 16000): 4 spaces on the 12
     # answer targets, the full-space fit shared with adaptation's AdEx fit of the same
-    # target and budget, full and the subset on the 40 control targets: 36 + 80. optimizers
-    # (budget 16000): 4 optimizers on the same 12 targets, CMA-ES shared with
-    # dimensionality's full fits: 36.
+    # target and budget, full and the subset on the 40 control targets, for fit seed 1:
+    # 36 + 80; for fit seed 2 nothing shared: 48 + 80. optimizers (budget 16000, seed 1): 4
+    # optimizers on the same 12 targets, CMA-ES shared with dimensionality's full fits: 36.
     n_cells = 14 if CA1.exists() else 0
     # one targets job per config entry (3 presets, 6 prior entries, the 2 recordings),
     # writing every target file of its entry, each file an output of one job
@@ -128,7 +128,7 @@ def test_dry_run_default_config(tmp_path):
     assert len(files) == len(set(files)) == 83 + n_cells
     assert made["targets_adex_adapt"] == [f"results/targets/adex-adapt-s{s}.json"
                                           for s in range(11, 21)]
-    assert counts["fit"] == 5 * n_cells + 65 + 40 + 30 + 36 + 80 + 36
+    assert counts["fit"] == 5 * n_cells + 65 + 40 + 30 + 36 + 80 + 48 + 80 + 36
     # held-out predictions: the adaptation fits of targets that hold sweeps out (not CA1)
     assert counts["heldout"] == 5 * (10 if n_cells else 0) + 65 + 40 + 30
     assert counts["report"] == 3
