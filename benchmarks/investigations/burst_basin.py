@@ -21,6 +21,8 @@ Usage (the tables in docs/fit_benchmarks.md, section 7.3)::
         --presets delayed_regular_bursting --sigmas 0.03,0.1,0.25
     .venv/bin/python benchmarks/investigations/burst_basin.py --part probe \\
         --sigmas 0.001,0.003,0.01,0.03
+    .venv/bin/python benchmarks/investigations/burst_basin.py --part probe \\
+        --sigmas 0.001,0.003,0.01 --prior-seeds 300-309
 
 One thread; targets (resolved, one sweep, the preset's amplitude) under ``--work``; one line
 per preset and step on stdout: the final Gamma of each seed.
@@ -45,6 +47,9 @@ def main(argv=None) -> int:
     ap.add_argument("--loss", default="times", choices=("times", "staged"))
     ap.add_argument("--work", default="results/benchmarks/burst_basin")
     ap.add_argument("--part", default="fit", choices=("fit", "probe"))
+    ap.add_argument("--prior-seeds", default=None,
+                    help="--part probe: AdEx prior truths (make-target --prior adex --seed S) "
+                    "instead of the presets, e.g. 300-309")
     a = ap.parse_args(argv)
     if a.part == "probe":
         return probe(a)
@@ -79,19 +84,27 @@ def main(argv=None) -> int:
 def probe(a) -> int:
     import numpy as np
 
-    from snnfit.data.targets import preset_target
+    from snnfit.data.targets import preset_target, prior_target
     from snnfit.fit.space import build_space
+    from snnfit.sim.models import get_model
     from snnfit.metrics import gamma_factor
     from snnfit.sim.simulate import simulate_batch
 
     n = 256
     print(f"{n} points at distance r (unit box, Gaussian per coordinate) around the truth: "
           "share with the truth's count, median |count error|, share at Gamma >= 0.9")
-    for name in a.presets.split(","):
-        preset = f"naud2008:{name}"
-        sw = preset_target(preset, scheme="resolved").sweeps[0]
-        space = build_space("adex", "full", scheme="resolved", current="recorded", base=preset)
-        z0 = space.start()
+    if a.prior_seeds:
+        lo, _, hi = a.prior_seeds.partition("-")
+        cases = [(f"prior adex {s}", prior_target("adex", s)) for s in
+                 range(int(lo), int(hi or lo) + 1)]
+    else:
+        cases = [(name, preset_target(f"naud2008:{name}", scheme="resolved"))
+                 for name in a.presets.split(",")]
+    for name, target in cases:
+        sw = target.sweeps[0]
+        space = build_space("adex", "full", scheme="resolved", current="recorded")
+        truth = get_model("adex").spec.vector(target.truth["params"])
+        z0 = space.to_reduced(truth[None, :])[0]
         rng = np.random.default_rng(0)
         n_t = len(sw.spike_times_ms)
         for r in [float(x) for x in a.sigmas.split(",")]:
