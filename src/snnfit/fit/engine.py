@@ -458,8 +458,7 @@ class FitProblem:
 
         s = self.settings
         Z = np.clip(np.atleast_2d(np.asarray(Z, dtype=np.float64)), 0.0, 1.0)
-        P = self.space.to_params(Z)
-        J = self.space.jacobian(Z)
+        P, J = self.space.params_and_jacobian(Z)
         B = P.shape[0]
         n_sw = len(self.sweeps)
         amps = np.zeros((B, n_sw))
@@ -484,7 +483,8 @@ class FitProblem:
                                           [sw.protocol for sw in self.sweeps],
                                           [sw.times for sw in self.sweeps],
                                           s.count_penalty_ms, threads=s.threads,
-                                          scheme=_grad_scheme(self.model, s.scheme))
+                                          scheme=_grad_scheme(self.model, s.scheme),
+                                          check=False)  # sets of the fit box, as evaluate's
         self.charge(B * n_sw * grad.sensitivity_cost(self.model, s.scheme))
         for j, idx, lo, hi, best_a in edge_terms:
             gP[idx] += gA[idx, j][:, None] * self._bracket_end_derivative(P[idx], j, lo, hi,

@@ -261,20 +261,29 @@ class ReducedSpace:
         Z = np.clip(np.atleast_2d(np.asarray(Z, dtype=np.float64)), 0.0, 1.0)
         if Z.shape[1] != self.k:
             raise ValueError(f"expected {self.k} coordinates, got {Z.shape[1]}")
-        u0 = self.base_unit()[self.free]
         if self.kind == "subset":
             return Z.copy(), np.ones_like(Z, dtype=bool)
+        u0 = self.base_unit()[self.free]
         raw = u0[None, :] + ((2.0 * Z - 1.0) * self.half_width[None, :]) @ self.directions.T
         inside = (raw >= 0.0) & (raw <= 1.0)
         return np.clip(raw, 0.0, 1.0), inside
 
     def to_params(self, Z: np.ndarray) -> np.ndarray:
         """Physical parameter matrix ``(B, n_params)`` of reduced coordinates ``Z (B, k)``."""
-        uf, _ = self._free_unit(Z)
+        return self._params(self._free_unit(Z)[0])
+
+    def _params(self, uf: np.ndarray) -> np.ndarray:
         P = np.repeat(self.base[None, :], uf.shape[0], axis=0)
         f = self.free
         P[:, f] = to_physical(uf, self.lower[f], self.upper[f], self._free_log())
         return P
+
+    def params_and_jacobian(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`to_params` and :meth:`jacobian` of the same ``Z`` (the gradient
+        optimisers' step), mapping ``Z`` once."""
+        Z = np.atleast_2d(np.asarray(Z, dtype=np.float64))
+        uf, inside = self._free_unit(Z)
+        return self._params(uf), self._jacobian(Z, uf, inside)
 
     def _free_log(self) -> np.ndarray | None:
         return None if self.log is None else self.log[self.free]
@@ -283,6 +292,9 @@ class ReducedSpace:
         """``dP/dZ`` of shape ``(B, n_params, k)`` (0 through clipped coordinates)."""
         Z = np.atleast_2d(np.asarray(Z, dtype=np.float64))
         uf, inside = self._free_unit(Z)
+        return self._jacobian(Z, uf, inside)
+
+    def _jacobian(self, Z: np.ndarray, uf: np.ndarray, inside: np.ndarray) -> np.ndarray:
         B = Z.shape[0]
         J = np.zeros((B, len(self.names), self.k))
         f = self.free

@@ -105,6 +105,7 @@ def loss_and_grad(
     threads: int | None = 1,
     max_spikes: int | None = None,
     scheme: str = "resolved",
+    check: bool = True,
 ):
     """The fit loss (:mod:`snnfit.loss`, ms^2) and its gradient for ``B`` parameter sets.
 
@@ -114,7 +115,8 @@ def loss_and_grad(
     target spike times (ms). Returns ``(loss (B,), dloss/dP (B, n_params), dloss/damp
     (B, n_sweeps))`` (scalars/1-D for a 1-D ``P``). The time term's gradient is exact (for the
     ``resolved`` map); the count term gets the surrogate of :mod:`snnfit.loss`
-    (``count_surrogate=False``: none). Cost: one sensitivity pass per sweep.
+    (``count_surrogate=False``: none). Cost: one sensitivity pass per sweep. ``check=False``
+    skips the validation of ``P`` and the amplitudes (callers whose sets come from a fit box).
     """
     P = np.asarray(P, dtype=np.float64)
     one = P.ndim == 1
@@ -142,7 +144,7 @@ def loss_and_grad(
         t, c, _, _, J = spike_times_and_jacobian(model, np.tile(P2, (len(idx), 1)),
                                                  amps[:, idx].T.reshape(-1), protocols[idx[0]],
                                                  threads=threads, max_spikes=smax,
-                                                 scheme=scheme)
+                                                 check=check, scheme=scheme)
         for g, s in enumerate(idx):  # rows are independent, bit for bit (tests/test_grad.py)
             rows = slice(g * B, (g + 1) * B)
             times[:, s] = np.nan_to_num(t[rows], nan=0.0)
