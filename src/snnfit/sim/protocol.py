@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -179,7 +180,12 @@ class StepProtocol:
     def kernel_args(self) -> tuple:
         """The protocol as the kernels take it (``base.py``, kernel conventions): ``(dt,
         n_steps, k_on, k_off, holding, extra, t_win0, t_win1)``; the window
-        ``[t_win0, t_win1)`` is the main step."""
+        ``[t_win0, t_win1)`` is the main step. Built once per protocol (a fit calls it for
+        every batch): the kernels only read ``extra``, and nobody else may write to it."""
+        return self._kernel_args
+
+    @cached_property
+    def _kernel_args(self) -> tuple:
         return (float(self.dt_ms), self.n_steps, self.step_on, self.step_off,
                 float(self.holding_pA), self.extra_pA(), float(self.delay_ms),
                 float(self.stim_end_ms))
