@@ -212,3 +212,36 @@ def batch_pattern_terms(times, n_in_step, target_times, onset_ms: float,
     else:
         out[:, 2] = np.where(nm > 0, 1.0, 0.0)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The van Rossum loss (the first stage of ``--loss vr``, snnfit.fit.stages)
+# ---------------------------------------------------------------------------------------------
+
+#: base loss of a failed evaluation in the van Rossum stage (above any working set's: a
+#: sweep's normalised D^2 is below (n_m + n_t)^2 / n_t, a few thousand for 1-3 s sweeps)
+VR_FAIL_LOSS = 1.0e6
+
+
+def batch_van_rossum_sq(times, counts, target_times, tau_ms: float, t_stop_ms: float):
+    r"""The squared van Rossum distance (:func:`snnfit.metrics.van_rossum`, elephant's
+    normalisation, integrated to ``t_stop_ms``) of ``B`` model trains against one target
+    sweep, divided by ``max(n_t, 1)`` (``n_t`` the target's spikes up to ``t_stop_ms``), shape
+    ``(B,)``.
+
+    ``times (B, Smax)``: each set's first ``Smax`` spike times (NaN past its count), sorted;
+    ``counts (B,)``: all its spikes (may exceed ``Smax``). A spike that is not stored adds 1 to
+    :math:`D^2` (its value against an empty train; exact for spikes far from every other).
+    Integrated to the sweep's end, :math:`D^2` is continuous when a spike leaves through the
+    end of the sweep, and it varies smoothly with every spike time: unlike the spike-time
+    loss's count penalty it has no step where a spike appears at the end of a train.
+    """
+    from .metrics import _vr_batch_kernel
+
+    times = np.ascontiguousarray(np.atleast_2d(np.asarray(times, np.float64)))
+    B, smax = times.shape
+    counts = np.asarray(counts, np.int64).reshape(B)
+    T = np.asarray(target_times, np.float64)
+    T = np.ascontiguousarray(T[T <= t_stop_ms])
+    out = _vr_batch_kernel(times, counts, T, float(tau_ms), float(t_stop_ms))
+    return out / max(T.size, 1)

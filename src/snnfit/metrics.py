@@ -210,6 +210,33 @@ def _exp_cross_sum_kernel(x: np.ndarray, y: np.ndarray, tau: float) -> float:
 
 
 @numba.njit(cache=True, nogil=True)
+def _vr_batch_kernel(times, counts, target, tau, t_stop):
+    """Squared van Rossum distance (to ``t_stop``, tails cut) of every row of ``times``
+    against ``target`` (:func:`snnfit.loss.batch_van_rossum_sq`); unstored spikes add 1."""
+    B, smax = times.shape
+    out = np.empty(B)
+    yy = _exp_cross_sum_kernel(target, target, tau)
+    ty = 0.0
+    for j in range(target.shape[0]):
+        ty += math.exp(-(t_stop - target[j]) / tau)
+    for b in range(B):
+        n = 0
+        lim = min(counts[b], smax)
+        while n < lim and times[b, n] <= t_stop:
+            n += 1
+        x = times[b, :n]
+        tx = 0.0
+        for i in range(n):
+            tx += math.exp(-(t_stop - x[i]) / tau)
+        d2 = (_exp_cross_sum_kernel(x, x, tau) + yy - 2.0 * _exp_cross_sum_kernel(x, target, tau)
+              - (tx - ty) ** 2)
+        if counts[b] > smax and lim == n:
+            d2 += counts[b] - smax
+        out[b] = max(d2, 0.0)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
 def _victor_purpura_kernel(a: np.ndarray, b: np.ndarray, q: float) -> float:
     """Victor-Purpura distance by the O(n m) dynamic programme, two rows of memory.
 

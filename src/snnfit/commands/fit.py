@@ -75,7 +75,9 @@ def add_parser(sub) -> None:
                    help="loss per missing or extra spike, as ms of timing error (default 50)")
     p.add_argument("--loss", default=None,
                    help="staged: the firing pattern first, then the spike times; times: the "
-                        "spike-time loss throughout (default: the engine's, docs/fit.md)")
+                        "spike-time loss throughout; vr: the van Rossum distance first (smooth "
+                        "where a spike appears), then the spike times (default: the engine's, "
+                        "docs/fit.md)")
     p.add_argument("--box", default=None,
                    help="fit box: default (the declared bounds) or cells (wide, log-scaled "
                         "C/gL/tau_w...: for real cells; docs/fit.md, Boxes)")

@@ -45,14 +45,15 @@ import numpy as np
 from .. import __version__
 from .energy import DEFAULT_WATTS_PER_CORE, EnergyMeter
 from ..errors import UserError
-from ..loss import DEFAULT_COUNT_PENALTY_MS, batch_loss, fail_loss
+from ..loss import (DEFAULT_COUNT_PENALTY_MS, VR_FAIL_LOSS, batch_loss, batch_van_rossum_sq,
+                    fail_loss)
 from ..sim.models import get_model
 from ..sim.params import DEFAULT_BOX
 from ..sim.protocol import StepProtocol, protocol_groups
 from ..sim.search import FOUND, SILENT, SPONTANEOUS, search_current
 from ..sim.simulate import STATUS_OK, BatchResult, simulate_batch
 from .record import AT_BOUND_FRACTION, FitResult, at_bound
-from .stages import (DEFAULT_LOSS, LOSSES, PATTERN, TIMES, StageSettings, pattern_fail_loss,
+from .stages import (DEFAULT_LOSS, LOSSES, PATTERN, TIMES, VR, StageSettings, pattern_fail_loss,
                      pattern_loss, run_staged, uses_stages)
 from .space import ReducedSpace, build_space
 from ..data.quality import left_out_notice
@@ -97,7 +98,8 @@ class FitSettings:
     projection_seed: int = 0
     count_penalty_ms: float = DEFAULT_COUNT_PENALTY_MS
     #: the loss minimised (:data:`snnfit.fit.stages.LOSSES`): ``staged`` (the firing pattern
-    #: first, then the spike times) or ``times`` (the spike-time loss throughout)
+    #: first, then the spike times), ``times`` (the spike-time loss throughout) or ``vr``
+    #: (the van Rossum distance first, then the spike times)
     loss: str = DEFAULT_LOSS
     #: the fit box (:meth:`snnfit.sim.params.ModelSpec.box`): ``default`` (the declared
     #: bounds) or a named box such as ``cells`` (wide, for real cells); ``bounds`` apply on top
@@ -359,6 +361,9 @@ class FitProblem:
         if self.stage == PATTERN:
             loss = pattern_loss(r.times, r.n_in_step, sw.times, sw.protocol,
                                 self.stage_settings)
+        elif self.stage == VR:
+            loss = batch_van_rossum_sq(r.times, r.counts, sw.times,
+                                       self.stage_settings.vr_tau_ms, sw.protocol.stim_end_ms)
         else:
             loss = batch_loss(r.times, r.counts, [sw.times], self.settings.count_penalty_ms)
         bad = r.status != STATUS_OK
@@ -370,6 +375,8 @@ class FitProblem:
         """The current stage's loss of failed evaluations (above every working set's)."""
         if self.stage == PATTERN:
             return pattern_fail_loss(count_distance)
+        if self.stage == VR:
+            return VR_FAIL_LOSS + np.maximum(np.asarray(count_distance, np.float64), 1.0)
         return fail_loss(count_distance, self.settings.count_penalty_ms)
 
     def _sweep_search(self, P, sw: SweepData):

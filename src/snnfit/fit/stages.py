@@ -18,6 +18,16 @@ averaged over the sweeps (dimensionless; 0 = the same pattern), for ``pattern_fr
 the budget; then the ``times`` objective, the spike-time loss, for the rest. ``--loss times``
 minimises the spike-time loss throughout.
 
+``--loss vr`` first minimises the van Rossum loss (:func:`snnfit.loss.batch_van_rossum_sq`:
+per sweep the squared van Rossum distance, filter ``vr_tau_ms``, integrated to the end of the
+step and divided by the target's spike count; mean over sweeps) for ``vr_fraction`` of the
+budget, then the spike-time loss. The spike-time loss steps by the count penalty wherever a
+spike appears or disappears; the van Rossum distance changes continuously when a spike enters
+or leaves through the end of the step, and by at most about 1 when one appears elsewhere, so
+near a truth whose spike count changes at tiny parameter changes its landscape has no cliffs.
+With ``vr_fraction = 1`` the fit minimises it throughout (its loss is then the van Rossum
+loss, dimensionless).
+
 **The box.** The search may begin in the *core* box, the fit box intersected with the
 model's frozen prior box (:meth:`snnfit.fit.space.ReducedSpace.core`: typical values, where
 published presets and prior truths lie), for ``core_fraction`` of the budget, and continue
@@ -54,11 +64,11 @@ from ..errors import UserError
 from ..loss import batch_pattern_terms
 
 #: the objectives
-PATTERN, TIMES = "pattern", "times"
+PATTERN, TIMES, VR = "pattern", "times", "vr"
 #: the boxes
 CORE, FIT = "core", "fit"
 #: the losses a fit may minimise (``--loss``)
-LOSSES = ("staged", "times")
+LOSSES = ("staged", "times", "vr")
 DEFAULT_LOSS = "times"
 #: optimisers that take stages (the others minimise the spike-time loss in the fit box)
 STAGED_OPTIMIZERS = ("cmaes", "random")
@@ -79,6 +89,10 @@ class StageSettings:
     #: CMA-ES step (fraction of the unit box) of every stage after the first, started at
     #: the best point so far
     next_sigma0: float = 0.05
+    #: share of the budget of the van Rossum stage (``--loss vr``; 1: van Rossum throughout)
+    vr_fraction: float = 0.5
+    #: the van Rossum stage's filter time constant (ms)
+    vr_tau_ms: float = 10.0
 
     def check(self) -> None:
         if not 0.0 < self.pattern_fraction < 1.0:
@@ -90,6 +104,12 @@ class StageSettings:
         w = (self.count_weight, self.isi_weight, self.latency_weight)
         if min(w) < 0 or sum(w) <= 0:
             raise UserError(f"pattern weights: expected >= 0 with a positive sum, got {w}")
+        if not 0.0 < self.vr_fraction <= 1.0:
+            raise UserError(f"vr_fraction: expected a share in (0, 1], got "
+                            f"{self.vr_fraction!r}")
+        if not self.vr_tau_ms > 0.0:
+            raise UserError(f"vr_tau_ms: expected a time constant > 0 (ms), got "
+                            f"{self.vr_tau_ms!r}")
         if not 0.0 < self.next_sigma0 <= 1.0:
             raise UserError(f"next_sigma0: expected a step in (0, 1], got "
                             f"{self.next_sigma0!r}")
@@ -108,6 +128,11 @@ def plan(loss: str, settings: StageSettings, has_core: bool) -> list[Stage]:
         first = CORE if (has_core and settings.core_fraction > 0) else FIT
         return [Stage(PATTERN, first, settings.pattern_fraction),
                 Stage(TIMES, FIT, 1.0 - settings.pattern_fraction)]
+    if loss == VR:
+        if settings.vr_fraction >= 1.0:
+            return [Stage(VR, FIT, 1.0)]
+        return [Stage(VR, FIT, settings.vr_fraction),
+                Stage(TIMES, FIT, 1.0 - settings.vr_fraction)]
     if has_core and settings.core_fraction > 0:
         return [Stage(TIMES, CORE, settings.core_fraction),
                 Stage(TIMES, FIT, 1.0 - settings.core_fraction)]
@@ -144,6 +169,8 @@ def run_staged(problem, run, opt_settings, settings: StageSettings, loss: str) -
     core = fit_space.core()
     stages = plan(loss, settings, core is not None)
     if len(stages) == 1:
+        if stages[0].objective != problem.stage:
+            problem.begin_stage(stages[0].objective, problem.budget)
         return run(problem, opt_settings) or {}
     budget = problem.budget
     out, end, spent = [], 0.0, 0
