@@ -85,6 +85,7 @@ VARIANTS: dict[str, dict] = {
     "main": {},
     "times": {"loss": "times"},
     "staged": {"loss": "staged"},
+    "vr": {"loss": "vr"},
 }
 
 

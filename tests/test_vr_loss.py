@@ -121,6 +121,7 @@ def test_vr_loss_stages_and_accounting(adapting):
     sw = load_target(adapting).sweeps[0]
     t_end = sw.protocol.stim_end_ms
     m = np.asarray(only.spike_times_ms[0])
-    want = van_rossum(m, np.asarray(sw.spike_times_ms), 10.0, t_stop_ms=t_end) ** 2 / max(
+    tau = StageSettings().vr_tau_ms
+    want = van_rossum(m, np.asarray(sw.spike_times_ms), tau, t_stop_ms=t_end) ** 2 / max(
         int(np.sum(np.asarray(sw.spike_times_ms) <= t_end)), 1)
     assert only.loss == pytest.approx(want, rel=1e-6, abs=1e-9)
