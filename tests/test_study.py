@@ -629,3 +629,26 @@ def test_positive_control_that_cannot_say_yes_is_named():
     pos2 = _budget_controls(_by_budget(errs2, lambda g: g[["target", "d"]], "dimensionality",
                                        StatsConfig()), "dimensionality")["positive"]
     assert pos2["yes_attainable"] is True and pos2["verdict"] == "yes"
+
+
+def test_history_of_a_staged_fit_keeps_only_the_final_objectives_loss():
+    """A fit whose first stage minimised another objective (``--loss vr``/``staged``): its
+    history's best_loss is NaN before the final stage, and the loss curves read the final
+    objective only (an earlier stage's smaller numbers in other units are not a best)."""
+    from types import SimpleNamespace
+
+    hist = [dict(simulations=s, wall_s=0.1, cpu_s=0.1, joules=0.1, best_loss=b,
+                 gamma_at_best=0.5, stage=st)
+            for s, b, st in ((100, 0.5, "vr"), (200, 0.2, "vr"), (300, 900.0, "times"),
+                             (400, 40.0, "times"))]
+    ident = dict(target="t", model="adex", dim="full", k=9, optimizer="cmaes",
+                 current="recorded", seed=1, budget=400)
+    rows = study.history_rows(SimpleNamespace(history=hist), ident)
+    assert [math.isnan(r["best_loss"]) for r in rows] == [True, True, False, False]
+    h = pd.DataFrame(rows)
+    curves = study.loss_curves(h, ["optimizer"], [150, 250, 350, 400])
+    assert curves["forward_equivalents"].tolist() == [350.0, 400.0]
+    assert curves["median"].tolist() == [900.0, 40.0]
+    # a one-stage fit is unchanged
+    one = study.history_rows(SimpleNamespace(history=[dict(hist[2]), dict(hist[3])]), ident)
+    assert [r["best_loss"] for r in one] == [900.0, 40.0]

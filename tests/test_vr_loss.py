@@ -125,3 +125,20 @@ def test_vr_loss_stages_and_accounting(adapting):
     want = van_rossum(m, np.asarray(sw.spike_times_ms), tau, t_stop_ms=t_end) ** 2 / max(
         int(np.sum(np.asarray(sw.spike_times_ms) <= t_end)), 1)
     assert only.loss == pytest.approx(want, rel=1e-6, abs=1e-9)
+
+
+def test_a_budget_of_one_generation_still_gives_a_times_result(tmp_path):
+    """--current search costs ~40 forward-equivalents per candidate: the van Rossum stage's
+    first population spends the whole budget, and the times stage scores its start point
+    (the van Rossum stage's best) instead of ending with no candidate."""
+    from snnfit.data.targets import times_target
+    from snnfit.loss import spike_time_loss
+
+    p = tmp_path / "times.json"
+    write_target(p, times_target([100, 300, 500, 700], 1000.0))
+    r = run_fit(str(p), FitSettings("izhikevich", optimizer="cmaes", budget=400,
+                                    current="search", seed=4, loss="vr"))
+    assert [h["stage"] for h in r.history][-1] == TIMES
+    assert r.optimizer_info["stages"][1].get("start_only") is True
+    assert r.loss == pytest.approx(spike_time_loss(r.spike_times_ms, r.target_spike_times_ms),
+                                   rel=1e-9, abs=1e-9)

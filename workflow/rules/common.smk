@@ -231,6 +231,7 @@ def fit_entry(r):
         current=r["current"],
         scheme=config["fit"]["scheme"],
         threads=config["fit"]["threads"],
+        loss=config["fit"]["loss"],
         inputs=(
             f"{RESULTS}/inputs/seed~{r['seed']}.npz"
             if r["optimizer"] in config["fit"]["inputs_for"]

@@ -73,7 +73,7 @@ PATTERN, TIMES, VR = "pattern", "times", "vr"
 CORE, FIT = "core", "fit"
 #: the losses a fit may minimise (``--loss``)
 LOSSES = ("staged", "times", "vr")
-DEFAULT_LOSS = "times"
+DEFAULT_LOSS = "vr"
 #: optimisers that take stages (the others minimise the spike-time loss in the fit box)
 STAGED_OPTIMIZERS = ("cmaes", "random")
 #: a failed evaluation in the pattern stage: above every working set's pattern loss (<= 1)
@@ -189,8 +189,14 @@ def run_staged(problem, run, opt_settings, settings: StageSettings, loss: str) -
         limit = budget if i == len(stages) - 1 else int(round(end * budget))
         problem.begin_stage(st.objective, limit, start_z=start, space=space)
         problem.box = st.box
-        info = run(problem, opt_settings if i == 0 else _next_settings(opt_settings,
-                                                                        settings)) or {}
+        if problem.exhausted and start is not None:
+            # the earlier stages' populations spent this stage's budget too (a budget of
+            # about one generation): score the start point, so the objective has a best
+            info = {"start_only": True}
+            problem.evaluate(start[None, :])
+        else:
+            info = run(problem, opt_settings if i == 0 else _next_settings(opt_settings,
+                                                                            settings)) or {}
         out.append({"stage": st.objective, "box": st.box,
                     "simulations": int(problem.forward_equivalents - spent),
                     "best_loss": float(problem.best_loss), **info})

@@ -103,13 +103,17 @@ def history_rows(fit, ident: dict) -> list[dict]:
     """The optimisation history of a fit (a ``FitResult``; its history rows are checked by
     ``FitResult.from_json``) as tidy rows (identity columns + one point each)."""
     out = []
+    last = fit.history[-1].get("stage") if fit.history else None
     for h in fit.history:
         r = dict(ident)
         r["forward_equivalents"] = _num(h["simulations"])
         r["wall_s"] = _num(h["wall_s"])
         r["cpu_s"] = _num(h["cpu_s"])
         r["joules"] = _num(h["joules"])
-        r["best_loss"] = _num(h["best_loss"])
+        # the loss of the fit's final objective: NaN in the earlier stages of a staged loss
+        # (``--loss staged``/``vr``), whose objectives are in other units
+        r["best_loss"] = (_num(h["best_loss"]) if h.get("stage", last) == last
+                          else math.nan)
         r["gamma_at_best"] = _num(h["gamma_at_best"])
         out.append(r)
     return out
@@ -301,7 +305,7 @@ def loss_curves(history, by: Sequence[str], grid: Sequence[float], n_boot: int =
     for key, g in history.groupby(fit_keys, dropna=False, sort=False):
         g = g.sort_values("forward_equivalents")
         fe = g["forward_equivalents"].to_numpy(float)
-        best = np.minimum.accumulate(g["best_loss"].to_numpy(float))
+        best = np.fmin.accumulate(g["best_loss"].to_numpy(float))  # NaN: an earlier stage
         j = np.searchsorted(fe, grid, side="right") - 1
         vals = np.where(j >= 0, best[np.clip(j, 0, None)], np.nan)
         per_fit.append((dict(zip(fit_keys, key)), vals))
