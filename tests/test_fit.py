@@ -261,7 +261,7 @@ def test_optimizer_settings_are_passed_and_checked(adapting):
     from snnfit.fit.optimizers.direct import DirectSettings
     from snnfit.fit.optimizers.random_search import RandomSettings
 
-    rec = _fit(adapting, optimizer="random", budget=64, seed=0,
+    rec = _fit(adapting, optimizer="random", budget=64, seed=0, loss="times",
                optimizer_settings=RandomSettings(batch=16))
     info = rec.optimizer_info
     assert info["batch_size"] == 16 and info["batches"] >= 4  # one batch of 64 by default

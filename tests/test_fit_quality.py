@@ -207,7 +207,7 @@ def test_fit_reports_parameters_at_a_bound(targets, tmp_path, capsys):
     out = tmp_path / "fit.json"
     assert main(["fit", "--target", str(targets["adapting"]), "--model", "adex",
                  "--current", "recorded", "--budget", "600", "--bounds", "tau_w=20:60",
-                 "--no-progress", "--out", str(out)]) == 0
+                 "--loss", "times", "--no-progress", "--out", str(out)]) == 0
     rec = json.loads(out.read_text())
     assert "tau_w" in rec["at_bound"]
     unit = (rec["params"]["tau_w"] - 20.0) / 40.0  # linear: the box is set by --bounds
