@@ -142,3 +142,13 @@ def test_a_budget_of_one_generation_still_gives_a_times_result(tmp_path):
     assert r.optimizer_info["stages"][1].get("start_only") is True
     assert r.loss == pytest.approx(spike_time_loss(r.spike_times_ms, r.target_spike_times_ms),
                                    rel=1e-9, abs=1e-9)
+
+
+def test_random_search_and_gradient_optimisers_take_no_stages(adapting):
+    """Random search samples afresh in every stage: it minimises the spike-time loss
+    throughout, like the gradient optimisers, so CMA-ES and random search compare at equal
+    budgets on the same final objective."""
+    for opt in ("random", "direct"):
+        r = run_fit(adapting, FitSettings("adex", current="recorded", budget=200, loss="vr",
+                                          optimizer=opt, seed=2))
+        assert r.loss_name == "times" and {h["stage"] for h in r.history} == {TIMES}
