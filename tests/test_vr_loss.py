@@ -10,7 +10,7 @@ import pytest
 from snnfit.data.targets import preset_target, write_target
 from snnfit.errors import UserError
 from snnfit.fit import FitSettings, run_fit
-from snnfit.fit.stages import TIMES, VR, StageSettings, plan
+from snnfit.fit.stages import TIMES, VR, VR_FINE, StageSettings, plan
 from snnfit.loss import batch_loss, batch_van_rossum_sq
 from snnfit.metrics import van_rossum
 
@@ -88,7 +88,11 @@ def test_vr_plan_and_settings():
     assert [(s.objective, s.fraction) for s in plan("vr", st, False)] == [(VR, 0.3),
                                                                           (TIMES, 0.7)]
     assert [s.objective for s in plan("vr", StageSettings(vr_fraction=1.0), False)] == [VR]
-    for bad in (dict(vr_fraction=0.0), dict(vr_fraction=1.5), dict(vr_tau_ms=0.0)):
+    fine = plan("vr", StageSettings(vr_fraction=0.3, vr_fine_fraction=0.2), False)
+    assert [(s.objective, s.fraction) for s in fine] == [(VR, 0.3), (VR_FINE, 0.2),
+                                                         (TIMES, pytest.approx(0.5))]
+    for bad in (dict(vr_fraction=0.0), dict(vr_fraction=1.5), dict(vr_tau_ms=0.0),
+                dict(vr_fraction=0.8, vr_fine_fraction=0.3), dict(vr_fine_tau_ms=0.0)):
         with pytest.raises(UserError):
             StageSettings(**bad).check()
 

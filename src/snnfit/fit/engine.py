@@ -53,8 +53,8 @@ from ..sim.protocol import StepProtocol, protocol_groups
 from ..sim.search import FOUND, SILENT, SPONTANEOUS, search_current
 from ..sim.simulate import STATUS_OK, BatchResult, simulate_batch
 from .record import AT_BOUND_FRACTION, FitResult, at_bound
-from .stages import (DEFAULT_LOSS, LOSSES, PATTERN, TIMES, VR, StageSettings, pattern_fail_loss,
-                     pattern_loss, run_staged, uses_stages)
+from .stages import (DEFAULT_LOSS, LOSSES, PATTERN, TIMES, VR, VR_FINE, StageSettings,
+                     pattern_fail_loss, pattern_loss, run_staged, uses_stages)
 from .space import ReducedSpace, build_space
 from ..data.quality import left_out_notice
 from ..data.targets import Target, fittable_sweeps, load_target, subset_sweeps
@@ -361,9 +361,11 @@ class FitProblem:
         if self.stage == PATTERN:
             loss = pattern_loss(r.times, r.n_in_step, sw.times, sw.protocol,
                                 self.stage_settings)
-        elif self.stage == VR:
-            loss = batch_van_rossum_sq(r.times, r.counts, sw.times,
-                                       self.stage_settings.vr_tau_ms, sw.protocol.stim_end_ms)
+        elif self.stage in (VR, VR_FINE):
+            tau = (self.stage_settings.vr_tau_ms if self.stage == VR
+                   else self.stage_settings.vr_fine_tau_ms)
+            loss = batch_van_rossum_sq(r.times, r.counts, sw.times, tau,
+                                       sw.protocol.stim_end_ms)
         else:
             loss = batch_loss(r.times, r.counts, [sw.times], self.settings.count_penalty_ms)
         bad = r.status != STATUS_OK
@@ -375,7 +377,7 @@ class FitProblem:
         """The current stage's loss of failed evaluations (above every working set's)."""
         if self.stage == PATTERN:
             return pattern_fail_loss(count_distance)
-        if self.stage == VR:
+        if self.stage in (VR, VR_FINE):
             return VR_FAIL_LOSS + np.maximum(np.asarray(count_distance, np.float64), 1.0)
         return fail_loss(count_distance, self.settings.count_penalty_ms)
 

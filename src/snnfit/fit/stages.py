@@ -70,7 +70,7 @@ from ..errors import UserError
 from ..loss import batch_pattern_terms
 
 #: the objectives
-PATTERN, TIMES, VR = "pattern", "times", "vr"
+PATTERN, TIMES, VR, VR_FINE = "pattern", "times", "vr", "vr_fine"
 #: the boxes
 CORE, FIT = "core", "fit"
 #: the losses a fit may minimise (``--loss``)
@@ -101,6 +101,10 @@ class StageSettings:
     #: (docs/fit_benchmarks.md, section 7.4)
     vr_fraction: float = 0.3
     vr_tau_ms: float = 100.0
+    #: an optional second van Rossum stage with a short filter (burst structure), between
+    #: the first and the spike times: its share of the budget (0: none) and filter (ms)
+    vr_fine_fraction: float = 0.0
+    vr_fine_tau_ms: float = 5.0
 
     def check(self) -> None:
         if not 0.0 < self.pattern_fraction < 1.0:
@@ -115,6 +119,13 @@ class StageSettings:
         if not 0.0 < self.vr_fraction <= 1.0:
             raise UserError(f"vr_fraction: expected a share in (0, 1], got "
                             f"{self.vr_fraction!r}")
+        if not (0.0 <= self.vr_fine_fraction and self.vr_fraction + self.vr_fine_fraction
+                <= 1.0):
+            raise UserError(f"vr_fine_fraction: expected a share >= 0 with vr_fraction + "
+                            f"vr_fine_fraction <= 1, got {self.vr_fine_fraction!r}")
+        if not self.vr_fine_tau_ms > 0.0:
+            raise UserError(f"vr_fine_tau_ms: expected a time constant > 0 (ms), got "
+                            f"{self.vr_fine_tau_ms!r}")
         if not self.vr_tau_ms > 0.0:
             raise UserError(f"vr_tau_ms: expected a time constant > 0 (ms), got "
                             f"{self.vr_tau_ms!r}")
@@ -137,10 +148,13 @@ def plan(loss: str, settings: StageSettings, has_core: bool) -> list[Stage]:
         return [Stage(PATTERN, first, settings.pattern_fraction),
                 Stage(TIMES, FIT, 1.0 - settings.pattern_fraction)]
     if loss == VR:
-        if settings.vr_fraction >= 1.0:
-            return [Stage(VR, FIT, 1.0)]
-        return [Stage(VR, FIT, settings.vr_fraction),
-                Stage(TIMES, FIT, 1.0 - settings.vr_fraction)]
+        out = [Stage(VR, FIT, settings.vr_fraction)]
+        if settings.vr_fine_fraction > 0:
+            out.append(Stage(VR_FINE, FIT, settings.vr_fine_fraction))
+        rest = 1.0 - settings.vr_fraction - settings.vr_fine_fraction
+        if rest > 1e-12:
+            out.append(Stage(TIMES, FIT, rest))
+        return out
     if has_core and settings.core_fraction > 0:
         return [Stage(TIMES, CORE, settings.core_fraction),
                 Stage(TIMES, FIT, 1.0 - settings.core_fraction)]
