@@ -232,9 +232,10 @@ def batch_van_rossum_sq(times, counts, target_times, tau_ms: float, t_stop_ms: f
     ``times (B, Smax)``: each set's first ``Smax`` spike times (NaN past its count), sorted;
     ``counts (B,)``: all its spikes (may exceed ``Smax``). A spike that is not stored adds 1 to
     :math:`D^2` (its value against an empty train; exact for spikes far from every other).
-    Integrated to the sweep's end, :math:`D^2` is continuous when a spike leaves through the
-    end of the sweep, and it varies smoothly with every spike time: unlike the spike-time
-    loss's count penalty it has no step where a spike appears at the end of a train.
+    The fit passes the end of the step as ``t_stop_ms``: a spike that appears at the end of
+    a train appears after it and moves in continuously, so :math:`D^2` has no step there
+    (the spike-time loss's count penalty does), and it varies smoothly with every spike
+    time.
     """
     from .metrics import _vr_batch_kernel
 

@@ -357,7 +357,9 @@ class FitProblem:
 
     def _score(self, r, sw: SweepData) -> np.ndarray:
         """The current stage's loss of one sweep's simulations (``pattern``: the firing
-        pattern, :func:`snnfit.fit.stages.pattern_loss`; ``times``: the spike-time loss)."""
+        pattern, :func:`snnfit.fit.stages.pattern_loss`; ``vr``/``vr_fine``: the van Rossum
+        loss to the end of the step, :func:`snnfit.loss.batch_van_rossum_sq`; ``times``: the
+        spike-time loss)."""
         if self.stage == PATTERN:
             loss = pattern_loss(r.times, r.n_in_step, sw.times, sw.protocol,
                                 self.stage_settings)
