@@ -138,9 +138,10 @@ def part_fit(args) -> None:
             for opt in optimizers:
                 load = os.getloadavg()[0]
                 timer.reset()
+                extra = {} if args.loss is None else {"loss": args.loss}
                 r = run_fit(_target(model, tmp, args.sweeps), FitSettings(
                     model=model, optimizer=opt, budget=args.budget, seed=seed,
-                    current="recorded"))
+                    current="recorded", **extra))
                 row = dict(label=args.label, model=model, optimizer=opt, budget=args.budget,
                            seed=seed, wall_s=r.wall_s, cpu_s=r.cpu_s,
                            kernel_wall_s=timer.wall, kernel_cpu_s=timer.cpu,
@@ -302,6 +303,8 @@ def main() -> None:
     ap.add_argument("--models", default="adex,izhikevich")
     ap.add_argument("--optimizers", default="cmaes,direct")
     ap.add_argument("--budget", type=int, default=5000)
+    ap.add_argument("--loss", default=None,
+                    help="--part fit: FitSettings.loss (default: the engine's, now vr)")
     ap.add_argument("--seeds", default="1,2,3")
     ap.add_argument("--sweeps", choices=("preset", "study"), default="preset",
                     help="--part fit: the preset's one sweep, or the study's synthetic target "
