@@ -4,7 +4,9 @@
 every kernel call (the forward kernels, through ``snnfit.sim.simulate.kernel_for``, and the
 sensitivity kernels of the gradient optimizers, through ``snnfit.sim.grad``): the kernel's
 share of the fit's own seconds (the record's ``wall_s``/``cpu_s``, compilation excluded) and
-the seconds of each optimizer at equal budget. Fits: CMA-ES and ``direct`` on the AdEx
+the seconds of each optimizer at equal budget. pycma's ``ask`` and ``tell`` are timed too
+(``pycma_cpu_s``): the summary gives their share and the kernel's share the fit would have if
+everything but the kernel and pycma cost nothing (the ceiling while pycma runs the loop). Fits: CMA-ES and ``direct`` on the AdEx
 (``naud2008:adapting``) and Izhikevich (``izhikevich2007:RS``) presets, ``--budget`` (5000)
 forward-equivalents, one 1.2 s sweep, ``--repeats`` seeds each, interleaved (cmaes, direct,
 cmaes, ...) so that load from other processes hits both alike; the 1-minute load average is
@@ -51,7 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "benchmarks"
 FIT_COLUMNS = ["label", "model", "optimizer", "budget", "seed", "wall_s", "cpu_s",
                "kernel_wall_s", "kernel_cpu_s", "kernel_calls", "evaluations", "gamma",
-               "load1"]
+               "load1", "pycma_cpu_s", "pycma_calls"]
 PRESETS = {"adex": "naud2008:adapting", "izhikevich": "izhikevich2007:RS"}
 
 
@@ -106,6 +108,36 @@ class KernelTimer:
         self.calls = 0
 
 
+class PycmaTimer:
+    """Wraps pycma's ``ask`` and ``tell`` (the optimiser's own bookkeeping: sampling, the
+    covariance update, its archive of sent solutions); sums their CPU seconds. The
+    boundary transform is included (it runs inside ``ask``)."""
+
+    def __init__(self):
+        self.cpu = 0.0
+        self.calls = 0
+
+    def install(self):
+        from snnfit.fit.optimizers import cmaes
+
+        es_class = cmaes.cma.CMAEvolutionStrategy
+        for name in ("ask", "tell"):
+            original = getattr(es_class, name)
+
+            def timed(es, *args, _original=original, **kwargs):
+                t = time.thread_time()
+                try:
+                    return _original(es, *args, **kwargs)
+                finally:
+                    self.cpu += time.thread_time() - t
+                    self.calls += 1
+            setattr(es_class, name, timed)
+
+    def reset(self):
+        self.cpu = 0.0
+        self.calls = 0
+
+
 def _target(model: str, tmp: Path, sweeps: str = "preset") -> str:
     """The benchmark's target: the model's preset (one sweep), or with ``sweeps="study"`` the
     study's synthetic form of it (the truth at 1x and 2x its amplitude, both fitted)."""
@@ -124,6 +156,8 @@ def part_fit(args) -> None:
 
     timer = KernelTimer()
     timer.install()
+    pycma = PycmaTimer()
+    pycma.install()
     tmp = OUT / "throughput_targets"
     tmp.mkdir(parents=True, exist_ok=True)
     models = args.models.split(",")
@@ -138,6 +172,7 @@ def part_fit(args) -> None:
             for opt in optimizers:
                 load = os.getloadavg()[0]
                 timer.reset()
+                pycma.reset()
                 extra = {} if args.loss is None else {"loss": args.loss}
                 r = run_fit(_target(model, tmp, args.sweeps), FitSettings(
                     model=model, optimizer=opt, budget=args.budget, seed=seed,
@@ -146,10 +181,12 @@ def part_fit(args) -> None:
                            seed=seed, wall_s=r.wall_s, cpu_s=r.cpu_s,
                            kernel_wall_s=timer.wall, kernel_cpu_s=timer.cpu,
                            kernel_calls=timer.calls, evaluations=r.forward_equivalents,
-                           gamma=r.gamma, load1=load)
+                           gamma=r.gamma, load1=load, pycma_cpu_s=pycma.cpu,
+                           pycma_calls=pycma.calls)
                 rows.append(row)
                 print(f"{args.label} {model} {opt} seed {seed}: {r.wall_s:.3f} s wall, "
-                      f"{r.cpu_s:.3f} s CPU, kernel {timer.cpu / r.cpu_s:.1%} of CPU "
+                      f"{r.cpu_s:.3f} s CPU, kernel {timer.cpu / r.cpu_s:.1%} of CPU, "
+                      f"pycma {pycma.cpu / r.cpu_s:.1%} "
                       f"(load {load:.2f})", file=sys.stderr, flush=True)
     _append(Path(args.out), rows, FIT_COLUMNS)
 
@@ -173,7 +210,8 @@ def summary(path: Path) -> None:
         groups.setdefault((r["label"], r["model"], r["budget"]), {}).setdefault(
             r["optimizer"], []).append(r)
     print("label model budget optimizer n | median wall_s cpu_s | kernel share (CPU, wall) | "
-          "load1 range")
+          "pycma share (CPU) | kernel share (CPU) if all but the kernel and pycma cost nothing "
+          "| load1 range")
     for (label, model, budget), by_opt in sorted(groups.items()):
         for opt, rs in sorted(by_opt.items()):
             med = lambda k: statistics.median(float(r[k]) for r in rs)  # noqa: E731
@@ -181,8 +219,17 @@ def summary(path: Path) -> None:
             share_w = statistics.median(float(r["kernel_wall_s"]) / float(r["wall_s"])
                                         for r in rs)
             loads = [float(r["load1"]) for r in rs]
+            if all(r.get("pycma_cpu_s") not in (None, "") for r in rs):  # older rows: none
+                share_p = statistics.median(float(r["pycma_cpu_s"]) / float(r["cpu_s"])
+                                            for r in rs)
+                ceiling = statistics.median(
+                    float(r["kernel_cpu_s"]) / (float(r["kernel_cpu_s"])
+                                                + float(r["pycma_cpu_s"])) for r in rs)
+                pyc = f"{share_p:.1%} | {ceiling:.1%}"
+            else:
+                pyc = "- | -"
             print(f"{label} {model} {budget} {opt} {len(rs)} | {med('wall_s'):.3f} "
-                  f"{med('cpu_s'):.3f} | {share_c:.1%} {share_w:.1%} | "
+                  f"{med('cpu_s'):.3f} | {share_c:.1%} {share_w:.1%} | {pyc} | "
                   f"{min(loads):.2f}-{max(loads):.2f}")
         if "cmaes" in by_opt and "direct" in by_opt:
             c = {k: statistics.median(float(r[k]) for r in by_opt["cmaes"])
