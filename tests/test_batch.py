@@ -319,6 +319,7 @@ def test_plan_batches_cuts_the_sorted_fits_into_balanced_contiguous_batches():
     rows = [{"target": f"t{rng.integers(6)}", "model": str(rng.choice(["lif", "adex"])),
              "budget": int(rng.choice([300, 1500, 5000])), "i": i} for i in range(101)]
     order = sorted(rows, key=lambda r: (r["target"], r["model"]))  # stable: i ascending
+    # (no "optimizer" key: it sorts as "" in BATCH_ORDER)
     for size, at_least in [(24, 2), (7, 1), (1000, 2), (1000, 1), (1, 1), (30, 9)]:
         batches = plan_batches(rows, size, at_least)
         assert [r["i"] for b in batches for r in b] == [r["i"] for r in order]
@@ -332,6 +333,27 @@ def test_plan_batches_cuts_the_sorted_fits_into_balanced_contiguous_batches():
     heavy = [{"target": "t", "model": "m", "budget": b} for b in (9000, 1, 1, 1, 1, 1)]
     assert [len(b) for b in plan_batches(heavy, 100, 2)] == [1, 5]
     assert plan_batches([], 5, 2) == []
+
+
+def test_plan_batches_keeps_each_optimizers_fits_together():
+    """BATCH_ORDER puts the optimizer first: the few gradient fits of a study (each batch
+    holding one pays torch/Norse's import and the sensitivity kernels' load) are contiguous:
+    10 of them fall in at most two batches (one cut may pass through them), wherever their
+    targets sort."""
+    from snnfit.fit.batch import BATCH_ORDER, plan_batches
+
+    assert BATCH_ORDER[0] == "optimizer"
+    rows = [{"target": f"t{t:02d}", "model": m, "optimizer": "cmaes", "budget": 16000}
+            for t in range(40) for m in ("lif", "adex", "izhikevich")]
+    rows += [{"target": f"t{t:02d}", "model": "adex", "optimizer": o, "budget": 16000}
+             for t in range(0, 40, 4) for o in ("direct", "random", "snn")]
+    batches = plan_batches(rows, 24, 2)
+    for opt in ("direct", "snn"):
+        holding = [b for b in batches if any(r["optimizer"] == opt for r in b)]
+        assert len(holding) <= 2, (opt, [len(b) for b in holding])
+    # a target-first order (the one before) spreads them over most batches
+    spread = plan_batches(rows, 24, 2, group=("target", "model"))
+    assert sum(any(r["optimizer"] == "snn" for r in b) for b in spread) >= 4
 
 
 def test_cache_none_means_no_cache(tmp_path, targets, monkeypatch):

@@ -1,5 +1,5 @@
 # The fits and their predictions of the targets' held-out sweeps, in batches: one rule per
-# batch (BATCHES, rules/common.smk: the study's fits ordered by target and model, at most
+# batch (BATCHES, rules/common.smk: the study's fits ordered by optimizer, target and model, at most
 # fit.batch_size per batch, at least fit.min_batches batches), each running its fits in one
 # process (snnfit.fit.batch: one start-up, kernels warmed once). Every fit and every held-out
 # evaluation is still its own output file, written atomically as soon as it is done.

@@ -33,10 +33,15 @@ libraries a fit's numbers depend on). A batch run again (interrupted, or re-plan
 what the cache holds and runs only the rest. Entries are written atomically and never
 changed; deleting the directory only costs recomputation.
 
-**Batching a study** (:func:`plan_batches`): the fits, ordered by target and model (so a
-batch holds the fits of a few (target, model) pairs), cut into contiguous batches of at most
-``batch_size`` fits and at least ``min_batches`` batches (as many as there are cores to keep
-busy), balanced by budget (forward-equivalents, the fits' simulation work).
+**Batching a study** (:func:`plan_batches`): the fits, ordered by optimizer, target and model
+(:data:`BATCH_ORDER`: so a batch holds the fits of one optimizer and a few (target, model)
+pairs), cut into contiguous batches of at most ``batch_size`` fits and at least
+``min_batches`` batches (as many as there are cores to keep busy), balanced by budget
+(forward-equivalents, the fits' simulation work). The optimizer comes first because the
+gradient optimizers' fits cost their batch a one-off start-up the CMA-ES fits do not: ``snn``
+imports torch and Norse (about 2 s), ``direct`` and ``snn`` load (or, in a fresh clone,
+compile) the sensitivity kernels. Kept together they pay it in one or two batches, not in
+every batch that holds a few of them (measured: docs/study.md, "Batches").
 """
 
 from __future__ import annotations
@@ -286,17 +291,21 @@ def run_batch(fits: Sequence[BatchFit], cache: str | Path | None = None,
 # ---------------------------------------------------------------------- batching a study
 
 
+#: the order of a study's fits before they are cut into batches (module docstring)
+BATCH_ORDER = ("optimizer", "target", "model")
+
+
 def plan_batches(rows: Sequence[dict], batch_size: int, min_batches: int = 1,
-                 group: Sequence[str] = ("target", "model"),
+                 group: Sequence[str] = BATCH_ORDER,
                  weight: Callable[[dict], float] = lambda r: float(r.get("budget", 1))
                  ) -> list[list[dict]]:
-    """Cut a study's fits (dicts) into batches: ordered by ``group`` (a stable sort), then
-    cut into ``n = max(ceil(N / batch_size), min(min_batches, N))`` contiguous batches of 1
-    to ``batch_size`` fits, each cut placed where the cumulative weight (default: the budget)
+    """Cut a study's fits (dicts) into batches: ordered by ``group`` (a stable sort; a key a
+    row lacks sorts as ""), then cut into ``n = max(ceil(N / batch_size), min(min_batches,
+    N))`` contiguous batches of 1 to ``batch_size`` fits, each cut placed where the cumulative weight (default: the budget)
     is nearest to its share ``b / n`` of the total."""
     if batch_size < 1:
         raise UserError(f"fit.batch_size: must be >= 1, got {batch_size}")
-    order = sorted(rows, key=lambda r: tuple(str(r[k]) for k in group))
+    order = sorted(rows, key=lambda r: tuple(str(r.get(k, "")) for k in group))
     N = len(order)
     if N == 0:
         return []
@@ -324,5 +333,5 @@ def write_plan(path: str | Path, fits: list[dict], cache: str | None) -> None:
     atomic_write_json(path, {"cache": cache, "fits": fits})
 
 
-__all__ = ["BatchFit", "BatchReport", "HeldoutSpec", "code_version", "fit_key", "heldout_key",
-           "load_plan", "plan_batches", "plan_from_dict", "run_batch", "write_plan"]
+__all__ = ["BATCH_ORDER", "BatchFit", "BatchReport", "HeldoutSpec", "code_version", "fit_key",
+           "heldout_key", "load_plan", "plan_batches", "plan_from_dict", "run_batch", "write_plan"]
