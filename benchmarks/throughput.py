@@ -6,7 +6,8 @@ sensitivity kernels of the gradient optimizers, through ``snnfit.sim.grad``): th
 share of the fit's own seconds (the record's ``wall_s``/``cpu_s``, compilation excluded) and
 the seconds of each optimizer at equal budget. pycma's ``ask`` and ``tell`` are timed too
 (``pycma_cpu_s``): the summary gives their share and the kernel's share the fit would have if
-everything but the kernel and pycma cost nothing (the ceiling while pycma runs the loop). Fits: CMA-ES and ``direct`` on the AdEx
+everything but the kernel and pycma cost nothing (the ceiling while pycma runs the loop).
+Fits: CMA-ES and ``direct`` on the AdEx
 (``naud2008:adapting``) and Izhikevich (``izhikevich2007:RS``) presets, ``--budget`` (5000)
 forward-equivalents, one 1.2 s sweep, ``--repeats`` seeds each, interleaved (cmaes, direct,
 cmaes, ...) so that load from other processes hits both alike; the 1-minute load average is
