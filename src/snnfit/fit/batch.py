@@ -301,8 +301,9 @@ def plan_batches(rows: Sequence[dict], batch_size: int, min_batches: int = 1,
                  ) -> list[list[dict]]:
     """Cut a study's fits (dicts) into batches: ordered by ``group`` (a stable sort; a key a
     row lacks sorts as ""), then cut into ``n = max(ceil(N / batch_size), min(min_batches,
-    N))`` contiguous batches of 1 to ``batch_size`` fits, each cut placed where the cumulative weight (default: the budget)
-    is nearest to its share ``b / n`` of the total."""
+    N))`` contiguous batches of 1 to ``batch_size`` fits, each cut placed where the
+    cumulative weight (default: the budget) is nearest to its share ``b / n`` of the
+    total."""
     if batch_size < 1:
         raise UserError(f"fit.batch_size: must be >= 1, got {batch_size}")
     order = sorted(rows, key=lambda r: tuple(str(r.get(k, "")) for k in group))
