@@ -106,12 +106,12 @@ def test_dry_run_default_config(tmp_path):
                for b in batches.values())
     counts["fit"] = len(fits)
     counts["heldout"] = len(held)
-    # config/config.yaml, counted by hand. Targets: 3 presets + 80 prior draws (10 adapting
-    # AdEx, 10 AdEx and 10 Izhikevich without adaptation, 10 LIF, 20 AdEx inside the subset,
-    # 20 anywhere) + 10 SSCx and 4 CA1 cells (if ../shared is there) = 83 (+ 14).
+    # config/config.yaml, counted by hand. Targets: 3 presets + 100 prior draws (10 adapting
+    # AdEx, 20 AdEx and 20 Izhikevich without adaptation, 10 LIF, 20 AdEx inside the subset,
+    # 20 anywhere) + 10 SSCx and 4 CA1 cells (if ../shared is there) = 103 (+ 14).
     # adaptation: 5 fits (3 models, 2 nonadapting variants) on each real cell and on the 13
     # positive controls; 2 on each AdEx and Izhikevich truth without adaptation, 3 on each
-    # LIF truth: 5 x 14 + 65 + 40 + 30. dimensionality (budget 16000): 4 spaces on the 12
+    # LIF truth: 5 x 14 + 65 + 80 + 30. dimensionality (budget 16000): 4 spaces on the 12
     # answer targets, the full-space fit shared with adaptation's AdEx fit of the same
     # target and budget, full and the subset on the 40 control targets, for fit seed 1:
     # 36 + 80; for fit seed 2 nothing shared: 48 + 80. optimizers (budget 16000, seed 1): 4
@@ -123,14 +123,14 @@ def test_dry_run_default_config(tmp_path):
     assert set(made) == {k for k in counts if k.startswith("targets_")}
     assert len(made) == 9 + (2 if n_cells else 0)
     assert sorted(len(v) for v in made.values()) == sorted(
-        [1, 1, 1] + [10] * 4 + [20] * 2 + ([10, 4] if n_cells else []))
+        [1, 1, 1] + [10] * 2 + [20] * 4 + ([10, 4] if n_cells else []))
     files = [f for v in made.values() for f in v]
-    assert len(files) == len(set(files)) == 83 + n_cells
+    assert len(files) == len(set(files)) == 103 + n_cells
     assert made["targets_adex_adapt"] == [f"results/targets/adex-adapt-s{s}.json"
                                           for s in range(11, 21)]
-    assert counts["fit"] == 5 * n_cells + 65 + 40 + 30 + 36 + 80 + 48 + 80 + 36
+    assert counts["fit"] == 5 * n_cells + 65 + 80 + 30 + 36 + 80 + 48 + 80 + 36
     # held-out predictions: the adaptation fits of targets that hold sweeps out (not CA1)
-    assert counts["heldout"] == 5 * (10 if n_cells else 0) + 65 + 40 + 30
+    assert counts["heldout"] == 5 * (10 if n_cells else 0) + 65 + 80 + 30
     assert counts["report"] == 3
     assert counts["traces"] == 1 and counts["study_benchmark"] == 1
 
