@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numba
 import numpy as np
 
 from .errors import UserError
@@ -246,3 +247,65 @@ def batch_van_rossum_sq(times, counts, target_times, tau_ms: float, t_stop_ms: f
     T = np.ascontiguousarray(T[T <= t_stop_ms])
     out = _vr_batch_kernel(times, counts, T, float(tau_ms), float(t_stop_ms))
     return out / max(T.size, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# The alignment loss (an optional stage of ``--loss vr``, snnfit.fit.stages)
+# ---------------------------------------------------------------------------------------------
+
+
+def batch_align_loss(times, counts, target_times, unmatched_ms: float):
+    r"""The alignment loss (ms^2) of ``B`` model trains against one target sweep, shape
+    ``(B,)``: the cheapest order-preserving partial matching of model spikes :math:`M` to
+    target spikes :math:`T`,
+
+    .. math::
+
+        A = \frac{1}{\max(n_t, 1)} \min_{\text{matchings}} \Big[ \sum_{(i, j)} (M_i - T_j)^2
+            + c \, (u_m + u_t) \Big], \qquad c = (\text{unmatched\_ms})^2,
+
+    with :math:`u_m, u_t` the unmatched model and target spikes (a squared-cost
+    Victor-Purpura distance, by dynamic programming in :math:`O(n_m n_t)` per train). Unlike
+    the ordered pairing of :func:`batch_loss`, a spike missing from the first burst costs one
+    unmatched spike, not a shift of every later pair by a burst period; with equal counts and
+    every pair closer than :math:`\sqrt{2} \cdot` ``unmatched_ms`` it equals :func:`batch_loss`.
+
+    ``times (B, Smax)``: each set's first ``Smax`` spike times (NaN past its count), sorted;
+    ``counts (B,)``: all its spikes (may exceed ``Smax``: spikes not stored count as
+    unmatched, so store at least twice the target's count for the exact value).
+    """
+    times = np.ascontiguousarray(np.atleast_2d(np.asarray(times, np.float64)))
+    B = times.shape[0]
+    counts = np.ascontiguousarray(np.asarray(counts, np.int64).reshape(B))
+    T = np.ascontiguousarray(np.asarray(target_times, np.float64))
+    return _align_kernel(times, counts, T, float(unmatched_ms) ** 2)
+
+
+def _align_kernel_py(times, counts, T, c):
+    B, smax = times.shape
+    nt = T.size
+    out = np.empty(B)
+    D = np.empty((smax + 1, nt + 1))
+    for b in range(B):
+        nm = min(counts[b], smax)
+        for j in range(nt + 1):
+            D[0, j] = j * c
+        for i in range(1, nm + 1):
+            D[i, 0] = i * c
+            m = times[b, i - 1]
+            for j in range(1, nt + 1):
+                d = m - T[j - 1]
+                best = D[i - 1, j - 1] + d * d
+                x = D[i - 1, j] + c
+                if x < best:
+                    best = x
+                x = D[i, j - 1] + c
+                if x < best:
+                    best = x
+                D[i, j] = best
+        out[b] = (D[nm, nt] + (counts[b] - nm) * c) / max(nt, 1)
+    return out
+
+
+#: the compiled loop (the plain function stays the reference of tests/test_align_loss.py)
+_align_kernel = numba.njit(cache=True, nogil=True)(_align_kernel_py)

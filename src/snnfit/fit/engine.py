@@ -45,15 +45,15 @@ import numpy as np
 from .. import __version__
 from .energy import DEFAULT_WATTS_PER_CORE, EnergyMeter
 from ..errors import UserError
-from ..loss import (DEFAULT_COUNT_PENALTY_MS, VR_FAIL_LOSS, batch_loss, batch_van_rossum_sq,
-                    fail_loss)
+from ..loss import (DEFAULT_COUNT_PENALTY_MS, VR_FAIL_LOSS, batch_align_loss, batch_loss,
+                    batch_van_rossum_sq, fail_loss)
 from ..sim.models import get_model
 from ..sim.params import DEFAULT_BOX
 from ..sim.protocol import StepProtocol, protocol_groups
 from ..sim.search import FOUND, SILENT, SPONTANEOUS, search_current
 from ..sim.simulate import STATUS_OK, BatchResult, simulate_batch
 from .record import AT_BOUND_FRACTION, FitResult, at_bound
-from .stages import (DEFAULT_LOSS, LOSSES, PATTERN, TIMES, VR, VR_FINE, StageSettings,
+from .stages import (ALIGN, DEFAULT_LOSS, LOSSES, PATTERN, TIMES, VR, VR_FINE, StageSettings,
                      pattern_fail_loss, pattern_loss, run_staged, uses_stages)
 from .space import ReducedSpace, build_space
 from ..data.quality import left_out_notice
@@ -336,7 +336,8 @@ class FitProblem:
         B = P.shape[0]
         sws = [self.sweeps[j] for j in group]
         a = np.repeat([float(sw.amplitude_pA) for sw in sws], B)
-        cap = max(sw.times.size for sw in sws) + 1
+        extra = self._extra_stored(max(sw.times.size for sw in sws))
+        cap = max(sw.times.size for sw in sws) + 1 + extra
         self.charge(B * len(sws))
         r = simulate_batch(self.model, np.tile(P, (len(sws), 1)), a, sws[0].protocol,
                            self.settings.scheme, self.settings.threads, max_spikes=cap,
@@ -344,16 +345,24 @@ class FitProblem:
         out = []
         for g, sw in enumerate(sws):
             rows = slice(g * B, (g + 1) * B)
-            part = BatchResult(times=np.ascontiguousarray(r.times[rows, :sw.times.size + 1]),
+            part = BatchResult(times=np.ascontiguousarray(r.times[rows, :sw.times.size + 1
+                                                                  + extra]),
                                counts=r.counts[rows],
                                n_in_step=r.n_in_step[rows], status=r.status[rows])
             out.append(self._score(part, sw))
         return out
 
+    def _extra_stored(self, n_target: int) -> int:
+        """Spike times stored beyond the target's count + 1: the alignment stage needs the
+        model's extra spikes (up to twice the target's) to match them; the others do not."""
+        return n_target + 1 if self.stage == ALIGN else 0
+
     def _simulate(self, P, amps, sw: SweepData):
         self.charge(P.shape[0])
         return simulate_batch(self.model, P, amps, sw.protocol, self.settings.scheme,
-                              self.settings.threads, max_spikes=sw.times.size + 1, check=False)
+                              self.settings.threads,
+                              max_spikes=sw.times.size + 1 + self._extra_stored(sw.times.size),
+                              check=False)
 
     def _score(self, r, sw: SweepData) -> np.ndarray:
         """The current stage's loss of one sweep's simulations (``pattern``: the firing
@@ -368,6 +377,9 @@ class FitProblem:
                    else self.stage_settings.vr_fine_tau_ms)
             loss = batch_van_rossum_sq(r.times, r.counts, sw.times, tau,
                                        sw.protocol.stim_end_ms)
+        elif self.stage == ALIGN:
+            loss = batch_align_loss(r.times, r.counts, sw.times,
+                                    self.stage_settings.align_unmatched_ms)
         else:
             loss = batch_loss(r.times, r.counts, [sw.times], self.settings.count_penalty_ms)
         bad = r.status != STATUS_OK

@@ -70,7 +70,7 @@ from ..errors import UserError
 from ..loss import batch_pattern_terms
 
 #: the objectives
-PATTERN, TIMES, VR, VR_FINE = "pattern", "times", "vr", "vr_fine"
+PATTERN, TIMES, VR, VR_FINE, ALIGN = "pattern", "times", "vr", "vr_fine", "align"
 #: the boxes
 CORE, FIT = "core", "fit"
 #: the losses a fit may minimise (``--loss``)
@@ -105,6 +105,12 @@ class StageSettings:
     #: the first and the spike times: its share of the budget (0: none) and filter (ms)
     vr_fine_fraction: float = 0.0
     vr_fine_tau_ms: float = 5.0
+    #: an optional alignment stage (:func:`snnfit.loss.batch_align_loss`: spike times
+    #: matched by dynamic programming, so a burst one spike short costs one unmatched spike)
+    #: after the van Rossum stages and before the spike times: its share of the budget (0:
+    #: none) and the cost of an unmatched spike (ms, squared)
+    align_fraction: float = 0.0
+    align_unmatched_ms: float = 50.0
 
     def check(self) -> None:
         if not 0.0 < self.pattern_fraction < 1.0:
@@ -123,6 +129,14 @@ class StageSettings:
                 <= 1.0):
             raise UserError(f"vr_fine_fraction: expected a share >= 0 with vr_fraction + "
                             f"vr_fine_fraction <= 1, got {self.vr_fine_fraction!r}")
+        if not (0.0 <= self.align_fraction and self.vr_fraction + self.vr_fine_fraction
+                + self.align_fraction <= 1.0):
+            raise UserError(f"align_fraction: expected a share >= 0 with vr_fraction + "
+                            f"vr_fine_fraction + align_fraction <= 1, got "
+                            f"{self.align_fraction!r}")
+        if not self.align_unmatched_ms > 0.0:
+            raise UserError(f"align_unmatched_ms: expected a time > 0 (ms), got "
+                            f"{self.align_unmatched_ms!r}")
         if not self.vr_fine_tau_ms > 0.0:
             raise UserError(f"vr_fine_tau_ms: expected a time constant > 0 (ms), got "
                             f"{self.vr_fine_tau_ms!r}")
@@ -151,7 +165,10 @@ def plan(loss: str, settings: StageSettings, has_core: bool) -> list[Stage]:
         out = [Stage(VR, FIT, settings.vr_fraction)]
         if settings.vr_fine_fraction > 0:
             out.append(Stage(VR_FINE, FIT, settings.vr_fine_fraction))
-        rest = 1.0 - settings.vr_fraction - settings.vr_fine_fraction
+        if settings.align_fraction > 0:
+            out.append(Stage(ALIGN, FIT, settings.align_fraction))
+        rest = (1.0 - settings.vr_fraction - settings.vr_fine_fraction
+                - settings.align_fraction)
         if rest > 1e-12:
             out.append(Stage(TIMES, FIT, rest))
         return out
