@@ -116,3 +116,51 @@ def test_a_fit_with_an_alignment_stage(tmp_path):
     M = np.asarray(only.spike_times_ms[0])
     want = _align_kernel_py(M[None, :], np.array([M.size]), T, 2500.0)[0]
     assert only.loss == pytest.approx(want, rel=1e-9)
+
+
+def isi_quantile_reference(M, T, on, off):
+    """batch_isi_quantile_loss written with numpy's own quantile (method inverted_cdf)."""
+    M = M[(M >= on) & (M < off)]
+    T = T[(T >= on) & (T < off)]
+    c = abs(M.size - T.size) / max(M.size, T.size, 1)
+    if M.size < 2 or T.size < 2:
+        return c + (0.0 if (M.size < 2 and T.size < 2) else 1.0)
+    it = np.sort(np.diff(T))
+    p = (np.arange(it.size) + 0.5) / it.size
+    qm = np.quantile(np.diff(M), p, method="inverted_cdf")
+    d = np.mean(np.abs(np.log(qm) - np.log(it)))
+    return c + d / (1 + d)
+
+
+def test_isi_quantile_loss_equals_numpys_quantiles():
+    from snnfit.loss import batch_isi_quantile_loss
+
+    rng = np.random.default_rng(6)
+    for _ in range(30):
+        T = np.sort(rng.uniform(0, 1200, rng.integers(0, 30)))
+        trains = [np.sort(rng.uniform(0, 1200, rng.integers(0, 40))) for _ in range(5)]
+        got = batch_isi_quantile_loss(padded(trains, 45), [len(m) for m in trains], T,
+                                      100.0, 1100.0)
+        want = [isi_quantile_reference(m, T, 100.0, 1100.0) for m in trains]
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_isi_quantile_loss_tells_bursts_from_a_tonic_train_of_the_same_count():
+    from snnfit.loss import batch_isi_quantile_loss
+
+    burst = np.concatenate([t0 + np.arange(4) * 3.0 for t0 in (200.0, 450.0, 700.0, 950.0)])
+    tonic = 200.0 + np.arange(16) * 50.0
+    shuffled = np.sort(np.concatenate([burst[4:], burst[:4] + 5.0]))  # bursts moved in time
+    got = batch_isi_quantile_loss(padded([tonic, shuffled, burst], 16), [16, 16, 16], burst,
+                                  100.0, 1100.0)
+    assert got[2] == 0.0 and got[1] < 0.05 < 0.5 < got[0]
+
+
+def test_isiq_stage_in_the_plan():
+    from snnfit.fit.stages import ISIQ
+
+    st = plan("vr", StageSettings(isiq_fraction=0.3, align_fraction=0.1), has_core=False)
+    assert [x.objective for x in st] == [VR, ISIQ, ALIGN, TIMES]
+    assert sum(x.fraction for x in st) == pytest.approx(1.0)
+    with pytest.raises(UserError, match="isiq_fraction"):
+        StageSettings(isiq_fraction=-0.1).check()

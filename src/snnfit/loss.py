@@ -309,3 +309,47 @@ def _align_kernel_py(times, counts, T, c):
 
 #: the compiled loop (the plain function stays the reference of tests/test_align_loss.py)
 _align_kernel = numba.njit(cache=True, nogil=True)(_align_kernel_py)
+
+
+def batch_isi_quantile_loss(times, counts, target_times, onset_ms: float, offset_ms: float):
+    r"""The interval-distribution loss (dimensionless) of ``B`` model trains against one target
+    sweep, shape ``(B,)``: the spikes in the step ``[onset_ms, offset_ms)``, the order of the
+    intervals ignored,
+
+    .. math::
+
+        Q = \frac{|n_m - n_t|}{\max(n_m, n_t, 1)} + \frac{d}{1 + d}, \qquad
+        d = \frac{1}{n_t - 1} \sum_{k} \big| \log q_m(p_k) - \log q_t(p_k) \big|,
+        \quad p_k = \frac{k + 1/2}{n_t - 1},
+
+    with :math:`q(p)` a train's empirical quantile of its intervals (the smallest interval
+    whose share of intervals at or below it reaches ``p``: numpy's ``inverted_cdf``; the
+    model's intervals floored at 1e-6 ms). When one train has fewer than two spikes in the step
+    and the other two or more, the second term is 1 (0 when both have fewer). A bursting and a
+    tonic train of the same count differ here at once (the short intra-burst intervals),
+    whatever their order. The stage
+    ``isiq`` of :mod:`snnfit.fit.stages`; ``times``/``counts`` as in
+    :func:`batch_align_loss` (store at least twice the target's count).
+    """
+    times = np.atleast_2d(np.asarray(times, np.float64))
+    B = times.shape[0]
+    counts = np.asarray(counts, np.int64).reshape(B)
+    T = np.asarray(target_times, np.float64)
+    T = T[(T >= onset_ms) & (T < offset_ms)]
+    nt = T.size
+    qt = np.log(np.sort(np.diff(T))) if nt >= 2 else np.zeros(0)
+    p = (np.arange(qt.size) + 0.5) / max(qt.size, 1)
+    out = np.empty(B)
+    for b in range(B):
+        m = times[b, :min(int(counts[b]), times.shape[1])]
+        m = m[(m >= onset_ms) & (m < offset_ms)]
+        nm = m.size
+        c = abs(nm - nt) / max(nm, nt, 1)
+        if nm < 2 or nt < 2:
+            out[b] = c + (0.0 if (nm < 2 and nt < 2) else 1.0)
+            continue
+        qm = np.log(np.maximum(np.sort(np.diff(m)), 1e-6))
+        k = np.maximum(np.ceil(p * qm.size).astype(np.int64) - 1, 0)
+        d = float(np.mean(np.abs(qm[k] - qt)))
+        out[b] = c + d / (1.0 + d)
+    return out

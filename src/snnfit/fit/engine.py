@@ -53,7 +53,7 @@ from ..sim.protocol import StepProtocol, protocol_groups
 from ..sim.search import FOUND, SILENT, SPONTANEOUS, search_current
 from ..sim.simulate import STATUS_OK, BatchResult, simulate_batch
 from .record import AT_BOUND_FRACTION, FitResult, at_bound
-from .stages import (ALIGN, DEFAULT_LOSS, LOSSES, PATTERN, TIMES, VR, VR_FINE, StageSettings,
+from .stages import (ALIGN, ISIQ, DEFAULT_LOSS, LOSSES, PATTERN, TIMES, VR, VR_FINE, StageSettings,
                      pattern_fail_loss, pattern_loss, run_staged, uses_stages)
 from .space import ReducedSpace, build_space
 from ..data.quality import left_out_notice
@@ -355,7 +355,7 @@ class FitProblem:
     def _extra_stored(self, n_target: int) -> int:
         """Spike times stored beyond the target's count + 1: the alignment stage needs the
         model's extra spikes (up to twice the target's) to match them; the others do not."""
-        return n_target + 1 if self.stage == ALIGN else 0
+        return n_target + 1 if self.stage in (ALIGN, ISIQ) else 0
 
     def _simulate(self, P, amps, sw: SweepData):
         self.charge(P.shape[0])
@@ -377,6 +377,10 @@ class FitProblem:
                    else self.stage_settings.vr_fine_tau_ms)
             loss = batch_van_rossum_sq(r.times, r.counts, sw.times, tau,
                                        sw.protocol.stim_end_ms)
+        elif self.stage == ISIQ:
+            from ..loss import batch_isi_quantile_loss
+            loss = batch_isi_quantile_loss(r.times, r.counts, sw.times, sw.protocol.delay_ms,
+                                           sw.protocol.stim_end_ms)
         elif self.stage == ALIGN:
             loss = batch_align_loss(r.times, r.counts, sw.times,
                                     self.stage_settings.align_unmatched_ms)
@@ -390,6 +394,8 @@ class FitProblem:
     def _fail(self, count_distance) -> np.ndarray:
         """The current stage's loss of failed evaluations (above every working set's)."""
         if self.stage == PATTERN:
+            return pattern_fail_loss(count_distance)
+        if self.stage == ISIQ:
             return pattern_fail_loss(count_distance)
         if self.stage in (VR, VR_FINE):
             return VR_FAIL_LOSS + np.maximum(np.asarray(count_distance, np.float64), 1.0)

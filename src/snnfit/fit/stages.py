@@ -70,7 +70,7 @@ from ..errors import UserError
 from ..loss import batch_pattern_terms
 
 #: the objectives
-PATTERN, TIMES, VR, VR_FINE, ALIGN = "pattern", "times", "vr", "vr_fine", "align"
+PATTERN, TIMES, VR, VR_FINE, ALIGN, ISIQ = "pattern", "times", "vr", "vr_fine", "align", "isiq"
 #: the boxes
 CORE, FIT = "core", "fit"
 #: the losses a fit may minimise (``--loss``)
@@ -111,6 +111,10 @@ class StageSettings:
     #: none) and the cost of an unmatched spike (ms, squared)
     align_fraction: float = 0.0
     align_unmatched_ms: float = 50.0
+    #: an optional interval-distribution stage (:func:`snnfit.loss.batch_isi_quantile_loss`:
+    #: the step's intervals compared as distributions, order ignored) after the van Rossum
+    #: stages and before the alignment and spike-time stages: its share of the budget (0: none)
+    isiq_fraction: float = 0.0
 
     def check(self) -> None:
         if not 0.0 < self.pattern_fraction < 1.0:
@@ -129,11 +133,12 @@ class StageSettings:
                 <= 1.0):
             raise UserError(f"vr_fine_fraction: expected a share >= 0 with vr_fraction + "
                             f"vr_fine_fraction <= 1, got {self.vr_fine_fraction!r}")
-        if not (0.0 <= self.align_fraction and self.vr_fraction + self.vr_fine_fraction
-                + self.align_fraction <= 1.0):
-            raise UserError(f"align_fraction: expected a share >= 0 with vr_fraction + "
-                            f"vr_fine_fraction + align_fraction <= 1, got "
-                            f"{self.align_fraction!r}")
+        for name in ("align_fraction", "isiq_fraction"):
+            if not (0.0 <= getattr(self, name) and self.vr_fraction + self.vr_fine_fraction
+                    + self.align_fraction + self.isiq_fraction <= 1.0):
+                raise UserError(f"{name}: expected a share >= 0 with vr_fraction + "
+                                f"vr_fine_fraction + align_fraction + isiq_fraction <= 1, "
+                                f"got {getattr(self, name)!r}")
         if not self.align_unmatched_ms > 0.0:
             raise UserError(f"align_unmatched_ms: expected a time > 0 (ms), got "
                             f"{self.align_unmatched_ms!r}")
@@ -165,10 +170,12 @@ def plan(loss: str, settings: StageSettings, has_core: bool) -> list[Stage]:
         out = [Stage(VR, FIT, settings.vr_fraction)]
         if settings.vr_fine_fraction > 0:
             out.append(Stage(VR_FINE, FIT, settings.vr_fine_fraction))
+        if settings.isiq_fraction > 0:
+            out.append(Stage(ISIQ, FIT, settings.isiq_fraction))
         if settings.align_fraction > 0:
             out.append(Stage(ALIGN, FIT, settings.align_fraction))
         rest = (1.0 - settings.vr_fraction - settings.vr_fine_fraction
-                - settings.align_fraction)
+                - settings.align_fraction - settings.isiq_fraction)
         if rest > 1e-12:
             out.append(Stage(TIMES, FIT, rest))
         return out
