@@ -45,8 +45,8 @@ import numpy as np
 from .. import __version__
 from .energy import DEFAULT_WATTS_PER_CORE, EnergyMeter
 from ..errors import UserError
-from ..loss import (DEFAULT_COUNT_PENALTY_MS, VR_FAIL_LOSS, batch_align_loss, batch_loss,
-                    batch_van_rossum_sq, fail_loss)
+from ..loss import (DEFAULT_COUNT_PENALTY_MS, VR_FAIL_LOSS, batch_align_loss,
+                    batch_isi_quantile_loss, batch_loss, batch_van_rossum_sq, fail_loss)
 from ..sim.models import get_model
 from ..sim.params import DEFAULT_BOX
 from ..sim.protocol import StepProtocol, protocol_groups
@@ -367,8 +367,10 @@ class FitProblem:
     def _score(self, r, sw: SweepData) -> np.ndarray:
         """The current stage's loss of one sweep's simulations (``pattern``: the firing
         pattern, :func:`snnfit.fit.stages.pattern_loss`; ``vr``/``vr_fine``: the van Rossum
-        loss to the end of the step, :func:`snnfit.loss.batch_van_rossum_sq`; ``times``: the
-        spike-time loss)."""
+        loss to the end of the step, :func:`snnfit.loss.batch_van_rossum_sq`; ``isiq``: the
+        intervals' distribution, :func:`snnfit.loss.batch_isi_quantile_loss`; ``align``: the
+        alignment loss, :func:`snnfit.loss.batch_align_loss`; ``times``: the spike-time
+        loss)."""
         if self.stage == PATTERN:
             loss = pattern_loss(r.times, r.n_in_step, sw.times, sw.protocol,
                                 self.stage_settings)
@@ -378,7 +380,6 @@ class FitProblem:
             loss = batch_van_rossum_sq(r.times, r.counts, sw.times, tau,
                                        sw.protocol.stim_end_ms)
         elif self.stage == ISIQ:
-            from ..loss import batch_isi_quantile_loss
             loss = batch_isi_quantile_loss(r.times, r.counts, sw.times, sw.protocol.delay_ms,
                                            sw.protocol.stim_end_ms)
         elif self.stage == ALIGN:
