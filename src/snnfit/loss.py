@@ -307,7 +307,7 @@ def _align_kernel_py(times, counts, T, c):
     return out
 
 
-#: the compiled loop (the plain function stays the reference of tests/test_align_loss.py)
+#: the compiled loop (the plain function stays the reference of tests/test_stage_options.py)
 _align_kernel = numba.njit(cache=True, nogil=True)(_align_kernel_py)
 
 

@@ -95,6 +95,10 @@ class StageSettings:
     #: CMA-ES step (fraction of the unit box) of every stage after the first, started at
     #: the best point so far
     next_sigma0: float = 0.05
+    #: CMA-ES stagnation patience (generations; ``CMAESSettings.patience``) of every stage
+    #: after the first, whose restarts start again at the best point with a doubled
+    #: population (0: the optimiser's own ``patience``)
+    next_patience: int = 0
     #: share of the budget of the van Rossum stage (``--loss vr``; 1: van Rossum throughout)
     #: and its filter time constant (ms): chosen on the tuning truths (AdEx prior seeds
     #: 310-319, fit seeds 0-2) among 0.5/10, 1.0/10, 0.5/50, 0.3/100, 0.5/100, 0.3/200
@@ -148,6 +152,9 @@ class StageSettings:
         if not self.vr_tau_ms > 0.0:
             raise UserError(f"vr_tau_ms: expected a time constant > 0 (ms), got "
                             f"{self.vr_tau_ms!r}")
+        if not (isinstance(self.next_patience, int) and self.next_patience >= 0):
+            raise UserError(f"next_patience: expected an integer >= 0, got "
+                            f"{self.next_patience!r}")
         if not 0.0 < self.next_sigma0 <= 1.0:
             raise UserError(f"next_sigma0: expected a step in (0, 1], got "
                             f"{self.next_sigma0!r}")
@@ -250,6 +257,9 @@ def _next_settings(opt_settings, settings: StageSettings):
     start point, no portfolio); other optimisers unchanged."""
     names = getattr(opt_settings, "__dataclass_fields__", {})
     if "sigma0" in names and "restart_from" in names:
-        return replace(opt_settings, sigma0=settings.next_sigma0, restart_from="start",
-                       screen=0)
+        out = replace(opt_settings, sigma0=settings.next_sigma0, restart_from="start",
+                      screen=0)
+        if settings.next_patience and "patience" in names:
+            out = replace(out, patience=int(settings.next_patience))
+        return out
     return opt_settings

@@ -1,4 +1,5 @@
-"""The alignment loss (snnfit.loss.batch_align_loss) against independent references: a
+"""The optional stages of a fit (alignment, interval distribution, next-stage patience). The
+alignment loss (snnfit.loss.batch_align_loss) against independent references: a
 brute-force minimum over every order-preserving partial matching, the ordered spike-time loss
 where the two must agree, and the cases worked by hand."""
 
@@ -164,3 +165,15 @@ def test_isiq_stage_in_the_plan():
     assert sum(x.fraction for x in st) == pytest.approx(1.0)
     with pytest.raises(UserError, match="isiq_fraction"):
         StageSettings(isiq_fraction=-0.1).check()
+
+
+def test_next_patience_reaches_only_the_later_stages():
+    from snnfit.fit.optimizers.cmaes import CMAESSettings
+    from snnfit.fit.stages import _next_settings
+
+    first = CMAESSettings()
+    later = _next_settings(first, StageSettings(next_patience=30))
+    assert first.patience == 0 and later.patience == 30 and later.restart_from == "start"
+    assert _next_settings(CMAESSettings(patience=7), StageSettings()).patience == 7
+    with pytest.raises(UserError, match="next_patience"):
+        StageSettings(next_patience=-1).check()
