@@ -177,3 +177,25 @@ def test_next_patience_reaches_only_the_later_stages():
     assert _next_settings(CMAESSettings(patience=7), StageSettings()).patience == 7
     with pytest.raises(UserError, match="next_patience"):
         StageSettings(next_patience=-1).check()
+
+
+def _record(model, target, gamma, count_error=0):
+    from types import SimpleNamespace
+
+    proto = {"delay_ms": 100.0, "duration_ms": 1000.0, "t_stop_ms": 1200.0}
+    return SimpleNamespace(gamma=gamma, count_error=count_error, spike_times_ms=[model],
+                           target_spike_times_ms=[target], protocols=[proto])
+
+
+def test_pattern_notice_names_a_tonic_fit_of_a_burster_and_nothing_else():
+    from snnfit.commands.fit import pattern_notice
+
+    bursts = list(np.concatenate([t0 + np.arange(4) * 3.0 for t0 in (200.0, 450.0, 700.0,
+                                                                      950.0)]))
+    tonic = list(200.0 + np.arange(16) * 50.0)
+    note = pattern_notice(_record(tonic, bursts, gamma=0.05))
+    assert note and "another pattern" in note and "Gamma 0.05" in note
+    shifted = [t + 4.0 for t in bursts]  # the right pattern, every spike late: a timing miss
+    assert pattern_notice(_record(shifted, bursts, gamma=0.2)) is None
+    assert pattern_notice(_record(tonic, bursts, gamma=0.9)) is None  # a good fit
+    assert pattern_notice(_record(tonic[:-1], bursts, gamma=0.05, count_error=1)) is None
