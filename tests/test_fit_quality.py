@@ -203,7 +203,7 @@ def test_at_bound_in_unit_coordinates():
 
 def test_fit_reports_parameters_at_a_bound(targets, tmp_path, capsys):
     """A box whose upper bound of tau_w sits below the truth (300 ms): the fit presses
-    against it; the record lists it and the command prints one notice."""
+    against it; the record lists it and the command prints one notice of it."""
     out = tmp_path / "fit.json"
     assert main(["fit", "--target", str(targets["adapting"]), "--model", "adex",
                  "--current", "recorded", "--budget", "600", "--bounds", "tau_w=20:60",
@@ -213,7 +213,7 @@ def test_fit_reports_parameters_at_a_bound(targets, tmp_path, capsys):
     unit = (rec["params"]["tau_w"] - 20.0) / 40.0  # linear: the box is set by --bounds
     assert min(unit, 1 - unit) <= 0.01
     err = capsys.readouterr().err
-    lines = [ln for ln in err.splitlines() if "notice" in ln]
+    lines = [ln for ln in err.splitlines() if "notice" in ln and "bound of the fit box" in ln]
     assert len(lines) == 1 and "tau_w" in lines[0] and "--bounds" in lines[0]
 
 

@@ -201,5 +201,6 @@ def pattern_notice(result) -> str | None:
         return None
     return (f"the fit fires the target's spike counts in another pattern (Gamma {g:.2f}; "
             f"its intervals differ from the target's by a factor of {worst:.1f} at the "
-            f"median quantile): a false basin of the spike-time loss, common for bursting "
-            f"targets (docs/fit_benchmarks.md, 7.3-7.6); another --seed may land elsewhere")
+            f"median quantile): a local minimum of the spike-time loss, a common false "
+            f"basin on bursting targets (docs/fit_benchmarks.md, 7.3-7.6); another --seed, "
+            f"or a wider box where a parameter ended at a bound, may land elsewhere")
