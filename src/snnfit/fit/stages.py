@@ -32,6 +32,13 @@ weigh single spike times and, like the spike-time loss, favour dropping spikes.
 With ``vr_fraction = 1`` the fit minimises it throughout (its loss is then the van Rossum
 loss, dimensionless).
 
+Optional stages of ``--loss vr``, off by default (docs/fit.md, docs/fit_benchmarks.md 7.4-7.5),
+run in this order between the van Rossum stage and the spike times: ``vr_fine`` (a short
+filter), ``isiq`` (the intervals' distribution, :func:`snnfit.loss.batch_isi_quantile_loss`)
+and ``align`` (spike times matched by dynamic programming,
+:func:`snnfit.loss.batch_align_loss`); each has its share of the budget in
+:class:`StageSettings` and its name in the history's ``stage``.
+
 **The box.** The search may begin in the *core* box, the fit box intersected with the
 model's frozen prior box (:meth:`snnfit.fit.space.ReducedSpace.core`: typical values, where
 published presets and prior truths lie), for ``core_fraction`` of the budget, and continue
