@@ -336,20 +336,30 @@ def batch_isi_quantile_loss(times, counts, target_times, onset_ms: float, offset
     counts = np.asarray(counts, np.int64).reshape(B)
     T = np.asarray(target_times, np.float64)
     T = T[(T >= onset_ms) & (T < offset_ms)]
-    nt = T.size
-    qt = np.log(np.sort(np.diff(T))) if nt >= 2 else np.zeros(0)
-    p = (np.arange(qt.size) + 0.5) / max(qt.size, 1)
     out = np.empty(B)
     for b in range(B):
         m = times[b, :min(int(counts[b]), times.shape[1])]
         m = m[(m >= onset_ms) & (m < offset_ms)]
-        nm = m.size
-        c = abs(nm - nt) / max(nm, nt, 1)
-        if nm < 2 or nt < 2:
-            out[b] = c + (0.0 if (nm < 2 and nt < 2) else 1.0)
-            continue
-        qm = np.log(np.maximum(np.sort(np.diff(m)), 1e-6))
-        k = np.maximum(np.ceil(p * qm.size).astype(np.int64) - 1, 0)
-        d = float(np.mean(np.abs(qm[k] - qt)))
-        out[b] = c + d / (1.0 + d)
+        c = abs(m.size - T.size) / max(m.size, T.size, 1)
+        d = interval_log_distance(m, T)
+        if d is None:  # fewer than two spikes in one train (or both)
+            out[b] = c + (0.0 if (m.size < 2 and T.size < 2) else 1.0)
+        else:
+            out[b] = c + d / (1.0 + d)
     return out
+
+
+def interval_log_distance(model_times, target_times) -> float | None:
+    """The mean absolute difference of log intervals of two trains at the target's interval
+    quantiles (:func:`batch_isi_quantile_loss`'s ``d``; ``exp(d)`` is a typical ratio of
+    their intervals), or None when either train has fewer than two spikes. Pass the spikes
+    of the window to compare (sorted)."""
+    m = np.asarray(model_times, np.float64)
+    t = np.asarray(target_times, np.float64)
+    if m.size < 2 or t.size < 2:
+        return None
+    qt = np.log(np.sort(np.diff(t)))
+    qm = np.log(np.maximum(np.sort(np.diff(m)), 1e-6))
+    p = (np.arange(qt.size) + 0.5) / qt.size
+    k = np.maximum(np.ceil(p * qm.size).astype(np.int64) - 1, 0)
+    return float(np.mean(np.abs(qm[k] - qt)))

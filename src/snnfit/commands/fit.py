@@ -168,7 +168,7 @@ def _refine(args):
 
 #: a fit "fires the target's counts in another pattern" when every sweep's count is right,
 #: Gamma is below PATTERN_NOTICE_GAMMA and, on some sweep, the intervals' distributions differ
-#: by a median factor above PATTERN_NOTICE_RATIO (snnfit.loss.batch_isi_quantile_loss's d)
+#: by a typical factor above PATTERN_NOTICE_RATIO (exp of snnfit.loss.interval_log_distance)
 PATTERN_NOTICE_GAMMA = 0.5
 PATTERN_NOTICE_RATIO = 1.5
 
@@ -179,7 +179,7 @@ def pattern_notice(result) -> str | None:
     loss that docs/fit_benchmarks.md, 7.3-7.6, measures on bursting targets."""
     import numpy as np
 
-    from ..loss import batch_isi_quantile_loss
+    from ..loss import interval_log_distance
 
     g = result.gamma
     if g is None or g >= PATTERN_NOTICE_GAMMA or result.count_error != 0:
@@ -188,19 +188,14 @@ def pattern_notice(result) -> str | None:
     for m, t, p in zip(result.spike_times_ms, result.target_spike_times_ms, result.protocols):
         on = float(p["delay_ms"])
         off = on + float(p["duration_ms"])
-        m = np.asarray(m, np.float64)
-        q = batch_isi_quantile_loss(m[None, :], [m.size], np.asarray(t, np.float64), on,
-                                    off)[0]
-        nm = int(np.sum((m >= on) & (m < off)))
-        nt = int(np.sum((np.asarray(t) >= on) & (np.asarray(t) < off)))
-        q -= abs(nm - nt) / max(nm, nt, 1)  # the count term (a spike may cross the step's end)
-        if min(nm, nt) >= 2 and q < 1.0:
-            d = q / (1.0 - q)  # back from d / (1 + d): the mean |log ratio| of the intervals
+        m, t = np.asarray(m, np.float64), np.asarray(t, np.float64)
+        d = interval_log_distance(m[(m >= on) & (m < off)], t[(t >= on) & (t < off)])
+        if d is not None:
             worst = max(worst, float(np.exp(d)))
     if worst <= PATTERN_NOTICE_RATIO:
         return None
     return (f"the fit fires the target's spike counts in another pattern (Gamma {g:.2f}; "
-            f"its intervals differ from the target's by a factor of {worst:.1f} at the "
-            f"median quantile): a local minimum of the spike-time loss, a common false "
+            f"its intervals differ from the target's by a typical factor of {worst:.1f}, "
+            f"quantile by quantile): a local minimum of the spike-time loss, a common false "
             f"basin on bursting targets (docs/fit_benchmarks.md, 7.3-7.6); another --seed, "
             f"or a wider box where a parameter ended at a bound, may land elsewhere")
