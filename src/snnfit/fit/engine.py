@@ -53,8 +53,8 @@ from ..sim.protocol import StepProtocol, protocol_groups
 from ..sim.search import FOUND, SILENT, SPONTANEOUS, search_current
 from ..sim.simulate import STATUS_OK, BatchResult, simulate_batch
 from .record import AT_BOUND_FRACTION, FitResult, at_bound
-from .stages import (ALIGN, ISIQ, DEFAULT_LOSS, LOSSES, PATTERN, TIMES, VR, VR_FINE, StageSettings,
-                     pattern_fail_loss, pattern_loss, run_staged, uses_stages)
+from .stages import (ALIGN, DEFAULT_LOSS, ISIQ, LOSSES, PATTERN, TIMES, VR, VR_FINE,
+                     StageSettings, pattern_fail_loss, pattern_loss, run_staged, uses_stages)
 from .space import ReducedSpace, build_space
 from ..data.quality import left_out_notice
 from ..data.targets import Target, fittable_sweeps, load_target, subset_sweeps
@@ -336,8 +336,9 @@ class FitProblem:
         B = P.shape[0]
         sws = [self.sweeps[j] for j in group]
         a = np.repeat([float(sw.amplitude_pA) for sw in sws], B)
-        extra = self._extra_stored(max(sw.times.size for sw in sws))
-        cap = max(sw.times.size for sw in sws) + 1 + extra
+        n_max = max(sw.times.size for sw in sws)
+        extra = self._extra_stored(n_max)
+        cap = n_max + 1 + extra
         self.charge(B * len(sws))
         r = simulate_batch(self.model, np.tile(P, (len(sws), 1)), a, sws[0].protocol,
                            self.settings.scheme, self.settings.threads, max_spikes=cap,
@@ -353,8 +354,9 @@ class FitProblem:
         return out
 
     def _extra_stored(self, n_target: int) -> int:
-        """Spike times stored beyond the target's count + 1: the alignment stage needs the
-        model's extra spikes (up to twice the target's) to match them; the others do not."""
+        """Spike times stored beyond the target's count + 1: the alignment and interval
+        stages score the model's extra spikes too (up to twice the target's count); the
+        others need none."""
         return n_target + 1 if self.stage in (ALIGN, ISIQ) else 0
 
     def _simulate(self, P, amps, sw: SweepData):
@@ -394,9 +396,7 @@ class FitProblem:
 
     def _fail(self, count_distance) -> np.ndarray:
         """The current stage's loss of failed evaluations (above every working set's)."""
-        if self.stage == PATTERN:
-            return pattern_fail_loss(count_distance)
-        if self.stage == ISIQ:
+        if self.stage in (PATTERN, ISIQ):  # dimensionless losses of at most 2
             return pattern_fail_loss(count_distance)
         if self.stage in (VR, VR_FINE):
             return VR_FAIL_LOSS + np.maximum(np.asarray(count_distance, np.float64), 1.0)
